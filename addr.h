@@ -1,0 +1,35 @@
+/*
+ * addr.h - RFC 5321 paths: "<local@domain>" as given in MAIL and RCPT.
+ */
+#ifndef ADDR_H
+#define ADDR_H
+
+#include <stddef.h>
+
+#include "limits.h"
+
+enum addr_status {
+	ADDR_OK,
+	ADDR_SYNTAX,    /* 501 5.5.4 */
+	ADDR_NONASCII,  /* 553 5.6.7 (no SMTPUTF8) */
+	ADDR_TOOLONG    /* 501 5.5.4 */
+};
+
+struct addr {
+	int null;                       /* the path was <> */
+	char local[LOCALPART_MAX + 3];  /* as given (quotes kept) */
+	char domain[DOMAIN_MAX + 1];    /* as given; "" for bare Postmaster */
+	char full[ADDR_MAX + 1];        /* local@domain, or local */
+};
+
+/*
+ * addr_parse_path - parse "<...>" at S (a source route is dropped).
+ * *END is set to the first octet after '>'. NULL_OK allows "<>".
+ */
+enum addr_status addr_parse_path(const char *s, const char **end,
+                                 int null_ok, struct addr *a);
+
+/* addr_domain - the domain of a full address (after the last '@'), or "". */
+const char *addr_domain(const char *full);
+
+#endif

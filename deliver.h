@@ -1,0 +1,61 @@
+/*
+ * deliver.h - local delivery: append one message to several mboxes,
+ * all or nothing.
+ *
+ * Mailboxes are locked in name order (dotlock NAME.lock, then an fcntl
+ * write lock on the mbox) and all held until the last fsync, so a failure
+ * anywhere truncates every one of them back to its old size.
+ */
+#ifndef DELIVER_H
+#define DELIVER_H
+
+#include <sys/types.h>
+#include <time.h>
+
+#include "limits.h"
+
+struct mbox {
+	char name[USER_NAME_MAX + 1];   /* from the users file */
+	char delivered_to[ADDR_MAX + 1];/* NAME@DOMAIN for Delivered-To: */
+	int fd;                         /* -1 when not open */
+	int dotlocked;
+	off_t oldsize;
+	int appended;                   /* something was written */
+};
+
+struct mbox_txn {
+	char dir[4096];
+	struct mbox *boxes;             /* sorted by name, no duplicates */
+	int nboxes;
+	int cap;
+};
+
+/* deliver_init - an empty transaction on mailbox directory DIR. */
+void deliver_init(struct mbox_txn *t, const char *dir);
+
+/* deliver_add - add mailbox NAME (once; later duplicates ignored). */
+int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
+
+/*
+ * deliver_lock_all - lock every mailbox in name order, waiting at most
+ * LOCK_WAIT_MAX_MS in all. R_OK, or R_TEMP with every lock released and
+ * a reason in WHY.
+ */
+int deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz);
+
+/*
+ * deliver_append_all - append the message in MSGFD (LF line ends, read
+ * from offset 0) to every mailbox with From line, Return-Path and
+ * Delivered-To, mboxrd quoting, fsync. R_OK, or R_TEMP after truncating
+ * every mailbox back.
+ */
+int deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender,
+                       time_t when, char *why, size_t whysz);
+
+/* deliver_rollback - truncate every appended mailbox back and fsync. */
+void deliver_rollback(struct mbox_txn *t);
+
+/* deliver_release - drop every lock and close; frees the transaction. */
+void deliver_release(struct mbox_txn *t);
+
+#endif

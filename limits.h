@@ -1,0 +1,65 @@
+/*
+ * limits.h - every limit of the product, named, with its unit.
+ *
+ * Network input is hostile: each buffer that holds client or server text
+ * has its size here, and the code checks against these names only.
+ */
+#ifndef LIMITS_H
+#define LIMITS_H
+
+/* SMTP line lengths, in octets including the CRLF (RFC 5321 4.5.3.1). */
+#define SMTP_CMD_MAX        512     /* ordinary command line */
+#define SMTP_MAILRCPT_MAX   1000    /* MAIL/RCPT with parameters */
+#define SMTP_AUTH_MAX       12288   /* AUTH lines (RFC 4954 section 4) */
+#define SMTP_REPLY_MAX      512     /* one reply line we send or read */
+#define SMTP_TEXT_LINE_MAX  1000    /* text line, relay-agent folds longer */
+#define LINE_BUF_MAX        (SMTP_AUTH_MAX + 2) /* largest line we keep */
+
+/* Address parts (RFC 5321 4.5.3.1). */
+#define LOCALPART_MAX       64      /* octets */
+#define DOMAIN_MAX          255     /* octets */
+#define ADDR_MAX            256     /* octets, path without brackets */
+#define HELO_MAX            255     /* octets kept of the HELO argument */
+
+/* Session. */
+#define SESSION_ERRORS_MAX  10      /* 5xx replies before 421 and close */
+#define HOPS_MAX            50      /* Received headers before 554 5.4.6 */
+#define RCPT_EXPAND_MAX     1000    /* addresses one message may expand to */
+#define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
+#define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
+
+/* Configuration. */
+#define CONF_LINE_MAX       4096    /* octets of one configuration line */
+#define CONF_DOMAINS_MAX    64      /* domain lines */
+#define CONF_CIDRS_MAX      64      /* relay_from networks */
+#define CONF_NAMESERVERS_MAX 6      /* udns limit (dns_add_serv_s) */
+#define USERS_MAX           10000   /* entries in the users file */
+#define ALIAS_TARGETS_MAX   100     /* targets of one alias line */
+#define ALIAS_DEPTH_MAX     10      /* nesting of aliases */
+#define USER_NAME_MAX       64      /* octets of a mailbox name */
+
+/* Local delivery. */
+#define LOCK_WAIT_MAX_MS    30000   /* give up on a mailbox lock (451 4.2.0) */
+#define LOCK_RETRY_MIN_MS   5       /* random back-off between lock tries */
+#define LOCK_RETRY_MAX_MS   50
+#define DOTLOCK_STALE_SEC   600     /* a dotlock older than this is removed */
+
+/* Spool. */
+#define SPOOL_RCPTS_MAX     RCPT_EXPAND_MAX /* recipients in one envelope */
+#define SPOOL_TMP_STALE_SEC 86400   /* staging file left by a crash */
+#define SPOOL_REPLY_MAX     SMTP_REPLY_MAX  /* last reply kept per recipient */
+
+/* Defaults of the configuration keys. */
+#define DEF_MAX_MESSAGE_SIZE 26214400L  /* octets */
+#define DEF_MAX_RECIPIENTS   100
+#define DEF_TIMEOUT          300        /* seconds */
+#define DEF_DNS_TIMEOUT      30         /* seconds */
+#define DEF_CONNECT_TIMEOUT  30         /* seconds */
+#define DEF_SMTP_TIMEOUT     300        /* seconds */
+#define DEF_MAX_CONNECTIONS  20
+#define DEF_RETRY_MIN        900        /* seconds */
+#define DEF_RETRY_MAX        14400      /* seconds */
+#define DEF_QUEUE_LIFETIME   432000     /* seconds (5 days) */
+#define DEF_REMOTE_PORT      25
+
+#endif

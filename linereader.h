@@ -1,0 +1,53 @@
+/*
+ * linereader.h - one bounded line reader with a timeout, shared by the
+ * SMTP commands and DATA of smtp-session and relay-agent's reply parsing.
+ */
+#ifndef LINEREADER_H
+#define LINEREADER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "limits.h"
+
+enum lr_status {
+	LR_LINE,        /* a whole line (LF seen) */
+	LR_TOOLONG,     /* longer than asked: discarded through its LF */
+	LR_EOF,         /* end of input (a partial last line is dropped) */
+	LR_TIMEOUT,     /* no complete line within the timeout */
+	LR_ERROR        /* read error */
+};
+
+struct linereader {
+	int fd;
+	int timeout_ms;                 /* per line (per refill for lr_read) */
+	void (*before_block)(void *);   /* called before waiting for input */
+	void *arg;
+	char buf[IO_BUF_SIZE];
+	size_t r, w;                    /* unread octets are buf[r..w) */
+	int eof;
+};
+
+/* lr_init - read FD, allowing TIMEOUT_S seconds per line. */
+void lr_init(struct linereader *lr, int fd, int timeout_s);
+
+/*
+ * lr_getline - the next line into LINE (at most MAX octets kept, LF
+ * included in the count but not stored; a CR before the LF is kept for
+ * the caller to judge). *LEN is the stored length. LINE is NUL-terminated
+ * (so MAX + 1 octets must fit); it may itself contain NUL octets.
+ */
+enum lr_status lr_getline(struct linereader *lr, char *line, size_t max,
+                          size_t *len);
+
+/*
+ * lr_read - up to N raw octets: what is buffered, or one read of FD
+ * waiting at most DEADLINE (now_ms() value; 0 = the per-line timeout).
+ * Returns the count, 0 at EOF, -1 on error, -2 on timeout.
+ */
+ssize_t lr_read(struct linereader *lr, char *buf, size_t n, long long deadline);
+
+/* lr_buffered - how many octets are buffered and unread. */
+size_t lr_buffered(const struct linereader *lr);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * log.h - one line per event to syslog (facility mail), a file or stderr.
+ *
+ * Under inetd fd 1 and fd 2 are the client's socket: nothing is written
+ * there unless the target is "stderr".
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <syslog.h>
+
+/* log_init - set the program name; until log_open, lines go to syslog. */
+void log_init(const char *progname);
+
+/* log_open - TARGET is "syslog", "stderr" or a file path; 0 or -1. */
+int log_open(const char *target);
+
+/* log_msg - one line at priority PRIO (LOG_INFO, LOG_WARNING, LOG_ERR). */
+void log_msg(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
+void log_to_stderr_too(int on);
+
+/* log_target_is_stderr - whether lines already go to stderr. */
+int log_target_is_stderr(void);
+
+#endif

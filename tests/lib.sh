@@ -1,0 +1,120 @@
+# tests/lib.sh - helpers for the test scripts (bash). Source it first.
+#
+# Each assertion prints "ok - what" or "not ok - what"; tests/run counts.
+# Every process a test starts is recorded and killed by PID at exit.
+set -u
+BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/smtptest.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && wait "$p" 2>/dev/null
+	done
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok()   { echo "ok - $*"; }
+nok()  { echo "not ok - $*"; }
+
+# check WHAT CMD... - ok when CMD succeeds.
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else nok "$what"; fi
+}
+
+# expect_eq WHAT GOT WANT - ok when equal, else show both.
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else
+		nok "$1"
+		echo "   --- got:"; printf '%s\n' "$2" | head -n 40 | sed 's/^/   /'
+		echo "   --- want:"; printf '%s\n' "$3" | head -n 40 | sed 's/^/   /'
+	fi
+}
+
+# write_conf [EXTRA LINES] - a configuration for test.example in $T.
+write_conf() {
+	mkdir -p "$T/mail" "$T/spool"
+	cat >"$T/users" <<-USERS
+	alice
+	bob
+	carol
+	postmaster: alice
+	team: alice, bob
+	ext: someone@remote.example
+	USERS
+	cat >"$T/conf" <<-CONF
+	hostname mx.test.example
+	domain test.example
+	domain other.example
+	users $T/users
+	mailbox_dir $T/mail
+	spool_dir $T/spool
+	log $T/log
+	CONF
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$T/conf"
+	return 0
+}
+
+# crlf - turn LF line ends of stdin into CRLF.
+crlf() { sed 's/$/\r/'; }
+
+# session [ENV...] - run smtp-session on stdin with $T/conf; replies on
+# stdout with CR removed, exit status in $T/rc.
+session() {
+	"$BIN/smtp-session" -c "$T/conf" | tr -d '\r'
+	echo "${PIPESTATUS[0]}" >"$T/rc"
+}
+
+# dialogue TEXT - send TEXT (LF lines, turned into CRLF) all at once.
+dialogue() { printf '%s\n' "$1" | crlf | session; }
+
+# mask - replace queue ids and dates in replies or mbox text.
+mask() {
+	sed -E -e 's/queued as [0-9A-Z]+/queued as ID/' \
+	       -e 's/id [0-9A-Z]+/id ID/' \
+	       -e 's/^(From [^ ]*) .*/\1 DATE/' \
+	       -e 's/; [A-Z][a-z]{2}, .*/; DATE/'
+}
+
+# free_port - a TCP port free on 127.0.0.1 now.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT [HOST] - wait (at most 10 s) until PORT accepts connections.
+wait_port() {
+	$PY - "$1" "${2:-127.0.0.1}" <<-'PY'
+	import socket, sys, time
+	end = time.time() + 10
+	while time.time() < end:
+	    try:
+	        socket.create_connection((sys.argv[2], int(sys.argv[1])), 0.5).close()
+	        sys.exit(0)
+	    except OSError:
+	        time.sleep(0.05)
+	sys.exit(1)
+	PY
+}
+
+# bg CMD... - start CMD in the background and remember its PID in $!.
+bg() { "$@" & PIDS+=($!); }
+
+# serve_socket PORT - smtp-session behind systemd-socket-activate on PORT.
+serve_socket() {
+	bg systemd-socket-activate -l "127.0.0.1:$1" -a --inetd \
+		-E "ASAN_OPTIONS=${ASAN_OPTIONS:-}" -E "UBSAN_OPTIONS=${UBSAN_OPTIONS:-}" \
+		"$BIN/smtp-session" -c "$T/conf" 2>>"$T/activator.log"
+	wait_port "$1"
+}
+
+# mbox_of USER - the mbox file content (empty if none).
+mbox_of() { cat "$T/mail/$1" 2>/dev/null; }

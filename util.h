@@ -1,0 +1,58 @@
+/*
+ * util.h - small helpers shared by the programs: results, exits, I/O.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* Results inside the programs; sysexits and SMTP codes only at the edges. */
+enum result { R_OK = 0, R_TEMP = 1, R_PERM = 2 };
+
+/* sysexits.h values used by both programs. */
+#define EXIT_USAGE    64
+#define EXIT_TEMPFAIL 75
+#define EXIT_CONFIG   78
+
+#define VERSION "1.0"
+
+/* write_all - write every octet, retrying short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* fsync_dir - make a rename or create in DIR durable. */
+int fsync_dir(const char *dir);
+
+/* path_join - DIR/NAME into out; -1 if it does not fit. */
+int path_join(char *out, size_t outsz, const char *dir, const char *name);
+
+/* now_ms - monotonic milliseconds. */
+long long now_ms(void);
+
+/* sleep_ms - sleep this many milliseconds. */
+void sleep_ms(long ms);
+
+/* rfc5322_date - "Sat, 22 Nov 2025 01:23:45 +0000" for T in local time. */
+void rfc5322_date(char *out, size_t outsz, time_t t);
+
+/* queue_id_new - a fresh queue id: upper-case hex letters and digits. */
+void queue_id_new(char *out, size_t outsz);
+
+/* random_between - a pseudo-random number in [lo, hi]. */
+long random_between(long lo, long hi);
+
+/* strlcpy_ck - copy with truncation check: 0, or -1 when it did not fit. */
+int strlcpy_ck(char *dst, const char *src, size_t dstsz);
+
+/* str_lower - lower-case ASCII in place. */
+void str_lower(char *s);
+
+/* parse_duration - "30s", "15m", "4h", "5d" into seconds; -1 when bad. */
+long parse_duration(const char *s);
+
+/* sanitize_text - replace control and non-ASCII octets with '_'
+ * (for text put into headers and log lines). */
+void sanitize_text(char *s);
+
+#endif
