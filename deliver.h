@@ -38,7 +38,7 @@ int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
 
 /*
  * deliver_lock_all - lock every mailbox in name order, waiting at most
- * LOCK_WAIT_MAX_MS in all. R_OK, or R_TEMP with every lock released and
+ * LOCK_WAIT_MAX_MS in all. RES_OK, or RES_TEMP with every lock released and
  * a reason in WHY.
  */
 int deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz);
@@ -46,7 +46,7 @@ int deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz);
 /*
  * deliver_append_all - append the message in MSGFD (LF line ends, read
  * from offset 0) to every mailbox with From line, Return-Path and
- * Delivered-To, mboxrd quoting, fsync. R_OK, or R_TEMP after truncating
+ * Delivered-To, mboxrd quoting, fsync. RES_OK, or RES_TEMP after truncating
  * every mailbox back.
  */
 int deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender,

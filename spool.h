@@ -66,14 +66,14 @@ int spool_env_add_rcpt(struct envelope *env, const char *orig, const char *addr)
 
 /*
  * spool_env_replace - atomically replace env/ID with ENV (write tmp/ID.env,
- * fsync, rename, fsync env/). Returns R_OK or R_TEMP.
+ * fsync, rename, fsync env/). Returns RES_OK or RES_TEMP.
  */
 int spool_env_replace(const char *dir, const struct envelope *env);
 
 /*
  * spool_commit - make a staged message visible: MSGFD is the open staging
  * file tmp/ID.msg (already written). Writes the envelope and renames both
- * in commit order. Returns R_OK or R_TEMP; on R_TEMP nothing is visible.
+ * in commit order. Returns RES_OK or RES_TEMP; on RES_TEMP nothing is visible.
  */
 int spool_commit(const char *dir, int msgfd, const struct envelope *env);
 

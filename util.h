@@ -8,8 +8,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Results inside the programs; sysexits and SMTP codes only at the edges. */
-enum result { R_OK = 0, R_TEMP = 1, R_PERM = 2 };
+/* Results inside the programs (R_OK would clash with unistd.h);
+ * sysexits and SMTP codes only at the edges. */
+enum result { RES_OK = 0, RES_TEMP = 1, RES_PERM = 2 };
 
 /* sysexits.h values used by both programs. */
 #define EXIT_USAGE    64

@@ -1,0 +1,116 @@
+/*
+ * log.c - one line per event, to syslog (facility mail), a file, or stderr.
+ *
+ * A file line is "Mon DD HH:MM:SS host prog[pid]: text", written with a
+ * single write(2) on an O_APPEND descriptor so that concurrent sessions
+ * never interleave inside a line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define LOG_LINE_MAX 2048       /* octets of one log line */
+
+enum { TO_SYSLOG, TO_FILE, TO_STDERR };
+
+static const char *log_prog = "smtp-session";
+static int log_kind = TO_SYSLOG;
+static int log_fd = -1;
+static int log_copy_stderr;
+static char log_host[256];
+
+/* log_init - set the program name; until log_open, lines go to syslog. */
+void
+log_init(const char *progname)
+{
+	log_prog = progname;
+	openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (gethostname(log_host, sizeof log_host) < 0)
+		strcpy(log_host, "localhost");
+	log_host[sizeof log_host - 1] = '\0';
+	{
+		char *dot = strchr(log_host, '.');
+		if (dot)
+			*dot = '\0';
+	}
+}
+
+/* log_open - TARGET is "syslog", "stderr" or a file path; 0 or -1. */
+int
+log_open(const char *target)
+{
+	if (strcmp(target, "syslog") == 0) {
+		log_kind = TO_SYSLOG;
+		return 0;
+	}
+	if (strcmp(target, "stderr") == 0) {
+		log_kind = TO_STDERR;
+		return 0;
+	}
+	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -1;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	log_kind = TO_FILE;
+	return 0;
+}
+
+/* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
+void
+log_to_stderr_too(int on)
+{
+	log_copy_stderr = on;
+}
+
+/* log_target_is_stderr - whether lines already go to stderr. */
+int
+log_target_is_stderr(void)
+{
+	return log_kind == TO_STDERR;
+}
+
+/* log_msg - format one line and send it to the target. */
+void
+log_msg(int prio, const char *fmt, ...)
+{
+	char text[LOG_LINE_MAX], line[LOG_LINE_MAX + 320], stamp[32];
+	va_list ap;
+	int saved = errno, n;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	/* Text from the network may hold anything: keep lines one line. */
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+
+	if (log_kind == TO_SYSLOG)
+		syslog(prio, "%s", text);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+	n = snprintf(line, sizeof line, "%s %s %s[%d]: %s\n", stamp, log_host,
+	    log_prog, (int)getpid(), text);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof line) {
+		n = sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	if (log_kind == TO_FILE && log_fd >= 0)
+		(void)write_all(log_fd, line, (size_t)n);
+	if (log_kind == TO_STDERR || log_copy_stderr)
+		(void)write_all(2, line, (size_t)n);
+	errno = saved;
+}
