@@ -1,0 +1,993 @@
+/*
+ * config.c - read the configuration file and the users file.
+ *
+ * Both are read once at start; every error names the file and the line,
+ * and the caller refuses to run (exit 78). After config_load() the
+ * structure is read-only. Only whole-line comments exist ("#" as the first
+ * non-blank octet), so a smarthost password may contain "#".
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+/* Keys that may be given only once are tracked by their bit here. */
+struct key {
+	const char *name;
+	int (*parse)(struct config *, const char *val, char *why, size_t whysz);
+	int repeatable;
+};
+
+/* cf_err - format "FILE:LINE: text" into ERR; always returns -1. */
+static int
+cf_err(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(err, errsz, "%s:%d: %s", file, line, text);
+	else
+		snprintf(err, errsz, "%s: %s", file, text);
+	return -1;
+}
+
+/* copy_val - a string value that must fit its field. */
+static int
+copy_val(char *dst, size_t dstsz, const char *val, char *why, size_t whysz)
+{
+	if (val[0] == '\0') {
+		snprintf(why, whysz, "missing value");
+		return -1;
+	}
+	if (strlcpy_ck(dst, val, dstsz) < 0) {
+		snprintf(why, whysz, "value too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* parse_number - a decimal in [LO, HI]. */
+static int
+parse_number(const char *val, long lo, long hi, long *out, char *why, size_t whysz)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(val, &end, 10);
+	if (!isdigit((unsigned char)val[0]) || *end || errno || n < lo || n > hi) {
+		snprintf(why, whysz, "expected a number from %ld to %ld", lo, hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* parse_dur - a duration in seconds, at least one second. */
+static int
+parse_dur(const char *val, int *out, char *why, size_t whysz)
+{
+	long s = parse_duration(val);
+
+	if (s <= 0 || s > 0x7fffffffL) {
+		snprintf(why, whysz, "expected a duration such as 30s, 15m, 4h or 5d");
+		return -1;
+	}
+	*out = (int)s;
+	return 0;
+}
+
+/* parse_bool - yes or no. */
+static int
+parse_bool(const char *val, int *out, char *why, size_t whysz)
+{
+	if (strcmp(val, "yes") == 0)
+		*out = 1;
+	else if (strcmp(val, "no") == 0)
+		*out = 0;
+	else {
+		snprintf(why, whysz, "expected yes or no");
+		return -1;
+	}
+	return 0;
+}
+
+/* valid_domain - letters, digits, hyphens and dots; sane label lengths. */
+static int
+valid_domain(const char *d)
+{
+	size_t n = strlen(d), label = 0;
+
+	if (n == 0 || n > DOMAIN_MAX || d[0] == '.' || d[n - 1] == '.')
+		return 0;
+	for (; *d; d++) {
+		if (*d == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*d) || *d == '-') {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+/* parse_cidr - "ADDR" or "ADDR/PREFIX" into C. */
+static int
+parse_cidr(const char *s, struct cidr *c)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	long prefix = -1;
+
+	if (strlcpy_ck(buf, s, sizeof buf) < 0)
+		return -1;
+	slash = strchr(buf, '/');
+	if (slash) {
+		char *end;
+		*slash++ = '\0';
+		if (!isdigit((unsigned char)*slash))
+			return -1;
+		prefix = strtol(slash, &end, 10);
+		if (*end)
+			return -1;
+	}
+	memset(c, 0, sizeof *c);
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = AF_INET;
+		if (prefix < 0)
+			prefix = 32;
+		if (prefix > 32)
+			return -1;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = AF_INET6;
+		if (prefix < 0)
+			prefix = 128;
+		if (prefix > 128)
+			return -1;
+	} else
+		return -1;
+	c->prefix = (int)prefix;
+	return 0;
+}
+
+static int
+k_hostname(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	if (!valid_domain(v)) {
+		snprintf(why, whysz, "bad host name \"%s\"", v);
+		return -1;
+	}
+	return copy_val(cf->hostname, sizeof cf->hostname, v, why, whysz);
+}
+
+static int
+k_domain(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	if (!valid_domain(v)) {
+		snprintf(why, whysz, "bad domain \"%s\"", v);
+		return -1;
+	}
+	if (cf->ndomains >= CONF_DOMAINS_MAX) {
+		snprintf(why, whysz, "more than %d domains", CONF_DOMAINS_MAX);
+		return -1;
+	}
+	if (config_is_local_domain(cf, v)) {
+		snprintf(why, whysz, "domain \"%s\" given twice", v);
+		return -1;
+	}
+	cf->domains[cf->ndomains] = strdup(v);
+	if (!cf->domains[cf->ndomains]) {
+		snprintf(why, whysz, "out of memory");
+		return -1;
+	}
+	str_lower(cf->domains[cf->ndomains++]);
+	return 0;
+}
+
+static int
+k_users(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return copy_val(cf->users_file, sizeof cf->users_file, v, why, whysz);
+}
+
+static int
+k_mailbox_dir(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return copy_val(cf->mailbox_dir, sizeof cf->mailbox_dir, v, why, whysz);
+}
+
+static int
+k_spool_dir(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return copy_val(cf->spool_dir, sizeof cf->spool_dir, v, why, whysz);
+}
+
+static int
+k_relay_from(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	char buf[CONF_LINE_MAX], *tok, *save = NULL;
+
+	cf->nrelay_from = 0;
+	if (strcmp(v, "none") == 0)
+		return 0;
+	if (copy_val(buf, sizeof buf, v, why, whysz) < 0)
+		return -1;
+	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		if (cf->nrelay_from >= CONF_CIDRS_MAX) {
+			snprintf(why, whysz, "more than %d networks", CONF_CIDRS_MAX);
+			return -1;
+		}
+		if (parse_cidr(tok, &cf->relay_from[cf->nrelay_from]) < 0) {
+			snprintf(why, whysz, "bad network \"%s\" (expected ADDRESS/PREFIX or none)", tok);
+			return -1;
+		}
+		cf->nrelay_from++;
+	}
+	return 0;
+}
+
+static int
+k_auth_file(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return copy_val(cf->auth_file, sizeof cf->auth_file, v, why, whysz);
+}
+
+static int
+k_max_message_size(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_number(v, 0, 0x7fffffffL, &cf->max_message_size, why, whysz);
+}
+
+static int
+k_max_recipients(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	long n;
+
+	if (parse_number(v, 1, RCPT_EXPAND_MAX, &n, why, whysz) < 0)
+		return -1;
+	cf->max_recipients = (int)n;
+	return 0;
+}
+
+static int
+k_timeout(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->timeout, why, whysz);
+}
+
+static int
+k_log(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	if (strcmp(v, "syslog") && strcmp(v, "stderr") && v[0] != '/') {
+		snprintf(why, whysz, "expected syslog, stderr or an absolute file path");
+		return -1;
+	}
+	return copy_val(cf->log, sizeof cf->log, v, why, whysz);
+}
+
+static int
+k_log_transcript(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_bool(v, &cf->log_transcript, why, whysz);
+}
+
+/* parse_hostport - "HOST", "HOST:PORT", "[V6]:PORT" or a bare V6. */
+static int
+parse_hostport(const char *v, char *host, size_t hostsz, int *port)
+{
+	char buf[DOMAIN_MAX + 16], *colon;
+	struct in6_addr a6;
+
+	if (strlcpy_ck(buf, v, sizeof buf) < 0)
+		return -1;
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+		if (!close)
+			return -1;
+		*close = '\0';
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (close[1] && !colon)
+			return -1;
+		memmove(buf, buf + 1, strlen(buf + 1) + 1);
+		if (colon)
+			colon--;    /* shifted by one with the memmove */
+	} else if (inet_pton(AF_INET6, buf, &a6) == 1) {
+		colon = NULL;
+	} else
+		colon = strrchr(buf, ':');
+	if (colon) {
+		char *end;
+		long p;
+		*colon = '\0';
+		p = strtol(colon + 1, &end, 10);
+		if (!isdigit((unsigned char)colon[1]) || *end || p < 1 || p > 65535)
+			return -1;
+		*port = (int)p;
+	}
+	if (buf[0] == '\0')
+		return -1;
+	return strlcpy_ck(host, buf, hostsz);
+}
+
+static int
+k_nameserver(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	char host[DOMAIN_MAX + 1];
+	int port = 53;
+	struct sockaddr_storage *ss;
+
+	if (cf->nnameservers >= CONF_NAMESERVERS_MAX) {
+		snprintf(why, whysz, "more than %d name servers", CONF_NAMESERVERS_MAX);
+		return -1;
+	}
+	ss = &cf->nameservers[cf->nnameservers];
+	memset(ss, 0, sizeof *ss);
+	if (parse_hostport(v, host, sizeof host, &port) == 0) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons((unsigned short)port);
+			cf->nnameservers++;
+			return 0;
+		}
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons((unsigned short)port);
+			cf->nnameservers++;
+			return 0;
+		}
+	}
+	snprintf(why, whysz, "bad name server \"%s\" (expected IP, IP:PORT or [IPv6]:PORT)", v);
+	return -1;
+}
+
+static int
+k_dns_timeout(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->dns_timeout, why, whysz);
+}
+
+static int
+k_remote_port(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	long n;
+
+	if (parse_number(v, 1, 65535, &n, why, whysz) < 0)
+		return -1;
+	cf->remote_port = (int)n;
+	return 0;
+}
+
+static int
+k_connect_timeout(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->connect_timeout, why, whysz);
+}
+
+static int
+k_smtp_timeout(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->smtp_timeout, why, whysz);
+}
+
+static int
+k_smarthost(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	int port = DEF_REMOTE_PORT;
+
+	if (parse_hostport(v, cf->smarthost, sizeof cf->smarthost, &port) < 0) {
+		snprintf(why, whysz, "bad smarthost \"%s\" (expected HOST or HOST:PORT)", v);
+		return -1;
+	}
+	cf->smarthost_port = port;
+	return 0;
+}
+
+static int
+k_smarthost_auth(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	const char *sp = strpbrk(v, " \t");
+	size_t ulen;
+
+	if (!sp) {
+		snprintf(why, whysz, "expected USER PASSWORD");
+		return -1;
+	}
+	ulen = (size_t)(sp - v);
+	if (ulen >= sizeof cf->smarthost_user) {
+		snprintf(why, whysz, "user name too long");
+		return -1;
+	}
+	memcpy(cf->smarthost_user, v, ulen);
+	cf->smarthost_user[ulen] = '\0';
+	while (*sp == ' ' || *sp == '\t')
+		sp++;
+	return copy_val(cf->smarthost_password, sizeof cf->smarthost_password, sp, why, whysz);
+}
+
+static int
+k_tls_wrapped(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_bool(v, &cf->tls_wrapped, why, whysz);
+}
+
+static int
+k_max_connections(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	long n;
+
+	if (parse_number(v, 1, 1000, &n, why, whysz) < 0)
+		return -1;
+	cf->max_connections = (int)n;
+	return 0;
+}
+
+static int
+k_retry_min(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->retry_min, why, whysz);
+}
+
+static int
+k_retry_max(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->retry_max, why, whysz);
+}
+
+static int
+k_queue_lifetime(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return parse_dur(v, &cf->queue_lifetime, why, whysz);
+}
+
+static const struct key keys[] = {
+	{ "hostname", k_hostname, 0 },
+	{ "domain", k_domain, 1 },
+	{ "users", k_users, 0 },
+	{ "mailbox_dir", k_mailbox_dir, 0 },
+	{ "spool_dir", k_spool_dir, 0 },
+	{ "relay_from", k_relay_from, 0 },
+	{ "auth_file", k_auth_file, 0 },
+	{ "max_message_size", k_max_message_size, 0 },
+	{ "max_recipients", k_max_recipients, 0 },
+	{ "timeout", k_timeout, 0 },
+	{ "log", k_log, 0 },
+	{ "log_transcript", k_log_transcript, 0 },
+	{ "nameserver", k_nameserver, 1 },
+	{ "dns_timeout", k_dns_timeout, 0 },
+	{ "remote_port", k_remote_port, 0 },
+	{ "connect_timeout", k_connect_timeout, 0 },
+	{ "smtp_timeout", k_smtp_timeout, 0 },
+	{ "smarthost", k_smarthost, 0 },
+	{ "smarthost_auth", k_smarthost_auth, 0 },
+	{ "tls_wrapped", k_tls_wrapped, 0 },
+	{ "max_connections", k_max_connections, 0 },
+	{ "retry_min", k_retry_min, 0 },
+	{ "retry_max", k_retry_max, 0 },
+	{ "queue_lifetime", k_queue_lifetime, 0 },
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* config_defaults - fill CF with every default. */
+void
+config_defaults(struct config *cf)
+{
+	memset(cf, 0, sizeof *cf);
+	if (gethostname(cf->hostname, sizeof cf->hostname) < 0 || !cf->hostname[0])
+		strcpy(cf->hostname, "localhost");
+	cf->hostname[sizeof cf->hostname - 1] = '\0';
+	strcpy(cf->mailbox_dir, "/var/vmail");
+	strcpy(cf->spool_dir, "/var/spool/smtp-session");
+	parse_cidr("127.0.0.0/8", &cf->relay_from[0]);
+	parse_cidr("::1/128", &cf->relay_from[1]);
+	cf->nrelay_from = 2;
+	cf->max_message_size = DEF_MAX_MESSAGE_SIZE;
+	cf->max_recipients = DEF_MAX_RECIPIENTS;
+	cf->timeout = DEF_TIMEOUT;
+	strcpy(cf->log, "syslog");
+	cf->dns_timeout = DEF_DNS_TIMEOUT;
+	cf->remote_port = DEF_REMOTE_PORT;
+	cf->connect_timeout = DEF_CONNECT_TIMEOUT;
+	cf->smtp_timeout = DEF_SMTP_TIMEOUT;
+	cf->smarthost_port = DEF_REMOTE_PORT;
+	cf->max_connections = DEF_MAX_CONNECTIONS;
+	cf->retry_min = DEF_RETRY_MIN;
+	cf->retry_max = DEF_RETRY_MAX;
+	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
+}
+
+/* trim - strip leading and trailing blanks (and a CR) in place. */
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* read_line - one line of F into BUF; 1, 0 at EOF, -1 when too long. */
+static int
+read_line(FILE *f, char *buf, size_t bufsz)
+{
+	size_t n;
+
+	if (!fgets(buf, (int)bufsz, f))
+		return 0;
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n') {
+		buf[n - 1] = '\0';
+		return 1;
+	}
+	if (feof(f))
+		return 1;
+	/* Overlong: skip the rest of it so the next line is counted right. */
+	int c;
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+	return -1;
+}
+
+/* valid_user_name - letters, digits, ".", "_", "-"; not ".x", not "x.lock". */
+static int
+valid_user_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > USER_NAME_MAX || s[0] == '.')
+		return 0;
+	if (n >= 5 && strcasecmp(s + n - 5, ".lock") == 0)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return 0;
+	return 1;
+}
+
+/* valid_foreign - a plain local@domain with a printable ASCII local part. */
+static int
+valid_foreign(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	if (!at || at == s || strlen(s) > ADDR_MAX || (size_t)(at - s) > LOCALPART_MAX)
+		return 0;
+	for (const char *p = s; p < at; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>()[]\\,;:\"", *p))
+			return 0;
+	return valid_domain(at + 1);
+}
+
+static int
+user_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct user *)a)->name, ((const struct user *)b)->name);
+}
+
+/* target_local - whether alias target T names a local mailbox or alias;
+ * LOCAL gets the name part. */
+static int
+target_local(const struct config *cf, const char *t, char *local, size_t localsz)
+{
+	const char *at = strrchr(t, '@');
+
+	if (!at) {
+		strlcpy_ck(local, t, localsz);
+		return 1;
+	}
+	if (!config_is_local_domain(cf, at + 1))
+		return 0;
+	size_t n = (size_t)(at - t);
+	if (n >= localsz)
+		n = localsz - 1;
+	memcpy(local, t, n);
+	local[n] = '\0';
+	return 1;
+}
+
+/* check_alias - walk an alias, refusing loops and depth over the limit;
+ * *MAILBOXES counts the mailboxes reached. */
+static int
+check_alias(const struct config *cf, const struct user *u, int depth,
+            const struct user **stack, int *mailboxes, char *why, size_t whysz)
+{
+	if (u->ntargets == 0) {
+		(*mailboxes)++;
+		return 0;
+	}
+	for (int i = 0; i < depth; i++)
+		if (stack[i] == u) {
+			snprintf(why, whysz, "alias loop through \"%s\"", u->name);
+			return -1;
+		}
+	if (depth >= ALIAS_DEPTH_MAX) {
+		snprintf(why, whysz, "aliases nest more than %d deep at \"%s\"",
+		    ALIAS_DEPTH_MAX, u->name);
+		return -1;
+	}
+	stack[depth] = u;
+	for (int i = 0; i < u->ntargets; i++) {
+		char local[USER_NAME_MAX + 2];
+		if (!target_local(cf, u->targets[i], local, sizeof local))
+			continue;
+		const struct user *t = config_find_user(cf, local);
+		if (!t) {
+			snprintf(why, whysz, "alias \"%s\": unknown local name \"%s\"",
+			    u->name, u->targets[i]);
+			return -1;
+		}
+		if (check_alias(cf, t, depth + 1, stack, mailboxes, why, whysz) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* parse_targets - split "a, b@x, c" into U's targets. */
+static int
+parse_targets(const struct config *cf, struct user *u, char *list, char *why, size_t whysz)
+{
+	char *tok, *save = NULL;
+
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+		char local[USER_NAME_MAX + 2];
+		if (t[0] == '\0')
+			continue;
+		if (u->ntargets >= ALIAS_TARGETS_MAX) {
+			snprintf(why, whysz, "more than %d targets", ALIAS_TARGETS_MAX);
+			return -1;
+		}
+		if (strchr(t, '@') ? !valid_foreign(t) :
+		    !valid_user_name(t)) {
+			snprintf(why, whysz, "bad alias target \"%s\"", t);
+			return -1;
+		}
+		if (target_local(cf, t, local, sizeof local) && !valid_user_name(local)) {
+			snprintf(why, whysz, "bad alias target \"%s\"", t);
+			return -1;
+		}
+		char **nt = realloc(u->targets, (size_t)(u->ntargets + 1) * sizeof *nt);
+		if (!nt) {
+			snprintf(why, whysz, "out of memory");
+			return -1;
+		}
+		u->targets = nt;
+		if (!(t = strdup(t))) {
+			snprintf(why, whysz, "out of memory");
+			return -1;
+		}
+		u->targets[u->ntargets++] = t;
+	}
+	if (u->ntargets == 0) {
+		snprintf(why, whysz, "alias \"%s\" has no target", u->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* users_load - read the users file and check aliases and postmaster. */
+static int
+users_load(struct config *cf, char *err, size_t errsz)
+{
+	FILE *f = fopen(cf->users_file, "r");
+	char buf[CONF_LINE_MAX], why[512];
+	int lineno = 0, rc, cap = 0;
+
+	if (!f)
+		return cf_err(err, errsz, cf->users_file, 0, "cannot open: %s", strerror(errno));
+	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
+		char *line, *colon;
+		struct user *u;
+
+		lineno++;
+		if (rc < 0) {
+			fclose(f);
+			return cf_err(err, errsz, cf->users_file, lineno, "line too long");
+		}
+		line = trim(buf);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		if (cf->nusers >= USERS_MAX) {
+			fclose(f);
+			return cf_err(err, errsz, cf->users_file, lineno, "more than %d users", USERS_MAX);
+		}
+		if (cf->nusers == cap) {
+			int ncap = cap ? cap * 2 : 64;
+			struct user *nu = realloc(cf->users, (size_t)ncap * sizeof *nu);
+			if (!nu) {
+				fclose(f);
+				return cf_err(err, errsz, cf->users_file, lineno, "out of memory");
+			}
+			cf->users = nu;
+			cap = ncap;
+		}
+		u = &cf->users[cf->nusers];
+		memset(u, 0, sizeof *u);
+		colon = strchr(line, ':');
+		if (colon)
+			*colon = '\0';
+		line = trim(line);
+		if (!valid_user_name(line)) {
+			fclose(f);
+			return cf_err(err, errsz, cf->users_file, lineno,
+			    "bad name \"%s\" (letters, digits, '.', '_', '-'; at most %d; "
+			    "not starting with '.' nor ending in .lock)", line, USER_NAME_MAX);
+		}
+		strcpy(u->name, line);
+		cf->nusers++;
+		if (colon && parse_targets(cf, u, colon + 1, why, sizeof why) < 0) {
+			fclose(f);
+			return cf_err(err, errsz, cf->users_file, lineno, "%s", why);
+		}
+		for (int i = 0; i < cf->nusers - 1; i++)
+			if (strcasecmp(cf->users[i].name, u->name) == 0) {
+				fclose(f);
+				return cf_err(err, errsz, cf->users_file, lineno,
+				    "\"%s\" given twice", u->name);
+			}
+	}
+	fclose(f);
+	qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+
+	for (int i = 0; i < cf->nusers; i++) {
+		const struct user *stack[ALIAS_DEPTH_MAX + 1];
+		int mailboxes = 0;
+		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) < 0)
+			return cf_err(err, errsz, cf->users_file, 0, "%s", why);
+	}
+	const struct user *pm = config_find_user(cf, "postmaster");
+	int mailboxes = 0;
+	if (pm) {
+		const struct user *stack[ALIAS_DEPTH_MAX + 1];
+		check_alias(cf, pm, 0, stack, &mailboxes, why, sizeof why);
+	}
+	if (mailboxes == 0)
+		return cf_err(err, errsz, cf->users_file, 0,
+		    "postmaster must be a mailbox or an alias reaching a local mailbox");
+	return 0;
+}
+
+/* config_load - read FILE (and its users file) into CF. */
+int
+config_load(struct config *cf, const char *file, enum config_mode mode,
+            char *err, size_t errsz)
+{
+	char buf[CONF_LINE_MAX], why[512];
+	unsigned char seen[NKEYS] = { 0 };
+	int lineno = 0, rc;
+	FILE *f;
+
+	config_defaults(cf);
+	strlcpy_ck(cf->file, file, sizeof cf->file);
+	f = fopen(file, "r");
+	if (!f) {
+		if (mode == CONFIG_DEBUG && errno == ENOENT)
+			return 0;
+		return cf_err(err, errsz, file, 0, "cannot open: %s", strerror(errno));
+	}
+	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
+		char *line, *val;
+		size_t k;
+
+		lineno++;
+		if (rc < 0) {
+			fclose(f);
+			return cf_err(err, errsz, file, lineno, "line too long");
+		}
+		line = trim(buf);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		val = line + strcspn(line, " \t");
+		if (*val)
+			*val++ = '\0';
+		val = trim(val);
+		for (k = 0; k < NKEYS; k++)
+			if (strcmp(keys[k].name, line) == 0)
+				break;
+		if (k == NKEYS) {
+			fclose(f);
+			return cf_err(err, errsz, file, lineno, "unknown key \"%s\"", line);
+		}
+		if (seen[k] && !keys[k].repeatable) {
+			fclose(f);
+			return cf_err(err, errsz, file, lineno, "\"%s\" given twice", line);
+		}
+		seen[k] = 1;
+		if (val[0] == '\0') {
+			fclose(f);
+			return cf_err(err, errsz, file, lineno, "\"%s\" needs a value", line);
+		}
+		if (keys[k].parse(cf, val, why, sizeof why) < 0) {
+			fclose(f);
+			return cf_err(err, errsz, file, lineno, "%s: %s", line, why);
+		}
+	}
+	if (ferror(f)) {
+		fclose(f);
+		return cf_err(err, errsz, file, 0, "read error");
+	}
+	fclose(f);
+	if (cf->retry_max < cf->retry_min)
+		return cf_err(err, errsz, file, 0, "retry_max is shorter than retry_min");
+	if (mode == CONFIG_DEBUG)
+		return 0;
+	if (cf->ndomains == 0)
+		return cf_err(err, errsz, file, 0, "no \"domain\" given");
+	if (cf->users_file[0] == '\0')
+		return cf_err(err, errsz, file, 0, "no \"users\" file given");
+	return users_load(cf, err, errsz);
+}
+
+/* config_is_local_domain - whether DOMAIN (any case) is one of ours. */
+int
+config_is_local_domain(const struct config *cf, const char *domain)
+{
+	for (int i = 0; i < cf->ndomains; i++)
+		if (strcasecmp(cf->domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+/* config_find_user - the users-file entry for NAME (any case), or NULL. */
+const struct user *
+config_find_user(const struct config *cf, const char *name)
+{
+	struct user key;
+
+	if (strlcpy_ck(key.name, name, sizeof key.name) < 0 || cf->nusers == 0)
+		return NULL;
+	return bsearch(&key, cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+}
+
+/* config_addr_in_cidr - whether SA lies in C (v4-mapped v6 counts as v4). */
+int
+config_addr_in_cidr(const struct cidr *c, const struct sockaddr *sa)
+{
+	const unsigned char *a;
+	int bits = c->prefix;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			if (c->family != AF_INET)
+				return 0;
+			a = a6->s6_addr + 12;
+		} else {
+			if (c->family != AF_INET6)
+				return 0;
+			a = a6->s6_addr;
+		}
+	} else if (sa->sa_family == AF_INET) {
+		if (c->family != AF_INET)
+			return 0;
+		a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else
+		return 0;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+		if ((a[i] & mask) != (c->addr[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* config_relay_allowed - whether the peer address may relay. */
+int
+config_relay_allowed(const struct config *cf, const struct sockaddr *sa)
+{
+	for (int i = 0; i < cf->nrelay_from; i++)
+		if (config_addr_in_cidr(&cf->relay_from[i], sa))
+			return 1;
+	return 0;
+}
+
+/* expand_add_mailbox - add NAME unless present. */
+static int
+expand_add_mailbox(struct expansion *ex, const char *name)
+{
+	for (int i = 0; i < ex->nmailboxes; i++)
+		if (strcmp(ex->mailboxes[i], name) == 0)
+			return 0;
+	if (ex->nmailboxes >= RCPT_EXPAND_MAX)
+		return -1;
+	ex->mailboxes[ex->nmailboxes++] = name;
+	return 0;
+}
+
+/* expand_add_foreign - add a copy of ADDR unless present (any case). */
+static int
+expand_add_foreign(struct expansion *ex, const char *addr)
+{
+	for (int i = 0; i < ex->nforeign; i++)
+		if (strcasecmp(ex->foreign[i], addr) == 0)
+			return 0;
+	if (ex->nforeign >= RCPT_EXPAND_MAX)
+		return -1;
+	if (!(ex->foreign[ex->nforeign] = strdup(addr)))
+		return -1;
+	ex->nforeign++;
+	return 0;
+}
+
+/* expand_user - add what U reaches; loops were refused at load time. */
+static int
+expand_user(const struct config *cf, const struct user *u, int depth, struct expansion *ex)
+{
+	if (u->ntargets == 0)
+		return expand_add_mailbox(ex, u->name);
+	if (depth > ALIAS_DEPTH_MAX)
+		return -1;
+	for (int i = 0; i < u->ntargets; i++) {
+		char local[USER_NAME_MAX + 2];
+		if (target_local(cf, u->targets[i], local, sizeof local)) {
+			const struct user *t = config_find_user(cf, local);
+			if (!t || expand_user(cf, t, depth + 1, ex) < 0)
+				return -1;
+		} else if (expand_add_foreign(ex, u->targets[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* config_expand_local - expand LOCAL (any case; "+tag" ignored). */
+int
+config_expand_local(const struct config *cf, const char *local, struct expansion *ex)
+{
+	char name[LOCALPART_MAX + 1];
+	const struct user *u;
+	char *plus;
+
+	if (strlcpy_ck(name, local, sizeof name) < 0)
+		return 0;
+	if ((plus = strchr(name, '+')) != NULL)
+		*plus = '\0';
+	if (!(u = config_find_user(cf, name)))
+		return 0;
+	return expand_user(cf, u, 0, ex) < 0 ? -1 : 1;
+}
+
+/* expansion_free - release the foreign addresses of EX. */
+void
+expansion_free(struct expansion *ex)
+{
+	for (int i = 0; i < ex->nforeign; i++)
+		free(ex->foreign[i]);
+	ex->nforeign = 0;
+	ex->nmailboxes = 0;
+}
+
+/* config_free - release what config_load allocated. */
+void
+config_free(struct config *cf)
+{
+	for (int i = 0; i < cf->ndomains; i++)
+		free(cf->domains[i]);
+	for (int i = 0; i < cf->nusers; i++) {
+		for (int j = 0; j < cf->users[i].ntargets; j++)
+			free(cf->users[i].targets[j]);
+		free(cf->users[i].targets);
+	}
+	free(cf->users);
+	cf->users = NULL;
+	cf->nusers = cf->ndomains = 0;
+}
