@@ -10,6 +10,18 @@ CC      ?= cc
 O       ?= build
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
+# Installed layout (make install): programs, man pages and units under
+# PREFIX; the xinetd entry, the cron file and the sample configuration in
+# SYSCONFDIR; all of it below DESTDIR.
+PREFIX     = /usr/local
+DESTDIR    =
+SBINDIR    = $(PREFIX)/sbin
+MANDIR     = $(PREFIX)/share/man
+UNITDIR    = $(PREFIX)/lib/systemd/system
+SYSCONFDIR = /etc
+UNITS      = smtp-session.socket smtp-session@.service \
+             relay-agent.service relay-agent.timer
+
 ifeq ($(SAN),1)
 CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
@@ -49,7 +61,48 @@ check: deps-check
 	$(MAKE) O=build-asan SAN=1 all
 	sh tests/run build build-asan
 
+# install - the files of "Installed layout" in SPEC.md. The files in
+# SYSCONFDIR are the administrator's once installed: an existing one is
+# kept. Units and the xinetd and cron files name the programs in SBINDIR.
+SUBST = sed 's|@SBINDIR@|$(SBINDIR)|g'
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d
+	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
+	install -m 644 man/smtp-session.8 man/relay-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	for u in $(UNITS); do \
+		$(SUBST) systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@for f in xinetd.d/smtp cron.d/relay-agent smtp-session.conf; do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/$$f; \
+		src=$$f; [ $$f != smtp-session.conf ] || src=etc/smtp-session.conf.sample; \
+		if [ -e $$dst ]; then echo "kept existing $$dst"; continue; fi; \
+		echo "$(SUBST) $$src >$$dst"; \
+		$(SUBST) $$src >$$dst.tmp && chmod 644 $$dst.tmp && \
+		mv -f $$dst.tmp $$dst || exit 1; \
+	done
+
+# uninstall - remove what install put there, except a configuration file
+# that differs from the sample (it holds the administrator's settings).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
+	rm -f $(DESTDIR)$(MANDIR)/man8/smtp-session.8 \
+		$(DESTDIR)$(MANDIR)/man8/relay-agent.8 \
+		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
+	@conf=$(DESTDIR)$(SYSCONFDIR)/smtp-session.conf; \
+	if [ -e $$conf ]; then \
+		if $(SUBST) etc/smtp-session.conf.sample | cmp -s - $$conf; then \
+			echo "rm -f $$conf"; rm -f $$conf; \
+		else echo "kept $$conf (changed from the sample)"; fi; \
+	fi
+
 clean:
 	rm -rf build build-asan run
 
-.PHONY: all run check clean deps-build deps-check
+.PHONY: all run check clean deps-build deps-check install uninstall
