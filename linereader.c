@@ -129,3 +129,25 @@ lr_read(struct linereader *lr, char *buf, size_t n, long long deadline)
 	lr->r += n;
 	return (ssize_t)n;
 }
+
+/* lr_peek - the buffered octets, reading once if there are none. */
+ssize_t
+lr_peek(struct linereader *lr, const char **p, long long deadline)
+{
+	if (lr->w == lr->r) {
+		int rc = lr_fill(lr, deadline ? deadline : now_ms() + lr->timeout_ms);
+		if (rc <= 0)
+			return rc;
+	}
+	*p = lr->buf + lr->r;
+	return (ssize_t)(lr->w - lr->r);
+}
+
+/* lr_consume - drop N octets returned by lr_peek. */
+void
+lr_consume(struct linereader *lr, size_t n)
+{
+	if (n > lr->w - lr->r)
+		n = lr->w - lr->r;
+	lr->r += n;
+}

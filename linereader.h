@@ -47,6 +47,15 @@ enum lr_status lr_getline(struct linereader *lr, char *line, size_t max,
  */
 ssize_t lr_read(struct linereader *lr, char *buf, size_t n, long long deadline);
 
+/*
+ * lr_peek - make input available without copying: *P points at the
+ * buffered octets; returns their count, 0 at EOF, -1 on error, -2 when
+ * nothing came before DEADLINE. lr_consume then drops N of them, so
+ * octets past the end of DATA stay for the next command (pipelining).
+ */
+ssize_t lr_peek(struct linereader *lr, const char **p, long long deadline);
+void lr_consume(struct linereader *lr, size_t n);
+
 /* lr_buffered - how many octets are buffered and unread. */
 size_t lr_buffered(const struct linereader *lr);
 

@@ -1,0 +1,175 @@
+/*
+ * dataread.c - the DATA state machine (see dataread.h for the policy).
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "dataread.h"
+
+enum {
+	S_BOL,      /* at the start of a line */
+	S_DOT,      /* a line started with '.' (not yet emitted) */
+	S_DOTCR,    /* a line started with ".\r" */
+	S_TEXT,     /* inside a line */
+	S_CR        /* inside a line, a '\r' not yet emitted */
+};
+
+static const char received[] = "received:";
+
+/* dr_init - ready for a new message. */
+void
+dr_init(struct dataread *d, long long max_size, dr_sink sink, void *arg)
+{
+	memset(d, 0, sizeof *d);
+	d->state = S_BOL;
+	d->crlf_before = 1;     /* the DATA command line ended in CRLF */
+	d->in_header = 1;
+	d->hdr_match = 1;
+	d->max_size = max_size;
+	d->sink = sink;
+	d->arg = arg;
+}
+
+/* dr_flush - hand the output buffer to the sink. */
+static void
+dr_flush(struct dataread *d)
+{
+	if (d->outlen && !d->write_error && d->sink(d->arg, d->out, d->outlen) < 0)
+		d->write_error = 1;
+	d->outlen = 0;
+}
+
+/* dr_emit - one octet of the stored message; tracks headers and hops. */
+static void
+dr_emit(struct dataread *d, char c)
+{
+	if (c == '\0')
+		d->nul = 1;
+	if (d->in_header) {
+		if (c == '\n') {
+			if (d->line_pos == 0)
+				d->in_header = 0;   /* the empty line ends the header */
+			d->line_pos = 0;
+			d->hdr_match = 1;
+		} else {
+			if (d->hdr_match && d->line_pos < sizeof received - 1) {
+				if (tolower((unsigned char)c) != received[d->line_pos])
+					d->hdr_match = 0;
+				else if (d->line_pos == sizeof received - 2)
+					d->hops++;
+			}
+			d->line_pos++;
+		}
+	}
+	if (d->toobig || d->write_error)
+		return;
+	d->out[d->outlen++] = c;
+	if (d->outlen == sizeof d->out)
+		dr_flush(d);
+}
+
+/* dr_eol - a line ended; CRLF tells whether it was a real CRLF. */
+static void
+dr_eol(struct dataread *d, int crlf)
+{
+	dr_emit(d, '\n');
+	d->crlf_before = crlf;
+	d->lines++;
+	d->state = S_BOL;
+}
+
+/* dr_feed - take up to N octets; stop right after <CRLF>.<CRLF>. */
+size_t
+dr_feed(struct dataread *d, const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && !d->done; i++) {
+		char c = buf[i];
+
+		d->size += (c == '\n' && d->state != S_CR && d->state != S_DOTCR) ? 2 : 1;
+		if (d->max_size && d->size > d->max_size + 3)
+			d->toobig = 1;  /* +3: the ".\r\n" that may still end it */
+		switch (d->state) {
+		case S_BOL:
+			if (c == '.')
+				d->state = S_DOT;
+			else if (c == '\r')
+				d->state = S_CR;
+			else if (c == '\n')
+				dr_eol(d, 0);
+			else {
+				dr_emit(d, c);
+				d->state = S_TEXT;
+			}
+			break;
+		case S_DOT:
+			if (c == '\r')
+				d->state = S_DOTCR;
+			else if (c == '\n') {
+				/* "<LF>" after a lone dot is no end of data */
+				dr_emit(d, '.');
+				dr_eol(d, 0);
+			} else {
+				/* a stuffed dot: drop it, keep the rest */
+				dr_emit(d, c);
+				d->state = S_TEXT;
+			}
+			break;
+		case S_DOTCR:
+			if (c == '\n') {
+				if (d->crlf_before) {
+					d->done = 1;
+					d->size -= 3;   /* ".\r\n" is not message */
+					if (!d->max_size || d->size <= d->max_size)
+						d->toobig = 0;
+					else
+						d->toobig = 1;
+				} else {
+					/* "<LF>.<CRLF>": text, the dot kept */
+					dr_emit(d, '.');
+					dr_eol(d, 1);
+				}
+			} else {
+				/* ".\r" then more: a stuffed dot and a bare CR */
+				if (c == '\r') {
+					dr_emit(d, '\r');
+					d->state = S_CR;
+				} else {
+					dr_emit(d, '\r');
+					dr_emit(d, c);
+					d->state = S_TEXT;
+				}
+			}
+			break;
+		case S_TEXT:
+			if (c == '\r')
+				d->state = S_CR;
+			else if (c == '\n')
+				dr_eol(d, 0);
+			else
+				dr_emit(d, c);
+			break;
+		case S_CR:
+			if (c == '\n')
+				dr_eol(d, 1);
+			else if (c == '\r')
+				dr_emit(d, '\r');   /* the earlier one was bare */
+			else {
+				dr_emit(d, '\r');
+				dr_emit(d, c);
+				d->state = S_TEXT;
+			}
+			break;
+		}
+	}
+	return i;
+}
+
+/* dr_finish - flush buffered output; 0, or -1 if the sink failed. */
+int
+dr_finish(struct dataread *d)
+{
+	dr_flush(d);
+	return d->write_error ? -1 : 0;
+}

@@ -1,0 +1,377 @@
+/*
+ * deliver.c - append one message to several mboxes, all or nothing.
+ *
+ * Format (mboxrd): "From SENDER Www Mmm dd hh:mm:ss yyyy" in UTC, then
+ * Return-Path and Delivered-To, then the message with every line matching
+ * ^>*From  given one more '>', LF line ends, and an empty line after it.
+ *
+ * Locking: a NAME.lock dotlock (O_EXCL; one older than DOTLOCK_STALE_SEC
+ * is removed) and an fcntl write lock on the mbox, each retried at random
+ * intervals of a few milliseconds for LOCK_WAIT_MAX_MS in all. Mailboxes
+ * are locked in name order and held until every copy is fsynced; any
+ * failure truncates every one back to the size it had, so a 4xx leaves no
+ * part of the message anywhere.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "util.h"
+
+/* deliver_init - an empty transaction on mailbox directory DIR. */
+void
+deliver_init(struct mbox_txn *t, const char *dir)
+{
+	memset(t, 0, sizeof *t);
+	strlcpy_ck(t->dir, dir, sizeof t->dir);
+}
+
+/* deliver_add - add mailbox NAME, keeping the list sorted and unique. */
+int
+deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to)
+{
+	int i;
+
+	for (i = 0; i < t->nboxes; i++) {
+		int c = strcmp(t->boxes[i].name, name);
+		if (c == 0)
+			return 0;
+		if (c > 0)
+			break;
+	}
+	if (t->nboxes == t->cap) {
+		int ncap = t->cap ? t->cap * 2 : 8;
+		struct mbox *nb = realloc(t->boxes, (size_t)ncap * sizeof *nb);
+		if (!nb)
+			return -1;
+		t->boxes = nb;
+		t->cap = ncap;
+	}
+	memmove(&t->boxes[i + 1], &t->boxes[i], (size_t)(t->nboxes - i) * sizeof *t->boxes);
+	struct mbox *b = &t->boxes[i];
+	memset(b, 0, sizeof *b);
+	b->fd = -1;
+	if (strlcpy_ck(b->name, name, sizeof b->name) < 0 ||
+	    strlcpy_ck(b->delivered_to, delivered_to, sizeof b->delivered_to) < 0)
+		return -1;
+	t->nboxes++;
+	return 0;
+}
+
+/* fail_reply - the SMTP reply for a failed local write with ERRNO. */
+static void
+fail_reply(char *why, size_t whysz, int err, const char *what, const char *name)
+{
+	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+		snprintf(why, whysz, "452 4.3.1 Insufficient system storage (%s %s: %s)",
+		    what, name, strerror(err));
+	else
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed (%s %s: %s)",
+		    what, name, strerror(err));
+}
+
+/* dotlock_try - create NAME.lock; 1 held, 0 busy, -1 error. */
+static int
+dotlock_try(const char *lockpath)
+{
+	struct stat st;
+	int fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd >= 0) {
+		char pid[32];
+		int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+		(void)write_all(fd, pid, (size_t)n);
+		close(fd);
+		return 1;
+	}
+	if (errno != EEXIST)
+		return -1;
+	/* A lock left by a crash: remove it once it is clearly stale. */
+	if (lstat(lockpath, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SEC)
+		unlink(lockpath);
+	return 0;
+}
+
+/* box_open - open (creating 0600) the mbox and check it is a plain file. */
+static int
+box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
+{
+	char path[4096 + USER_NAME_MAX + 2];
+	struct stat st;
+
+	if (path_join(path, sizeof path, t->dir, b->name) < 0) {
+		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		return -1;
+	}
+	b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (b->fd < 0) {
+		fail_reply(why, whysz, errno, "open", b->name);
+		return -1;
+	}
+	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not a plain file", b->name);
+		close(b->fd);
+		b->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* box_lock - dotlock and fcntl lock one mbox before DEADLINE. */
+static int
+box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
+{
+	char lockpath[4096 + USER_NAME_MAX + 8];
+
+	if (snprintf(lockpath, sizeof lockpath, "%s/%s.lock", t->dir, b->name) >=
+	    (int)sizeof lockpath) {
+		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		return -1;
+	}
+	for (;;) {
+		if (!b->dotlocked) {
+			int rc = dotlock_try(lockpath);
+			if (rc < 0) {
+				fail_reply(why, whysz, errno, "lock", b->name);
+				return -1;
+			}
+			b->dotlocked = rc;
+		}
+		if (b->dotlocked) {
+			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			if (fcntl(b->fd, F_SETLK, &fl) == 0)
+				return 0;
+			if (errno != EAGAIN && errno != EACCES) {
+				fail_reply(why, whysz, errno, "lock", b->name);
+				return -1;
+			}
+			/* Another program holds the fcntl lock: let go of both. */
+			unlink(lockpath);
+			b->dotlocked = 0;
+		}
+		if (now_ms() >= deadline) {
+			snprintf(why, whysz, "451 4.2.0 Mailbox %s is locked, try again later",
+			    b->name);
+			return -1;
+		}
+		sleep_ms(random_between(LOCK_RETRY_MIN_MS, LOCK_RETRY_MAX_MS));
+	}
+}
+
+/* deliver_lock_all - lock every mailbox in name order. */
+int
+deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz)
+{
+	long long deadline = now_ms() + LOCK_WAIT_MAX_MS;
+
+	for (int i = 0; i < t->nboxes; i++) {
+		struct mbox *b = &t->boxes[i];
+		struct stat st;
+		if (box_open(t, b, why, whysz) < 0 || box_lock(t, b, deadline, why, whysz) < 0 ||
+		    fstat(b->fd, &st) < 0) {
+			deliver_release(t);
+			return RES_TEMP;
+		}
+		b->oldsize = st.st_size;
+	}
+	return RES_OK;
+}
+
+/* Output buffer for one mbox append. */
+struct out {
+	int fd;
+	int err;
+	size_t len;
+	char buf[IO_BUF_SIZE];
+};
+
+static void
+out_flush(struct out *o)
+{
+	if (o->len && !o->err && write_all(o->fd, o->buf, o->len) < 0)
+		o->err = errno ? errno : EIO;
+	o->len = 0;
+}
+
+static void
+out_put(struct out *o, const char *s, size_t n)
+{
+	while (n > 0) {
+		size_t room = sizeof o->buf - o->len;
+		size_t take = n < room ? n : room;
+		memcpy(o->buf + o->len, s, take);
+		o->len += take;
+		s += take;
+		n -= take;
+		if (o->len == sizeof o->buf)
+			out_flush(o);
+	}
+}
+
+static void
+out_str(struct out *o, const char *s)
+{
+	out_put(o, s, strlen(s));
+}
+
+static void
+out_gts(struct out *o, size_t n)
+{
+	while (n-- > 0)
+		out_put(o, ">", 1);
+}
+
+/* append_one - write the From line, headers and the quoted message. */
+static int
+append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
+{
+	static const char from_[] = "From ";
+	struct out *o = malloc(sizeof *o);
+	char rbuf[IO_BUF_SIZE], stamp[32], envfrom[ADDR_MAX + 1];
+	struct tm tm;
+	off_t off = 0;
+	size_t gts = 0, matched = 0;
+	int bol = 1, quoting = 0, err;
+	char last = '\n';
+
+	if (!o)
+		return ENOMEM;
+	o->fd = b->fd;
+	o->err = 0;
+	o->len = 0;
+	b->appended = 1;
+
+	strlcpy_ck(envfrom, sender[0] ? sender : "MAILER-DAEMON", sizeof envfrom);
+	for (char *p = envfrom; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
+			*p = '_';
+	gmtime_r(&when, &tm);
+	strftime(stamp, sizeof stamp, "%a %b %e %H:%M:%S %Y", &tm);
+	out_str(o, "From ");
+	out_str(o, envfrom);
+	out_str(o, " ");
+	out_str(o, stamp);
+	out_str(o, "\nReturn-Path: <");
+	out_str(o, sender);
+	out_str(o, ">\nDelivered-To: ");
+	out_str(o, b->delivered_to);
+	out_str(o, "\n");
+
+	/* mboxrd quoting, streamed: at a line start count '>'s, then match
+	 * "From "; only a full match gets the extra '>'. */
+	for (;;) {
+		ssize_t n = pread(msgfd, rbuf, sizeof rbuf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = errno;
+			free(o);
+			return err ? err : EIO;
+		}
+		if (n == 0)
+			break;
+		off += n;
+		for (ssize_t i = 0; i < n; i++) {
+			char c = rbuf[i];
+			if (bol) {
+				if (!quoting && c == '>') {
+					gts++;
+					continue;
+				}
+				quoting = 1;
+				if (c == from_[matched]) {
+					if (++matched == sizeof from_ - 1) {
+						out_gts(o, gts + 1);
+						out_str(o, from_);
+						bol = 0;
+					}
+					continue;
+				}
+				out_gts(o, gts);
+				out_put(o, from_, matched);
+				bol = 0;
+			}
+			out_put(o, &c, 1);
+			last = c;
+			if (c == '\n') {
+				bol = 1;
+				quoting = 0;
+				gts = matched = 0;
+			}
+		}
+	}
+	if (bol && (gts || matched)) {   /* message ended inside a prefix */
+		out_gts(o, gts);
+		out_put(o, from_, matched);
+		last = matched ? ' ' : '>';
+	}
+	if (last != '\n')
+		out_str(o, "\n");
+	out_str(o, "\n");
+	out_flush(o);
+	err = o->err;
+	free(o);
+	if (err)
+		return err;
+	if (fsync(b->fd) < 0)
+		return errno ? errno : EIO;
+	return 0;
+}
+
+/* deliver_append_all - append to every mailbox; all or nothing. */
+int
+deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender, time_t when,
+                   char *why, size_t whysz)
+{
+	for (int i = 0; i < t->nboxes; i++) {
+		int err = append_one(&t->boxes[i], msgfd, sender, when);
+		if (err) {
+			fail_reply(why, whysz, err, "write", t->boxes[i].name);
+			deliver_rollback(t);
+			return RES_TEMP;
+		}
+	}
+	return RES_OK;
+}
+
+/* deliver_rollback - truncate every appended mailbox back and fsync. */
+void
+deliver_rollback(struct mbox_txn *t)
+{
+	for (int i = 0; i < t->nboxes; i++) {
+		struct mbox *b = &t->boxes[i];
+		if (b->fd >= 0 && b->appended) {
+			(void)ftruncate(b->fd, b->oldsize);
+			(void)fsync(b->fd);
+			b->appended = 0;
+		}
+	}
+}
+
+/* deliver_release - drop every lock and close; frees the transaction. */
+void
+deliver_release(struct mbox_txn *t)
+{
+	for (int i = t->nboxes - 1; i >= 0; i--) {
+		struct mbox *b = &t->boxes[i];
+		if (b->dotlocked) {
+			char lockpath[4096 + USER_NAME_MAX + 8];
+			snprintf(lockpath, sizeof lockpath, "%s/%s.lock", t->dir, b->name);
+			unlink(lockpath);
+			b->dotlocked = 0;
+		}
+		if (b->fd >= 0) {
+			close(b->fd);   /* closing drops the fcntl lock */
+			b->fd = -1;
+		}
+	}
+	free(t->boxes);
+	t->boxes = NULL;
+	t->nboxes = t->cap = 0;
+}
