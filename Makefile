@@ -63,8 +63,9 @@ check: deps-check
 
 # install - the files of "Installed layout" in SPEC.md. The files in
 # SYSCONFDIR are the administrator's once installed: an existing one is
-# kept. Units and the xinetd and cron files name the programs in SBINDIR.
-SUBST = sed 's|@SBINDIR@|$(SBINDIR)|g'
+# kept. @SBINDIR@ and @SYSCONFDIR@ in the units, the xinetd and cron
+# files and the sample are replaced by the installed paths.
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
