@@ -49,6 +49,17 @@
 #define SPOOL_TMP_STALE_SEC 86400   /* staging file left by a crash */
 #define SPOOL_REPLY_MAX     SMTP_REPLY_MAX  /* last reply kept per recipient */
 
+/* relay-agent. */
+#define DNS_MX_MAX          16      /* MX hosts kept per domain */
+#define DNS_ADDRS_MAX       8       /* addresses kept per MX host */
+#define SMTP_REPLY_LINES_MAX 100    /* lines of one multi-line server reply */
+#define RELAY_BATCH_MAX     1000    /* messages locked at once in one pass */
+#define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection */
+#define RELAY_QUIT_TIMEOUT  5       /* seconds to wait for the reply to QUIT */
+#define RELAY_RESULT_MAX    2048    /* octets of one worker-to-parent line */
+#define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
+#define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */
+
 /* Defaults of the configuration keys. */
 #define DEF_MAX_MESSAGE_SIZE 26214400L  /* octets */
 #define DEF_MAX_RECIPIENTS   100

@@ -1,0 +1,723 @@
+/*
+ * smtp-client.c - the SMTP client of relay-agent (RFC 5321, RFC 2920
+ * PIPELINING, RFC 4954 AUTH PLAIN/LOGIN).
+ *
+ * The remote server is not trusted: every reply line is read through the
+ * bounded line reader (SMTP_REPLY_MAX octets), a reply has at most
+ * SMTP_REPLY_LINES_MAX lines and must arrive whole within the timeout
+ * (RFC 5321 4.5.3.2: one smtp_timeout per reply, twice that after the
+ * final dot), and anything that is not "DDD", "DDD " or "DDD-" with one
+ * code throughout is garbage. Any of those ends the connection with a
+ * 4xx reply of our own, so the caller moves on to the next MX host.
+ *
+ * What goes out never holds a bare CR or LF: the spooled message has LF
+ * line ends, each becomes CRLF, any CR inside a line is sent as a space,
+ * and a line longer than 998 octets is folded with CRLF and a space, as
+ * Postfix does. Lines starting with "." are dot-stuffed after folding.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "smtp-client.h"
+#include "util.h"
+
+/* Octets of text on one line we send: 1000 minus the CRLF. */
+#define TEXT_OCTETS_MAX (SMTP_TEXT_LINE_MAX - 2)
+
+/* say - transcript line on stderr when verbose. */
+static void say(const struct smtp_client *c, const char *dir, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(const struct smtp_client *c, const char *dir, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->opt || !c->opt->verbose)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "relay-agent: %s[%s] %s ", c->host, c->ip, dir);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* set_reply - a reply of our own: CODE and formatted text. */
+static void set_reply(struct smtp_reply *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_reply(struct smtp_reply *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof r->text, fmt, ap);
+	va_end(ap);
+	sanitize_text(r->text);
+}
+
+void smtp_format_relay(const struct smtp_client *c, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%s[%s]:%d", c->host, c->ip, c->port);
+}
+
+/* drop - close the connection without QUIT (it is broken or hostile). */
+static void drop(struct smtp_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->outlen = 0;
+}
+
+/* flush - write every queued octet; -1 when the peer does not take them
+ * within the timeout (SO_SNDTIMEO) or the connection broke. */
+static int flush(struct smtp_client *c)
+{
+	size_t off = 0;
+
+	while (off < c->outlen) {
+		ssize_t n = write(c->fd, c->out + off, c->outlen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	c->outlen = 0;
+	return 0;
+}
+
+/* queue_raw - append octets to the output buffer, flushing when full. */
+static int queue_raw(struct smtp_client *c, const char *buf, size_t len)
+{
+	while (len > 0) {
+		size_t room = sizeof c->out - c->outlen, n = len < room ? len : room;
+		memcpy(c->out + c->outlen, buf, n);
+		c->outlen += n;
+		buf += n;
+		len -= n;
+		if (c->outlen == sizeof c->out && flush(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* queue_cmd - append one command line with CRLF. Control octets in it
+ * (never expected: addresses come from the spool) become '?', so nothing
+ * but the final CRLF can end the line. */
+static int queue_cmd(struct smtp_client *c, const char *shown, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int queue_cmd(struct smtp_client *c, const char *shown, const char *fmt, ...)
+{
+	char line[SMTP_AUTH_MAX];
+	va_list ap;
+	int n, i;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof line - 2)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	say(c, ">", "%s", shown ? shown : line);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return queue_raw(c, line, (size_t)n);
+}
+
+/* reply_syntax - the code of one reply line, or -1 when it is not one. */
+static int reply_syntax(const char *line, size_t len, int *last)
+{
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9')
+		return -1;
+	if (len > 3 && line[3] != ' ' && line[3] != '-')
+		return -1;
+	*last = len == 3 || line[3] == ' ';
+	return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+/* ehlo_keyword - note one extension from an EHLO reply line's text. */
+static void ehlo_keyword(struct smtp_client *c, const char *kw)
+{
+	if (strncasecmp(kw, "PIPELINING", 10) == 0 && (kw[10] == '\0' || kw[10] == ' '))
+		c->pipelining = 1;
+	else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == '\0' || kw[4] == ' '))
+		c->size = 1;
+	else if (strncasecmp(kw, "8BITMIME", 8) == 0 && (kw[8] == '\0' || kw[8] == ' '))
+		c->eightbitmime = 1;
+	else if (strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
+		char mechs[SMTP_REPLY_MAX + 1], *tok, *save;
+		snprintf(mechs, sizeof mechs, "%s", kw + 5);
+		for (tok = strtok_r(mechs, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			if (strcasecmp(tok, "PLAIN") == 0)
+				c->auth_plain = 1;
+			else if (strcasecmp(tok, "LOGIN") == 0)
+				c->auth_login = 1;
+		}
+	}
+}
+
+/*
+ * read_reply - one whole reply within TIMEOUT_S seconds into R. With EHLO
+ * set, extension keywords are noted. 0, or -1 with R holding our own 4xx
+ * reason and the connection dropped.
+ */
+static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
+                      const char *what, struct smtp_reply *r)
+{
+	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	char line[SMTP_REPLY_MAX + 1];
+	size_t len, tl = 0;
+	int lines = 0, code = -1, last = 0;
+
+	if (c->fd < 0) {
+		set_reply(r, 451, "451 4.4.2 connection to %s[%s] already lost", c->host, c->ip);
+		return -1;
+	}
+	if (c->outlen && flush(c) < 0) {
+		set_reply(r, 451, "451 4.4.2 lost connection with %s[%s] while sending %s",
+		          c->host, c->ip, what);
+		drop(c);
+		return -1;
+	}
+	r->text[0] = '\0';
+	while (!last) {
+		long long left = deadline - now_ms();
+		enum lr_status st;
+		int lc;
+
+		if (left <= 0) {
+			st = LR_TIMEOUT;
+		} else {
+			c->lr.timeout_ms = (int)left;
+			st = lr_getline(&c->lr, line, SMTP_REPLY_MAX, &len);
+		}
+		switch (st) {
+		case LR_LINE:
+			break;
+		case LR_TOOLONG:
+			set_reply(r, 451, "451 4.5.0 %s[%s] sent a reply line over %d octets after %s",
+			          c->host, c->ip, SMTP_REPLY_MAX, what);
+			drop(c);
+			return -1;
+		case LR_TIMEOUT:
+			set_reply(r, 451, "451 4.4.2 timeout waiting for %s[%s] to reply to %s",
+			          c->host, c->ip, what);
+			drop(c);
+			return -1;
+		default:
+			set_reply(r, 451, "451 4.4.2 lost connection with %s[%s] after %s",
+			          c->host, c->ip, what);
+			drop(c);
+			return -1;
+		}
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		line[strnlen(line, len)] = '\0';        /* a NUL ends the text */
+		len = strlen(line);
+		lc = reply_syntax(line, len, &last);
+		if (lc < 0 || (code >= 0 && lc != code) || ++lines > SMTP_REPLY_LINES_MAX) {
+			set_reply(r, 451, "451 4.5.0 %s[%s] sent %s after %s", c->host, c->ip,
+			          lines > SMTP_REPLY_LINES_MAX ? "an endless reply" : "garbage",
+			          what);
+			drop(c);
+			return -1;
+		}
+		code = lc;
+		say(c, "<", "%s", line);
+		if (ehlo && lines > 1)
+			ehlo_keyword(c, len > 4 ? line + 4 : "");
+		/* Keep the first line whole, then the text of later ones. */
+		if (lines == 1)
+			tl = (size_t)snprintf(r->text, sizeof r->text, "%s", line);
+		else if (tl < sizeof r->text - 1 && len > 4)
+			tl += (size_t)snprintf(r->text + tl, sizeof r->text - tl, " %s", line + 4);
+		if (tl >= sizeof r->text)
+			tl = sizeof r->text - 1;
+	}
+	r->code = code;
+	sanitize_text(r->text);
+	return 0;
+}
+
+/* connect_to - a TCP connection to SA within the connect timeout; the fd
+ * (blocking, with a send timeout) or -1 with errno. */
+static int connect_to(const struct sockaddr_storage *sa, int timeout_s, int send_timeout_s)
+{
+	socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                          : sizeof(struct sockaddr_in);
+	struct timeval tv = { .tv_sec = send_timeout_s };
+	int fd, err = 0, flags;
+	socklen_t elen = sizeof err;
+
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)sa, len) < 0) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		long long deadline = now_ms() + (long long)timeout_s * 1000;
+		int n;
+
+		if (errno != EINPROGRESS)
+			goto fail;
+		do {
+			long long left = deadline - now_ms();
+			n = left > 0 ? poll(&p, 1, (int)left) : 0;
+		} while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			goto fail;
+		if (err) {
+			errno = err;
+			goto fail;
+		}
+	}
+	/* Blocking from here: the line reader polls before reading, and
+	 * SO_SNDTIMEO bounds every write. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* base64 - encode IN (LEN octets) into OUT; -1 when it does not fit. */
+static int base64(const unsigned char *in, size_t len, char *out, size_t outsz)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+
+	if ((len + 2) / 3 * 4 + 1 > outsz)
+		return -1;
+	for (i = 0; i + 2 < len; i += 3) {
+		out[o++] = tab[in[i] >> 2];
+		out[o++] = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		out[o++] = tab[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+		out[o++] = tab[in[i + 2] & 63];
+	}
+	if (i < len) {
+		out[o++] = tab[in[i] >> 2];
+		if (i + 1 < len) {
+			out[o++] = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+			out[o++] = tab[(in[i + 1] & 15) << 2];
+		} else {
+			out[o++] = tab[(in[i] & 3) << 4];
+			out[o++] = '=';
+		}
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* authenticate - AUTH PLAIN, or LOGIN when only that is offered. */
+static int authenticate(struct smtp_client *c, struct smtp_reply *r)
+{
+	const char *user = c->opt->auth_user, *pass = c->opt->auth_password;
+	size_t ul = strlen(user), pl = strlen(pass);
+	char b64[SMTP_AUTH_MAX - 16];
+
+	if (c->auth_plain) {
+		unsigned char raw[2 + 256 + 1024];
+		if (ul > 255 || pl > 1023)
+			goto toolong;
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ul);
+		raw[1 + ul] = '\0';
+		memcpy(raw + 2 + ul, pass, pl);
+		if (base64(raw, 2 + ul + pl, b64, sizeof b64) < 0)
+			goto toolong;
+		if (queue_cmd(c, "AUTH PLAIN ****", "AUTH PLAIN %s", b64) < 0 ||
+		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
+			return RES_TEMP;
+	} else if (c->auth_login) {
+		if (queue_cmd(c, NULL, "AUTH LOGIN") < 0 ||
+		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
+			return RES_TEMP;
+		if (r->code != 334)
+			goto refused;
+		if (base64((const unsigned char *)user, ul, b64, sizeof b64) < 0)
+			goto toolong;
+		if (queue_cmd(c, "****", "%s", b64) < 0 ||
+		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
+			return RES_TEMP;
+		if (r->code != 334)
+			goto refused;
+		if (base64((const unsigned char *)pass, pl, b64, sizeof b64) < 0)
+			goto toolong;
+		if (queue_cmd(c, "****", "%s", b64) < 0 ||
+		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
+			return RES_TEMP;
+	} else {
+		set_reply(r, 451, "451 4.7.0 %s[%s] offers no AUTH PLAIN or LOGIN",
+		          c->host, c->ip);
+		return RES_TEMP;
+	}
+	if (r->code == 235)
+		return RES_OK;
+refused:
+	/* Bad credentials are our configuration's fault: defer, never bounce. */
+	{
+		struct smtp_reply why = *r;
+		set_reply(r, 451, "451 4.7.0 authentication to %s[%s] failed: %s",
+		          c->host, c->ip, why.text);
+	}
+	return RES_TEMP;
+toolong:
+	set_reply(r, 451, "451 4.7.0 smarthost_auth credentials too long");
+	return RES_TEMP;
+}
+
+int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
+              const struct sockaddr_storage *sa, const char *name,
+              struct smtp_reply *err)
+{
+	const void *a = sa->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	struct smtp_reply r;
+
+	memset(c, 0, offsetof(struct smtp_client, lr));
+	c->fd = -1;
+	c->opt = opt;
+	c->outlen = 0;
+	snprintf(c->host, sizeof c->host, "%s", name);
+	if (!inet_ntop(sa->ss_family, a, c->ip, sizeof c->ip))
+		snprintf(c->ip, sizeof c->ip, "?");
+	c->port = ntohs(sa->ss_family == AF_INET6
+	                ? ((const struct sockaddr_in6 *)sa)->sin6_port
+	                : ((const struct sockaddr_in *)sa)->sin_port);
+
+	set_reply(&r, 451, "451 4.4.2 lost connection with %s[%s]", c->host, c->ip);
+	c->fd = connect_to(sa, opt->connect_timeout, opt->timeout);
+	if (c->fd < 0) {
+		set_reply(err, 451, "451 4.4.1 connect to %s[%s]:%d: %s", c->host, c->ip,
+		          c->port, strerror(errno));
+		say(c, "!", "%s", err->text);
+		return RES_TEMP;
+	}
+	lr_init(&c->lr, c->fd, opt->timeout);
+	say(c, "!", "connected to port %d", c->port);
+
+	/* Greeting: anything but 220 means "not here". */
+	if (read_reply(c, opt->timeout, 0, "the greeting", &r) < 0)
+		goto fail;
+	if (r.code != 220)
+		goto refused;
+
+	if (queue_cmd(c, NULL, "EHLO %s", opt->helo) < 0 ||
+	    read_reply(c, opt->timeout, 1, "EHLO", &r) < 0)
+		goto fail;
+	if (r.code / 100 == 5) {
+		/* EHLO refused: an old server; HELO and no extensions. */
+		c->pipelining = c->size = c->eightbitmime = 0;
+		c->auth_plain = c->auth_login = 0;
+		if (queue_cmd(c, NULL, "HELO %s", opt->helo) < 0 ||
+		    read_reply(c, opt->timeout, 0, "HELO", &r) < 0)
+			goto fail;
+	} else {
+		c->esmtp = 1;
+	}
+	if (r.code / 100 != 2)
+		goto refused;
+	if (opt->auth_user && opt->auth_user[0] && authenticate(c, &r) != RES_OK) {
+		*err = r;
+		smtp_close(c);
+		return RES_TEMP;
+	}
+	return RES_OK;
+
+refused:
+	/* A refusal at this stage is about this host, never the message: the
+	 * next host may take it, so it counts as temporary (Postfix skips a
+	 * 5xx greeting the same way). */
+	set_reply(err, 451, "451 4.4.0 %s[%s] refused to talk to me: %s", c->host, c->ip,
+	          r.text);
+	say(c, "!", "%s", err->text);
+	smtp_close(c);
+	return RES_TEMP;
+fail:
+	*err = r;
+	drop(c);
+	return RES_TEMP;
+}
+
+/* Body encoder state, carried across buffers. */
+struct body_enc {
+	int (*emit)(void *arg, const char *buf, size_t len);
+	void *arg;
+	char buf[IO_BUF_SIZE];
+	size_t len;
+	size_t col;                     /* octets on the current output line */
+};
+
+/* enc_put - add octets to the encoder's output, emitting when full. */
+static int enc_put(struct body_enc *e, const char *s, size_t n)
+{
+	if (e->len + n > sizeof e->buf) {
+		if (e->emit(e->arg, e->buf, e->len) < 0)
+			return -1;
+		e->len = 0;
+	}
+	memcpy(e->buf + e->len, s, n);
+	e->len += n;
+	return 0;
+}
+
+int smtp_write_body(int msgfd, off_t size,
+                    int (*emit)(void *arg, const char *buf, size_t len), void *arg)
+{
+	static struct body_enc e;      /* large; one body at a time per process */
+	char in[IO_BUF_SIZE];
+	off_t off = 0;
+
+	e.emit = emit;
+	e.arg = arg;
+	e.len = 0;
+	e.col = 0;
+	while (off < size) {
+		size_t want = size - off < (off_t)sizeof in ? (size_t)(size - off) : sizeof in;
+		ssize_t n = pread(msgfd, in, want, off);
+		ssize_t i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += n;
+		for (i = 0; i < n; i++) {
+			char ch = in[i];
+
+			if (ch == '\n') {
+				if (enc_put(&e, "\r\n", 2) < 0)
+					return -1;
+				e.col = 0;
+				continue;
+			}
+			if (ch == '\r')
+				ch = ' ';       /* never a bare CR on the wire */
+			if (e.col == TEXT_OCTETS_MAX) {
+				/* Fold: the continuation starts with a space, so it
+				 * can never be a lone "." line. */
+				if (enc_put(&e, "\r\n ", 3) < 0)
+					return -1;
+				e.col = 1;
+			}
+			if (e.col == 0 && ch == '.' && enc_put(&e, ".", 1) < 0)
+				return -1;
+			if (enc_put(&e, &ch, 1) < 0)
+				return -1;
+			e.col++;
+		}
+	}
+	if (e.col > 0 && enc_put(&e, "\r\n", 2) < 0)
+		return -1;
+	if (enc_put(&e, ".\r\n", 3) < 0)
+		return -1;
+	if (e.len && emit(arg, e.buf, e.len) < 0)
+		return -1;
+	return 0;
+}
+
+/* emit_client - the body encoder's sink: the connection. */
+static int emit_client(void *arg, const char *buf, size_t len)
+{
+	return queue_raw(arg, buf, len);
+}
+
+/* fail_open - give REASON to every recipient without a final reply: not
+ * answered yet, or accepted at RCPT but the message never went through. */
+static void fail_open(const struct smtp_txn *t, const int *done, const int *ok,
+                      const struct smtp_reply *why)
+{
+	int i;
+
+	for (i = 0; i < t->nrcpts; i++)
+		if (!done[i] || ok[i])
+			t->replies[i] = *why;
+}
+
+int smtp_send(struct smtp_client *c, const struct smtp_txn *t)
+{
+	struct smtp_reply r, mail;
+	int *done, *ok, i, accepted = 0, rset = c->dirty, rc = RES_OK;
+	char params[64] = "";
+
+	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
+	ok = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *ok);
+	if (!done || !ok) {
+		set_reply(&r, 451, "451 4.3.0 out of memory");
+		free(done);
+		free(ok);
+		for (i = 0; i < t->nrcpts; i++)
+			t->replies[i] = r;
+		return RES_OK;
+	}
+	c->messages++;
+	c->dirty = 1;
+	if (c->size)
+		snprintf(params, sizeof params, " SIZE=%lld", (long long)t->size);
+	if (t->body8bit && c->eightbitmime)
+		snprintf(params + strlen(params), sizeof params - strlen(params),
+		         " BODY=8BITMIME");
+
+	/* The envelope: with PIPELINING, RSET, MAIL, every RCPT and DATA go
+	 * in one write (RFC 2920: DATA may only end a batch); otherwise one
+	 * command per round trip. */
+	if (rset && queue_cmd(c, NULL, "RSET") < 0)
+		goto broken;
+	if (rset && !c->pipelining) {
+		if (read_reply(c, c->opt->timeout, 0, "RSET", &r) < 0)
+			goto lost;
+		if (r.code / 100 != 2)
+			goto refused;
+		rset = 0;
+	}
+	if (queue_cmd(c, NULL, "MAIL FROM:<%s>%s", t->sender, params) < 0)
+		goto broken;
+	if (c->pipelining) {
+		for (i = 0; i < t->nrcpts; i++)
+			if (queue_cmd(c, NULL, "RCPT TO:<%s>", t->rcpts[i]) < 0)
+				goto broken;
+		if (queue_cmd(c, NULL, "DATA") < 0)
+			goto broken;
+		if (rset) {
+			if (read_reply(c, c->opt->timeout, 0, "RSET", &r) < 0)
+				goto lost;
+			if (r.code / 100 != 2)
+				goto refused;
+		}
+	}
+	if (read_reply(c, c->opt->timeout, 0, "MAIL FROM", &mail) < 0) {
+		r = mail;
+		goto lost;
+	}
+	for (i = 0; i < t->nrcpts; i++) {
+		if (!c->pipelining) {
+			if (mail.code / 100 != 2)
+				break;
+			if (queue_cmd(c, NULL, "RCPT TO:<%s>", t->rcpts[i]) < 0)
+				goto broken;
+		}
+		if (read_reply(c, c->opt->timeout, 0, "RCPT TO", &r) < 0)
+			goto lost;
+		/* A refused MAIL decides for every recipient. */
+		t->replies[i] = mail.code / 100 == 2 ? r : mail;
+		done[i] = 1;
+		if (mail.code / 100 == 2 && r.code / 100 == 2) {
+			ok[i] = 1;
+			accepted++;
+		}
+	}
+	for (; i < t->nrcpts; i++) {
+		t->replies[i] = mail;
+		done[i] = 1;
+	}
+	if (!c->pipelining && accepted == 0) {
+		free(done);
+		free(ok);
+		return RES_OK;          /* nothing to send; RSET before the next */
+	}
+	if (!c->pipelining && queue_cmd(c, NULL, "DATA") < 0)
+		goto broken;
+	if (read_reply(c, c->opt->timeout, 0, "DATA", &r) < 0)
+		goto lost_accepted;
+	if (r.code != 354) {
+		for (i = 0; i < t->nrcpts; i++)
+			if (ok[i])
+				t->replies[i] = r;
+		free(done);
+		free(ok);
+		return RES_OK;
+	}
+	if (accepted == 0) {
+		/* RFC 2920: DATA went out with the batch and was accepted
+		 * though no recipient was; end it with an empty message. */
+		if (queue_cmd(c, NULL, ".") < 0 ||
+		    read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0)
+			rc = RES_TEMP;
+		free(done);
+		free(ok);
+		return rc;
+	}
+	say(c, ">", "(message text, %lld octets)", (long long)t->size);
+	if (smtp_write_body(t->msgfd, t->size, emit_client, c) < 0) {
+		set_reply(&r, 451, "451 4.4.2 lost connection with %s[%s] while sending the message",
+		          c->host, c->ip);
+		drop(c);
+		goto lost_accepted;
+	}
+	if (read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0)
+		goto lost_accepted;
+	for (i = 0; i < t->nrcpts; i++)
+		if (ok[i])
+			t->replies[i] = r;
+	c->dirty = 0;
+	free(done);
+	free(ok);
+	return RES_OK;
+
+refused:
+	/* RSET refused: this connection is in no state to go on. */
+	{
+		struct smtp_reply why = r;
+		set_reply(&r, 451, "451 4.4.0 %s[%s] refused RSET: %s", c->host, c->ip, why.text);
+	}
+	smtp_close(c);
+	fail_open(t, done, ok, &r);
+	free(done);
+	free(ok);
+	return RES_TEMP;
+broken:
+	set_reply(&r, 451, "451 4.4.2 lost connection with %s[%s] while sending a command",
+	          c->host, c->ip);
+	drop(c);
+lost:
+	fail_open(t, done, ok, &r);
+	free(done);
+	free(ok);
+	return RES_TEMP;
+lost_accepted:
+	/* The recipients the server accepted have no final answer. */
+	for (i = 0; i < t->nrcpts; i++)
+		if (ok[i])
+			t->replies[i] = r;
+	drop(c);
+	free(done);
+	free(ok);
+	return RES_TEMP;
+}
+
+void smtp_close(struct smtp_client *c)
+{
+	struct smtp_reply r;
+
+	if (c->fd < 0)
+		return;
+	c->outlen = 0;
+	if (queue_cmd(c, NULL, "QUIT") == 0)
+		(void)read_reply(c, RELAY_QUIT_TIMEOUT, 0, "QUIT", &r);
+	drop(c);
+}
