@@ -73,4 +73,18 @@
 #define DEF_QUEUE_LIFETIME   432000     /* seconds (5 days) */
 #define DEF_REMOTE_PORT      25
 
+/* Debug sink's message reader (mime.c): fixed-size state per message. */
+#define MIME_DEPTH_MAX      16      /* nested multiparts and messages walked */
+#define MIME_LINE_MAX       4096    /* octets of an input line looked at at
+                                       once; longer lines come in pieces */
+#define MIME_HEADER_MAX     4096    /* octets kept of one unfolded field */
+#define MIME_BOUNDARY_MAX   200     /* octets of a boundary (RFC 2046: 70) */
+#define MIME_PARAM_MAX      1024    /* octets of a decoded parameter value */
+#define MIME_OUT_LINE_MAX   512     /* octets of one reported line; longer
+                                       lines are split */
+#define MIME_TEXT_MAX       1048576 /* octets of text shown per message */
+#define MIME_PARTS_MAX      1000    /* body parts listed per message */
+#define MIME_SERIALS_MAX    4096    /* containers remembered between the
+                                       reader's two passes */
+
 #endif
