@@ -1,0 +1,193 @@
+# t-deploy-launchers.sh - a real message through each super-server:
+# xinetd (with an entry generated from the shipped xinetd.d/smtp),
+# systemd-socket-activate --inetd and tcpserver, each on a loopback port
+# and running smtp-session as an unprivileged account. Under xinetd the
+# client is also stderr: it must never see anything but SMTP replies.
+. "$(dirname "$0")/lib.sh"
+
+# The service account: nobody, owning the mailbox and spool directories.
+SVC_USER=nobody
+SVC_UID=$(id -u $SVC_USER) SVC_GID=$(id -g $SVC_USER)
+ROOT=no
+[ "$(id -u)" = 0 ] && ROOT=yes
+write_conf
+touch "$T/log"
+[ $ROOT = yes ] && chown "$SVC_USER:" "$T/mail" "$T/spool" "$T/log"
+cp "$T/conf" "$T/conf.file"
+
+# Sanitizer reports of the sessions go where the service account may
+# write; they are reported at the end.
+mkdir -m 1777 "$T/san"
+export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=0:abort_on_error=0"
+export UBSAN_OPTIONS="log_path=$T/san/ubsan:print_stacktrace=1:halt_on_error=1"
+
+# send_mail PORT TOKEN - deliver one message to alice over SMTP.
+send_mail() {
+	$PY - "$1" "$2" <<-'PY'
+	import smtplib, sys
+	port, token = int(sys.argv[1]), sys.argv[2]
+	msg = ("From: sender@remote.example\r\nTo: alice@test.example\r\n"
+	       "Subject: launcher " + token + "\r\n\r\nbody of " + token + "\r\n")
+	s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+	s.ehlo("client.example")
+	s.sendmail("sender@remote.example", ["alice@test.example"], msg)
+	s.quit()
+	PY
+}
+
+# raw_session PORT - send a dialogue (stdin) at once, print every octet
+# received until the server closes (at most 10 s).
+raw_session() {
+	$PY - "$1" <<-'PY'
+	import socket, sys, time
+	data = sys.stdin.buffer.read()
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+	s.settimeout(10)
+	s.sendall(data)
+	got = b""
+	try:
+	    while True:
+	        b = s.recv(65536)
+	        if not b:
+	            break
+	        got += b
+	except socket.timeout:
+	    got += b"[timeout]"
+	sys.stdout.buffer.write(got)
+	PY
+}
+
+# only_replies FILE - true when FILE is nothing but SMTP reply lines.
+only_replies() {
+	$PY - "$1" <<-'PY'
+	import re, sys
+	data = open(sys.argv[1], "rb").read()
+	lines = data.split(b"\r\n")
+	ok = data.endswith(b"\r\n") and all(
+	    re.fullmatch(rb"[2-5][0-9][0-9]([ -][\x20-\x7e]*)?", l) for l in lines[:-1])
+	if not ok:
+	    print("   received: %r" % data[:2000])
+	sys.exit(0 if ok else 1)
+	PY
+}
+
+# delivered TOKEN - the mbox of alice holds the message TOKEN, whose
+# header names the loopback address (the Received line).
+delivered() {
+	local m=$T/mail/alice
+	grep -q "^Subject: launcher $1\$" "$m" 2>/dev/null &&
+	grep -q "^body of $1\$" "$m" &&
+	awk -v t="$1" '/^From /{h=1; r=0; next} h && $0=="" {h=0}
+		h && /127\.0\.0\.1/ {r=1} $0=="body of " t {exit !r}' "$m"
+}
+
+# --- xinetd ------------------------------------------------------------
+if command -v xinetd >/dev/null; then
+	PORT=$(free_port)
+	mkdir "$T/xinetd.d"
+	# The shipped entry with only the port, the paths and the user changed.
+	sed -e "s|^\([[:space:]]*port[[:space:]]*=\).*|\1 $PORT|" \
+	    -e "s|^\([[:space:]]*server[[:space:]]*=\).*|\1 $BIN/smtp-session|" \
+	    -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|" \
+	    -e "s|^\([[:space:]]*user[[:space:]]*=\).*|\1 $SVC_USER|" \
+	    "$TOP/xinetd.d/smtp" >"$T/xinetd.d/smtp"
+	cat >"$T/xinetd.conf" <<-EOF
+	defaults
+	{
+		log_type = FILE $T/xinetd.log
+		bind     = 127.0.0.1
+	}
+	includedir $T/xinetd.d
+	EOF
+	check "generated xinetd entry differs from the shipped one only in port, paths and user" \
+		bash -c "diff '$TOP/xinetd.d/smtp' '$T/xinetd.d/smtp' | grep '^[<>]' |
+			grep -vE '^[<>][[:space:]]+(port|server|server_args|user)[[:space:]]*=' | grep -q . && exit 1 || exit 0"
+	bg xinetd -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" 2>"$T/xinetd.err"
+	XPID=$!
+	if wait_port "$PORT"; then ok "xinetd listens on 127.0.0.1:$PORT"; else
+		nok "xinetd listens on 127.0.0.1:$PORT"; sed 's/^/   /' "$T/xinetd.err" "$T/xinetd.log" 2>/dev/null
+	fi
+
+	check "xinetd: message delivered" send_mail "$PORT" xinetd
+	check "xinetd: mbox holds the message, Received from 127.0.0.1" delivered xinetd
+	if [ $ROOT = yes ]; then
+		expect_eq "xinetd: mbox belongs to $SVC_USER, mode 600" \
+			"$(stat -c '%U %a' "$T/mail/alice")" "$SVC_USER 600"
+	fi
+	check "xinetd: the session logged the message to the log file" \
+		grep -q 'from=<sender@remote.example>' "$T/log"
+
+	# log syslog: with no syslog daemon (as in CI) nothing may leak to
+	# the client either; errors and a transcript make the session chatty.
+	grep -v '^log ' "$T/conf.file" >"$T/conf"
+	printf 'log syslog\nlog_transcript yes\n' >>"$T/conf"
+	printf '%s\r\n' "EHLO client.example" "MAIL FROM:<s@remote.example>" \
+		"RCPT TO:<nobody-here@test.example>" "RCPT TO:<alice@test.example>" \
+		"DATA" "Subject: launcher syslog" "" "body of syslog" "." \
+		"EXPN team" "BOGUS" "RCPT TO:<x@remote.example>" "QUIT" |
+		raw_session "$PORT" >"$T/syslog.out"
+	check "xinetd, log syslog: client receives nothing but SMTP replies" only_replies "$T/syslog.out"
+	expect_eq "xinetd, log syslog: replies in order" \
+		"$(tr -d '\r' <"$T/syslog.out" | grep -v '^250-' | cut -c1-3 | tr '\n' ' ')" \
+		"220 250 250 550 250 354 250 502 500 503 221 "
+	check "xinetd, log syslog: message delivered" delivered syslog
+
+	# A broken configuration: 421 4.3.0 to the client and nothing else.
+	printf 'bogus_key 1\n' >>"$T/conf"
+	printf 'EHLO client.example\r\nQUIT\r\n' | raw_session "$PORT" >"$T/broken.out"
+	check "xinetd, broken configuration: client receives nothing but SMTP replies" only_replies "$T/broken.out"
+	expect_eq "xinetd, broken configuration: one 421 4.3.0 reply" \
+		"$(tr -d '\r' <"$T/broken.out" | cut -c1-9)" "421 4.3.0"
+	cp "$T/conf.file" "$T/conf"
+	kill "$XPID" 2>/dev/null
+	wait "$XPID" 2>/dev/null
+	check "xinetd: a session ended with status 78 on the broken configuration" \
+		grep -q 'EXIT: smtp status=78' "$T/xinetd.log"
+else
+	nok "xinetd is installed"
+fi
+
+# --- systemd-socket-activate --inetd ------------------------------------
+if command -v systemd-socket-activate >/dev/null; then
+	PORT=$(free_port)
+	RUNAS=()
+	[ $ROOT = yes ] && RUNAS=(setpriv --reuid="$SVC_UID" --regid="$SVC_GID" --clear-groups)
+	bg systemd-socket-activate -l "127.0.0.1:$PORT" -a --inetd \
+		-E "ASAN_OPTIONS=$ASAN_OPTIONS" -E "UBSAN_OPTIONS=$UBSAN_OPTIONS" \
+		"${RUNAS[@]}" "$BIN/smtp-session" -c "$T/conf" 2>"$T/activate.err"
+	SPID=$!
+	check "systemd-socket-activate listens on 127.0.0.1:$PORT" wait_port "$PORT"
+	check "systemd-socket-activate: message delivered" send_mail "$PORT" socket-activate
+	check "systemd-socket-activate: mbox holds the message, Received from 127.0.0.1" \
+		delivered socket-activate
+	kill "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
+else
+	nok "systemd-socket-activate is installed"
+fi
+
+# --- tcpserver -----------------------------------------------------------
+if command -v tcpserver >/dev/null; then
+	PORT=$(free_port)
+	IDS=()
+	[ $ROOT = yes ] && IDS=(-u "$SVC_UID" -g "$SVC_GID")
+	bg tcpserver -H -R -l 0 -c 20 "${IDS[@]}" 127.0.0.1 "$PORT" \
+		"$BIN/smtp-session" -c "$T/conf" 2>"$T/tcpserver.err"
+	TPID=$!
+	check "tcpserver listens on 127.0.0.1:$PORT" wait_port "$PORT"
+	check "tcpserver: message delivered" send_mail "$PORT" tcpserver
+	check "tcpserver: mbox holds the message, Received from 127.0.0.1" delivered tcpserver
+	kill "$TPID" 2>/dev/null
+	wait "$TPID" 2>/dev/null
+else
+	nok "tcpserver is installed"
+fi
+
+expect_eq "alice's mbox holds exactly the four messages" \
+	"$(grep -c '^From ' "$T/mail/alice" 2>/dev/null)" 4
+if [ -n "$(ls -A "$T/san")" ]; then
+	nok "no sanitizer report from the sessions"
+	cat "$T/san"/* | head -n 80 | sed 's/^/   /'
+else
+	ok "no sanitizer report from the sessions"
+fi
