@@ -35,12 +35,12 @@ send_mail() {
 	PY
 }
 
-# raw_session PORT - send a dialogue (stdin) at once, print every octet
-# received until the server closes (at most 10 s).
+# raw_session PORT FILE - send the dialogue in FILE at once, print every
+# octet received until the server closes (at most 10 s).
 raw_session() {
-	$PY - "$1" <<-'PY'
-	import socket, sys, time
-	data = sys.stdin.buffer.read()
+	$PY - "$1" "$2" <<-'PY'
+	import socket, sys
+	data = open(sys.argv[2], "rb").read()
 	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
 	s.settimeout(10)
 	s.sendall(data)
@@ -53,6 +53,8 @@ raw_session() {
 	        got += b
 	except socket.timeout:
 	    got += b"[timeout]"
+	except ConnectionResetError:
+	    got += b"[reset]"
 	sys.stdout.buffer.write(got)
 	PY
 }
@@ -124,8 +126,8 @@ if command -v xinetd >/dev/null; then
 	printf '%s\r\n' "EHLO client.example" "MAIL FROM:<s@remote.example>" \
 		"RCPT TO:<nobody-here@test.example>" "RCPT TO:<alice@test.example>" \
 		"DATA" "Subject: launcher syslog" "" "body of syslog" "." \
-		"EXPN team" "BOGUS" "RCPT TO:<x@remote.example>" "QUIT" |
-		raw_session "$PORT" >"$T/syslog.out"
+		"EXPN team" "BOGUS" "RCPT TO:<x@remote.example>" "QUIT" >"$T/syslog.in"
+	raw_session "$PORT" "$T/syslog.in" >"$T/syslog.out"
 	check "xinetd, log syslog: client receives nothing but SMTP replies" only_replies "$T/syslog.out"
 	expect_eq "xinetd, log syslog: replies in order" \
 		"$(tr -d '\r' <"$T/syslog.out" | grep -v '^250-' | cut -c1-3 | tr '\n' ' ')" \
@@ -133,8 +135,10 @@ if command -v xinetd >/dev/null; then
 	check "xinetd, log syslog: message delivered" delivered syslog
 
 	# A broken configuration: 421 4.3.0 to the client and nothing else.
+	# The client waits for the greeting (sending first could earn a reset).
 	printf 'bogus_key 1\n' >>"$T/conf"
-	printf 'EHLO client.example\r\nQUIT\r\n' | raw_session "$PORT" >"$T/broken.out"
+	: >"$T/broken.in"
+	raw_session "$PORT" "$T/broken.in" >"$T/broken.out"
 	check "xinetd, broken configuration: client receives nothing but SMTP replies" only_replies "$T/broken.out"
 	expect_eq "xinetd, broken configuration: one 421 4.3.0 reply" \
 		"$(tr -d '\r' <"$T/broken.out" | cut -c1-9)" "421 4.3.0"
