@@ -1,0 +1,54 @@
+/*
+ * bounce.h - delivery status notifications (RFC 3464) and local delivery
+ * of what relay-agent finds in the spool for a local domain.
+ */
+#ifndef BOUNCE_H
+#define BOUNCE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "spool.h"
+
+/* One failed recipient to report. */
+struct bounce_item {
+	const struct spool_rcpt *rcpt;
+	const char *status;             /* "5.1.1" */
+	const char *remote_mta;         /* host that answered, or NULL */
+	const char *diagnostic;         /* the reply, "550 5.1.1 ..." */
+	time_t when;                    /* last attempt */
+};
+
+/* bounce_status - the RFC 3463 status of REPLY ("550 5.1.1 x" gives
+ * "5.1.1"; without one, "5.0.0" or "4.0.0" by the reply's class). */
+void bounce_status(const char *reply, char *out, size_t outsz);
+
+/*
+ * bounce_write - the DSN about ITEMS (N of them) of the message ENV whose
+ * text is in MSGFD, as a message with LF line ends, to FD: multipart/report
+ * with a human part, message/delivery-status and text/rfc822-headers.
+ * Returns 0 or -1.
+ */
+int bounce_write(int fd, const struct config *cf, const struct envelope *env,
+                 int msgfd, const struct bounce_item *items, int n, time_t now);
+
+/*
+ * bounce_send - send that DSN from <> to env->sender: into the sender's
+ * mbox when the domain is local (spooled when the mailbox is busy), else
+ * into the spool. The new message's queue id goes to BID ("" when it was
+ * dropped: unknown local sender). RES_OK or RES_TEMP with WHY.
+ */
+int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
+                const struct bounce_item *items, int n, char *bid, size_t bidsz,
+                char *why, size_t whysz);
+
+/*
+ * bounce_deliver_local - append the message in MSGFD to the mbox(es) of
+ * local address ADDR. RES_OK; RES_PERM with "550 5.1.1" in WHY for an
+ * unknown user; RES_TEMP with the reason.
+ */
+int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
+                         const char *addr, char *why, size_t whysz);
+
+#endif
