@@ -82,7 +82,8 @@ mask() {
 	sed -E -e 's/queued as [0-9A-Z]+/queued as ID/' \
 	       -e 's/id [0-9A-Z]+/id ID/' \
 	       -e 's/^(From [^ ]*) .*/\1 DATE/' \
-	       -e 's/; [A-Z][a-z]{2}, .*/; DATE/'
+	       -e 's/; [A-Z][a-z]{2}, .*/; DATE/' \
+	       -e 's/^(\s+)[A-Z][a-z]{2}, [0-9]+ [A-Z][a-z]{2} [0-9]{4} .*/\1DATE/'
 }
 
 # free_port - a TCP port free on 127.0.0.1 now.
