@@ -5,7 +5,9 @@
 # client is also stderr: it must never see anything but SMTP replies.
 . "$(dirname "$0")/lib.sh"
 
-# The service account: nobody, owning the mailbox and spool directories.
+# The service account: nobody, owning the mailbox and spool directories
+# and able to read everything else the test writes.
+umask 022
 SVC_USER=nobody
 SVC_UID=$(id -u $SVC_USER) SVC_GID=$(id -g $SVC_USER)
 ROOT=no
@@ -14,6 +16,11 @@ write_conf
 touch "$T/log"
 [ $ROOT = yes ] && chown "$SVC_USER:" "$T/mail" "$T/spool" "$T/log"
 cp "$T/conf" "$T/conf.file"
+# The program as installed: where the service account may run it even
+# when the build directory is private (a checkout under /root).
+mkdir "$T/sbin"
+cp "$BIN/smtp-session" "$T/sbin/"
+SS=$T/sbin/smtp-session
 
 # Sanitizer reports of the sessions go where the service account may
 # write; they are reported at the end.
@@ -89,7 +96,7 @@ if command -v xinetd >/dev/null; then
 	mkdir "$T/xinetd.d"
 	# The shipped entry with only the port, the paths and the user changed.
 	sed -e "s|^\([[:space:]]*port[[:space:]]*=\).*|\1 $PORT|" \
-	    -e "s|^\([[:space:]]*server[[:space:]]*=\).*|\1 $BIN/smtp-session|" \
+	    -e "s|^\([[:space:]]*server[[:space:]]*=\).*|\1 $SS|" \
 	    -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|" \
 	    -e "s|^\([[:space:]]*user[[:space:]]*=\).*|\1 $SVC_USER|" \
 	    "$TOP/xinetd.d/smtp" >"$T/xinetd.d/smtp"
@@ -158,7 +165,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	[ $ROOT = yes ] && RUNAS=(setpriv --reuid="$SVC_UID" --regid="$SVC_GID" --clear-groups)
 	bg systemd-socket-activate -l "127.0.0.1:$PORT" -a --inetd \
 		-E "ASAN_OPTIONS=$ASAN_OPTIONS" -E "UBSAN_OPTIONS=$UBSAN_OPTIONS" \
-		"${RUNAS[@]}" "$BIN/smtp-session" -c "$T/conf" 2>"$T/activate.err"
+		"${RUNAS[@]}" "$SS" -c "$T/conf" 2>"$T/activate.err"
 	SPID=$!
 	check "systemd-socket-activate listens on 127.0.0.1:$PORT" wait_port "$PORT"
 	check "systemd-socket-activate: message delivered" send_mail "$PORT" socket-activate
@@ -176,7 +183,7 @@ if command -v tcpserver >/dev/null; then
 	IDS=()
 	[ $ROOT = yes ] && IDS=(-u "$SVC_UID" -g "$SVC_GID")
 	bg tcpserver -H -R -l 0 -c 20 "${IDS[@]}" 127.0.0.1 "$PORT" \
-		"$BIN/smtp-session" -c "$T/conf" 2>"$T/tcpserver.err"
+		"$SS" -c "$T/conf" 2>"$T/tcpserver.err"
 	TPID=$!
 	check "tcpserver listens on 127.0.0.1:$PORT" wait_port "$PORT"
 	check "tcpserver: message delivered" send_mail "$PORT" tcpserver
