@@ -307,26 +307,26 @@ static int list_queue(const struct config *cf)
 		if (spool_path(path, sizeof path, cf, "msg", ids[i]) < 0 || stat(path, &st) < 0)
 			st.st_size = 0;
 		if (total == 0)
-			printf("%-16s %10s %-8s %s\n", "-Queue ID-", "--Size--", "--Age--",
+			printf("%-20s %10s %-8s %s\n", "-Queue ID-", "--Size--", "--Age--",
 			       "-Sender/Recipient-");
 		total++;
 		bytes += st.st_size;
 		fmt_age(age, sizeof age, (long)(now - env.arrival));
-		printf("%-16s %10lld %-8s <%s>\n", env.id, (long long)st.st_size, age, env.sender);
+		printf("%-20s %10lld %-8s <%s>\n", env.id, (long long)st.st_size, age, env.sender);
 		for (j = 0; j < env.nrcpts; j++) {
 			const struct spool_rcpt *r = &env.rcpts[j];
 			if (r->state != RS_PENDING)
 				continue;
-			printf("%36s<%s>\n", "", r->addr);
+			printf("%40s<%s>\n", "", r->addr);
 			if (r->attempts == 0 && !r->last_reply[0]) {
-				printf("%38s(not tried yet)\n", "");
+				printf("%42s(not tried yet)\n", "");
 				continue;
 			}
 			if (r->next_attempt > now)
 				fmt_age(next, sizeof next, (long)(r->next_attempt - now));
 			else
 				snprintf(next, sizeof next, "now");
-			printf("%38s(%d attempt%s, next in %s: %s)\n", "", r->attempts,
+			printf("%42s(%d attempt%s, next in %s: %s)\n", "", r->attempts,
 			       r->attempts == 1 ? "" : "s", next, r->last_reply);
 		}
 		spool_env_free(&env);
