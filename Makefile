@@ -49,10 +49,12 @@ $(O):
 
 deps-build:
 	@sh tests/deps.sh build
+deps-run:
+	@sh tests/deps.sh run
 deps-check:
 	@sh tests/deps.sh check
 
-run: deps-build
+run: deps-run
 	$(MAKE) all
 	sh tests/make-run.sh
 
@@ -106,4 +108,4 @@ uninstall:
 clean:
 	rm -rf build build-asan run
 
-.PHONY: all run check clean deps-build deps-check install uninstall
+.PHONY: all run check clean deps-build deps-run deps-check install uninstall

@@ -4,9 +4,11 @@
 # are kept from starting it with a temporary policy-rc.d (there may be no
 # init system at all, as in CI).
 set -e
-what="$1"   # build | check | bench
+what="$1"   # build | run | check
 pkgs="libudns-dev gcc make"
-if [ "$what" != build ]; then
+if [ "$what" = run ]; then
+	pkgs="$pkgs systemd swaks"
+elif [ "$what" != build ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev swaks libnet-ssleay-perl libauthen-sasl-perl
 	      mailutils python3 python3-aiosmtpd ucspi-tcp dnsmasq-base systemd
 	      postfix xinetd stunnel4 openssl mandoc man-db groff-base procps util-linux iproute2 cron"
