@@ -28,16 +28,16 @@ mkdir -m 1777 "$T/san"
 export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=0:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$T/san/ubsan:print_stacktrace=1:halt_on_error=1"
 
-# send_mail PORT TOKEN - deliver one message to alice over SMTP.
+# send_mail PORT TOKEN [RCPT] - deliver one message over SMTP (to alice).
 send_mail() {
-	$PY - "$1" "$2" <<-'PY'
+	$PY - "$1" "$2" "${3:-alice@test.example}" <<-'PY'
 	import smtplib, sys
-	port, token = int(sys.argv[1]), sys.argv[2]
-	msg = ("From: sender@remote.example\r\nTo: alice@test.example\r\n"
+	port, token, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	msg = ("From: sender@remote.example\r\nTo: " + rcpt + "\r\n"
 	       "Subject: launcher " + token + "\r\n\r\nbody of " + token + "\r\n")
 	s = smtplib.SMTP("127.0.0.1", port, timeout=10)
 	s.ehlo("client.example")
-	s.sendmail("sender@remote.example", ["alice@test.example"], msg)
+	s.sendmail("sender@remote.example", [rcpt], msg)
 	s.quit()
 	PY
 }
@@ -188,10 +188,59 @@ if command -v tcpserver >/dev/null; then
 	check "tcpserver listens on 127.0.0.1:$PORT" wait_port "$PORT"
 	check "tcpserver: message delivered" send_mail "$PORT" tcpserver
 	check "tcpserver: mbox holds the message, Received from 127.0.0.1" delivered tcpserver
+	# A message for a foreign address waits in the spool for the cron run.
+	check "tcpserver: message for a foreign address accepted" \
+		send_mail "$PORT" relayed ext@test.example
 	kill "$TPID" 2>/dev/null
 	wait "$TPID" 2>/dev/null
 else
 	nok "tcpserver is installed"
+fi
+
+# --- cron: the shipped relay-agent line, as its user, without systemd ---
+# The smarthost is a second smtp-session (under tcpserver) for which
+# remote.example is local: relay-agent's delivery lands in its mbox.
+if command -v tcpserver >/dev/null; then
+	mkdir -p "$T/mail2" "$T/spool2"
+	touch "$T/log2"
+	[ $ROOT = yes ] && chown "$SVC_USER:" "$T/mail2" "$T/spool2" "$T/log2"
+	printf 'someone\npostmaster: someone\n' >"$T/users2"
+	printf '%s\n' "hostname mx.remote.example" "domain remote.example" \
+		"users $T/users2" "mailbox_dir $T/mail2" "spool_dir $T/spool2" \
+		"log $T/log2" >"$T/conf2"
+	PORT2=$(free_port)
+	bg tcpserver -H -R -l 0 -c 20 "${IDS[@]}" 127.0.0.1 "$PORT2" \
+		"$SS" -c "$T/conf2" 2>"$T/tcpserver2.err"
+	T2PID=$!
+	check "smarthost listens on 127.0.0.1:$PORT2" wait_port "$PORT2"
+	printf 'smarthost 127.0.0.1:%s\n' "$PORT2" >>"$T/conf"
+	cp "$BIN/relay-agent" "$T/sbin/"
+
+	# The shipped line with only the paths and the user changed; cron
+	# runs the command with /bin/sh and the PATH the file sets.
+	line=$(grep -E '^[0-9*]' "$TOP/cron.d/relay-agent")
+	cron_user=$(printf '%s\n' "$line" | awk '{print $6}')
+	cmd=$(printf '%s\n' "$line" | sed -E 's/^([^[:space:]]+[[:space:]]+){6}//' |
+		sed -e "s|@SBINDIR@|$T/sbin|g" -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|g")
+	cron_path=$(sed -n 's/^PATH=//p' "$TOP/cron.d/relay-agent")
+	expect_eq "cron line runs as vmail every five minutes" \
+		"$(printf '%s\n' "$line" | awk '{print $1, $2, $3, $4, $5, $6}')" "*/5 * * * * vmail"
+	if [ $ROOT = yes ]; then
+		(cd / && timeout 60 runuser -u "$SVC_USER" -- env -i "PATH=$cron_path" \
+			"ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" \
+			/bin/sh -c "$cmd") >"$T/cron.out" 2>&1
+	else
+		(cd / && timeout 60 env -i "PATH=$cron_path" /bin/sh -c "$cmd") >"$T/cron.out" 2>&1
+	fi
+	rc=$?
+	echo "# cron line ($cron_user): $cmd"
+	expect_eq "cron line: relay-agent ran quietly and succeeded" "$rc:$(cat "$T/cron.out")" "0:"
+	check "cron line: the queued message reached the smarthost's mailbox" \
+		grep -q '^body of relayed$' "$T/mail2/someone"
+	expect_eq "cron line: the spool is empty afterwards" \
+		"$(find "$T/spool" -type f | wc -l)" 0
+	kill "$T2PID" 2>/dev/null
+	wait "$T2PID" 2>/dev/null
 fi
 
 expect_eq "alice's mbox holds exactly the four messages" \
