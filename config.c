@@ -296,18 +296,24 @@ parse_hostport(const char *v, char *host, size_t hostsz, int *port)
 		return -1;
 	if (buf[0] == '[') {
 		char *close = strchr(buf, ']');
-		if (!close)
+		if (!close || (close[1] && close[1] != ':'))
 			return -1;
-		*close = '\0';
 		colon = close[1] == ':' ? close + 1 : NULL;
-		if (close[1] && !colon)
+		*close = '\0';
+		if (inet_pton(AF_INET6, buf + 1, &a6) != 1)
 			return -1;
-		memmove(buf, buf + 1, strlen(buf + 1) + 1);
-		if (colon)
-			colon--;    /* shifted by one with the memmove */
-	} else if (inet_pton(AF_INET6, buf, &a6) == 1) {
+		if (colon) {
+			char *end;
+			long p = strtol(colon + 1, &end, 10);
+			if (!isdigit((unsigned char)colon[1]) || *end || p < 1 || p > 65535)
+				return -1;
+			*port = (int)p;
+		}
+		return strlcpy_ck(host, buf + 1, hostsz);
+	}
+	if (inet_pton(AF_INET6, buf, &a6) == 1)
 		colon = NULL;
-	} else
+	else
 		colon = strrchr(buf, ':');
 	if (colon) {
 		char *end;
