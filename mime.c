@@ -1781,7 +1781,7 @@ static void headers_done(struct mime_state *st)
 		message_headers(st);
 	if (ct && ctype_parse(ct, type, sizeof type) < 0) {
 		say(st, "[part %s: bad Content-Type \"%.100s\": taken as %s]", number,
-		    ct, st->hdr_digest ? "message/rfc822" : "text/plain");
+		    skip_cfws(ct), st->hdr_digest ? "message/rfc822" : "text/plain");
 		ct = NULL;
 	}
 	if (!ct)
