@@ -10,6 +10,8 @@ MODE:
   longline  a greeting line of 4000 octets
   dropdata  a plain server that closes the connection in the middle of DATA
   noehlo    refuses EHLO (500), then serves HELO and takes the message
+  loginonly offers only AUTH LOGIN and requires it (user "user", password
+            "secret") before MAIL
 Every line received is appended to LOG (one per line, CRLF shown as is),
 and a message taken in noehlo mode to LOG.msg.
 """
@@ -51,9 +53,19 @@ def serve(c):
             if mode == "garbage":
                 c.sendall(b"hello there, how are you\r\n")
                 continue
-            if cmd == b"EHLO":
+            if cmd == b"EHLO" and mode == "loginonly":
+                c.sendall(b"250-hostile.test\r\n250 AUTH LOGIN\r\n")
+            elif cmd == b"EHLO":
                 c.sendall(b"500 5.5.2 what?\r\n" if mode == "noehlo"
                           else b"250-hostile.test\r\n250 8BITMIME\r\n")
+            elif cmd == b"AUTH" and mode == "loginonly":
+                c.sendall(b"334 VXNlcm5hbWU6\r\n")
+                user = f.readline().strip()
+                c.sendall(b"334 UGFzc3dvcmQ6\r\n")
+                password = f.readline().strip()
+                good = (user, password) == (b"dXNlcg==", b"c2VjcmV0")
+                note(b"AUTH-RESULT " + (b"ok" if good else b"bad"))
+                c.sendall(b"235 2.7.0 ok\r\n" if good else b"535 5.7.8 no\r\n")
             elif cmd == b"DATA":
                 c.sendall(b"354 go ahead\r\n")
                 body = b""

@@ -5,84 +5,27 @@
 # reports, mixed outcomes, dot-stuffing and folding on the wire, retries,
 # queue lifetime, -l, bounces for foreign senders, DNS failure.
 . "$(dirname "$0")/lib.sh"
-
-DNSPORT=$(free_port)
-P=$(free_port)
-RELAY="$BIN/relay-agent"
-SPOOL=$T/spool
-
-# dns_start - dnsmasq on 127.0.0.1:$DNSPORT with every test domain.
-dns_start() {
-	bg dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts --no-resolv \
-		--listen-address=127.0.0.1 --bind-interfaces --port="$DNSPORT" --pid-file= \
-		--log-facility="$T/dnsmasq.log" --local=/example/ \
-		--mx-host=good.example,mx1.good.example,10 --mx-host=good.example,mx2.good.example,20 \
-		--host-record=mx1.good.example,127.0.0.2 --host-record=mx2.good.example,127.0.0.7 \
-		--mx-host=refused.example,mx1.refused.example,10 --host-record=mx1.refused.example,127.0.0.9 \
-		--mx-host=refused.example,mx2.refused.example,20 --host-record=mx2.refused.example,127.0.0.2 \
-		--mx-host=tempfail.example,mx1.tempfail.example,10 --host-record=mx1.tempfail.example,127.0.0.3 \
-		--mx-host=tempfail.example,mx2.tempfail.example,20 --host-record=mx2.tempfail.example,127.0.0.2 \
-		--host-record=implicit.example,127.0.0.2 \
-		--dns-rr=nullmx.example,15,000000 \
-		--mx-host=loop.example,mx.test.example,10 --mx-host=loop.example,backup.loop.example,20 \
-		--host-record=mx.test.example,127.0.0.2 --host-record=backup.loop.example,127.0.0.2 \
-		--mx-host=mixed.example,mx.mixed.example,10 --host-record=mx.mixed.example,127.0.0.4 \
-		--mx-host=later.example,mx.later.example,10 --host-record=mx.later.example,127.0.0.5 \
-		--mx-host=datafail.example,mx.datafail.example,10 --host-record=mx.datafail.example,127.0.0.6 \
-		2>>"$T/dnsmasq.err"
-	$PY - "$DNSPORT" <<-'PY'
-	import socket, struct, sys, time
-	q = struct.pack(">HHHHHH", 1, 0x100, 1, 0, 0, 0) + b"\x04good\x07example\x00\x00\x0f\x00\x01"
-	end = time.time() + 10
-	while time.time() < end:
-	    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
-	    try:
-	        s.sendto(q, ("127.0.0.1", int(sys.argv[1]))); s.recv(512); sys.exit(0)
-	    except OSError:
-	        time.sleep(0.05)
-	sys.exit(1)
-	PY
-}
-
-# sink ADDR OUTDIR [OPTIONS] - an aiosmtpd receiver on ADDR:$P.
-sink() {
-	local addr=$1 out=$2; shift 2
-	bg $PY "$TOP/tests/relay-sink.py" "$addr" "$P" "$out" "$@" 2>>"$T/sink.err"
-	SINKPID=$!
-	wait_port "$P" "$addr"
-}
-
-# received DIR - "rcpt" per line for every message DIR received, sorted.
-received() {
-	$PY - "$1" <<-'PY'
-	import glob, json, sys
-	out = []
-	for f in glob.glob(sys.argv[1] + "/*.json"):
-	    out += json.load(open(f))["to"]
-	print("\n".join(sorted(out)))
-	PY
-}
-
-# spool MSGARGS... - queue one message; its id in $ID.
-spool() { ID=$($PY "$TOP/tests/relay-spool.py" "$SPOOL" "$@"); }
-
-# env_field ID RCPT FIELD - a recipient's STATE, ATTEMPTS, NEXT or REPLY.
-env_field() {
-	awk -F'\t' -v r="$2" -v f="$3" '
-		/^rcpt / { sub(/^rcpt /, ""); if ($6 == r) {
-			if (f == "STATE") print $1; else if (f == "ATTEMPTS") print $2;
-			else if (f == "NEXT") print $3; else if (f == "REPLY") print $7 } }' \
-		"$SPOOL/env/$1" 2>/dev/null
-}
-
-# logged RCPT STATUS - whether the log has that recipient's outcome.
-logged() { grep -q "to=<$1>, relay=.*status=$2 " "$T/log"; }
+. "$(dirname "$0")/relay-lib.sh"
 
 write_conf "nameserver 127.0.0.1:$DNSPORT" "remote_port $P" "dns_timeout 5s" \
 	"connect_timeout 5s" "smtp_timeout 10s" "retry_min 15m" "retry_max 4h" \
 	"queue_lifetime 5d"
 mkdir -p "$SPOOL"
-dns_start || nok "dnsmasq answers"
+dns_start \
+	--mx-host=good.example,mx1.good.example,10 --mx-host=good.example,mx2.good.example,20 \
+	--host-record=mx1.good.example,127.0.0.2 --host-record=mx2.good.example,127.0.0.7 \
+	--mx-host=refused.example,mx1.refused.example,10 --host-record=mx1.refused.example,127.0.0.9 \
+	--mx-host=refused.example,mx2.refused.example,20 --host-record=mx2.refused.example,127.0.0.2 \
+	--mx-host=tempfail.example,mx1.tempfail.example,10 --host-record=mx1.tempfail.example,127.0.0.3 \
+	--mx-host=tempfail.example,mx2.tempfail.example,20 --host-record=mx2.tempfail.example,127.0.0.2 \
+	--host-record=implicit.example,127.0.0.2 \
+	--dns-rr=nullmx.example,15,000000 \
+	--mx-host=loop.example,mx.test.example,10 --mx-host=loop.example,backup.loop.example,20 \
+	--host-record=mx.test.example,127.0.0.2 --host-record=backup.loop.example,127.0.0.2 \
+	--mx-host=mixed.example,mx.mixed.example,10 --host-record=mx.mixed.example,127.0.0.4 \
+	--mx-host=later.example,mx.later.example,10 --host-record=mx.later.example,127.0.0.5 \
+	--mx-host=datafail.example,mx.datafail.example,10 --host-record=mx.datafail.example,127.0.0.6 ||
+	nok "dnsmasq answers"
 sink 127.0.0.2 "$T/r2"
 sink 127.0.0.7 "$T/r7"
 sink 127.0.0.3 "$T/r3" --rcpt '*=451 4.3.0 greylisted, come back later'
