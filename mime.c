@@ -985,7 +985,10 @@ static void message_headers(struct mime_state *st)
 		else
 			decode_words(st, f->v + s, e - s, &b);
 		snprintf(lead, sizeof lead, "%s: ", field_names[order[k]]);
-		emit_text(st, lead, "+ ", b.p, b.len);
+		if (b.len == 0)
+			emit_text(st, lead, "+ ", "(empty)", 7);
+		else
+			emit_text(st, lead, "+ ", b.p, b.len);
 		if (st->bad_cs[0])
 			say(st, "[unknown charset \"%s\" in %s: shown as received]",
 			    st->bad_cs, field_names[order[k]]);
