@@ -2,6 +2,7 @@
 #
 #   make            build into build/
 #   make run        install what is missing, build, serve 127.0.0.1:2525
+#   make debug      the same port as a debug sink: reports on the terminal
 #   make check      install what is missing, build, run every test, then
 #                   run them again under ASan+UBSan
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
@@ -29,7 +30,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o linereader.o addr.o spool.o deliver.o
-SESSION_OBJS = smtp-session.o dataread.o mime.o
+SESSION_OBJS = smtp-session.o dataread.o mime.o auth.o base64.o
 RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o
 PROGS        = smtp-session relay-agent
 
@@ -57,6 +58,19 @@ deps-check:
 run: deps-run
 	$(MAKE) all
 	sh tests/make-run.sh
+
+# debug - the debug sink (smtp-session -d) on 127.0.0.1:2525: for every
+# message, the envelope, headers, attachments and text, on this terminal
+# (log stderr; socket activation keeps stderr, the client gets stdin and
+# stdout). Point an application at it; Ctrl-C stops it.
+debug: deps-run
+	$(MAKE) $(O)/smtp-session
+	mkdir -p run
+	printf 'hostname debug-sink.localhost\nlog stderr\n' >run/debug.conf
+	@echo "debug sink on 127.0.0.1:2525, reports below (Ctrl-C stops it)"
+	@echo "try: swaks --server 127.0.0.1:2525 --to anyone@example.com"
+	exec systemd-socket-activate -l 127.0.0.1:2525 -a --inetd \
+		$(abspath $(O))/smtp-session -d -c $(CURDIR)/run/debug.conf
 
 check: deps-check
 	$(MAKE) all
@@ -108,4 +122,4 @@ uninstall:
 clean:
 	rm -rf build build-asan run
 
-.PHONY: all run check clean deps-build deps-run deps-check install uninstall
+.PHONY: all run debug check clean deps-build deps-run deps-check install uninstall

@@ -835,6 +835,8 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 	fclose(f);
 	if (cf->retry_max < cf->retry_min)
 		return cf_err(err, errsz, file, 0, "retry_max is shorter than retry_min");
+	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)
+		return cf_err(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
 	if (mode == CONFIG_DEBUG)
 		return 0;
 	if (cf->ndomains == 0)

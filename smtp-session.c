@@ -39,6 +39,8 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "auth.h"
+#include "base64.h"
 #include "config.h"
 #include "dataread.h"
 #include "deliver.h"
@@ -51,6 +53,9 @@
 
 #define DEFAULT_CONFIG "/etc/smtp-session.conf"
 #define OUT_BUF_SIZE   8192     /* octets of replies waiting to be sent */
+#define AUTH_FAILURES_MAX  3    /* failed AUTH attempts before 421 */
+#define AUTH_FAIL_DELAY_MS 1000 /* pause before each 535 */
+#define AUTH_FIELD_MAX     255  /* octets of a user name or password (RFC 4616) */
 
 /* One accepted RCPT of the open transaction. */
 struct rcpt {
@@ -74,6 +79,7 @@ struct session {
 	int esmtp;
 	char helo[HELO_MAX + 1];
 	char auth_user[256];            /* "" unless authenticated */
+	int auth_failures;
 
 	int in_mail;
 	struct addr sender;
@@ -198,6 +204,8 @@ cmd_helo(struct session *s, char *arg, int esmtp)
 	snprintf(line, sizeof line, "250-SIZE %ld", s->cf->max_message_size);
 	out_line(s, line);
 	out_line(s, "250-8BITMIME");
+	if (s->cf->auth_file[0])
+		out_line(s, "250-AUTH PLAIN LOGIN");
 	out_line(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -282,6 +290,8 @@ cmd_mail(struct session *s, char *arg)
 				reply(s, "501 5.5.4 Bad BODY parameter (7BIT or 8BITMIME)");
 				return;
 			}
+		} else if (strcasecmp(kw, "AUTH") == 0 && val && s->cf->auth_file[0]) {
+			;   /* RFC 4954 5: accepted; we trust only our own AUTH */
 		} else {
 			reply(s, "555 5.5.4 Unsupported parameter %.64s", kw);
 			return;
@@ -644,6 +654,175 @@ discard:
 	return result;
 }
 
+
+/* ------------------------------------------------------------------ AUTH */
+
+/*
+ * auth_read - send "334 CHALLENGE" and read the client's base64 answer
+ * into OUT. Returns the decoded length; -1 for "*" (cancelled, answered),
+ * -2 for bad base64 (answered), -3 when the session must end.
+ */
+static ssize_t
+auth_read(struct session *s, const char *challenge, unsigned char *out, size_t outsz)
+{
+	char line[SMTP_AUTH_MAX + 1];
+	size_t len;
+	ssize_t n;
+	char c334[SMTP_REPLY_MAX];
+
+	snprintf(c334, sizeof c334, "334 %s", challenge);
+	out_line(s, c334);
+	enum lr_status st = lr_getline(&s->lr, line, SMTP_AUTH_MAX, &len);
+	if (st == LR_TIMEOUT) {
+		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
+		return -3;
+	}
+	if (st == LR_EOF || st == LR_ERROR)
+		return -3;
+	if (s->cf->log_transcript)
+		log_msg(LOG_INFO, "< ***");
+	if (st == LR_TOOLONG) {
+		reply(s, "500 5.5.2 Error: line too long");
+		return -2;
+	}
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (strcmp(line, "*") == 0) {
+		reply(s, "501 5.7.0 Authentication cancelled");
+		return -1;
+	}
+	n = strlen(line) == len ? base64_decode(line, out, outsz) : -1;
+	explicit_bzero(line, sizeof line);
+	if (n < 0) {
+		reply(s, "501 5.5.2 Error: cannot decode the response");
+		return -2;
+	}
+	return n;
+}
+
+/* decode_initial - an initial response ("=" is empty); -2 when bad. */
+static ssize_t
+decode_initial(struct session *s, const char *arg, unsigned char *out, size_t outsz)
+{
+	ssize_t n;
+
+	if (strcmp(arg, "=") == 0)
+		return 0;
+	n = base64_decode(arg, out, outsz);
+	if (n < 0) {
+		reply(s, "501 5.5.2 Error: cannot decode the initial response");
+		return -2;
+	}
+	return n;
+}
+
+/*
+ * cmd_auth - AUTH PLAIN (RFC 4616) and LOGIN. A success grants relaying;
+ * each failure costs AUTH_FAIL_DELAY_MS and the third ends the session.
+ * Returns -1 when the session must end.
+ */
+static int
+cmd_auth(struct session *s, char *arg)
+{
+	unsigned char buf[3 * AUTH_FIELD_MAX + 3], pass[AUTH_FIELD_MAX + 1];
+	char user[AUTH_FIELD_MAX + 1] = "", mech[16], *initial;
+	ssize_t n;
+	int rc;
+
+	if (!s->cf->auth_file[0]) {
+		reply(s, "502 5.5.1 Error: authentication not enabled");
+		return 0;
+	}
+	if (s->auth_user[0]) {
+		reply(s, "503 5.5.1 Error: already authenticated");
+		return 0;
+	}
+	if (s->in_mail) {
+		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return 0;
+	}
+	initial = arg + strcspn(arg, " ");
+	if (*initial)
+		*initial++ = '\0';
+	while (*initial == ' ')
+		initial++;
+	if (strlcpy_ck(mech, arg, sizeof mech) < 0 || !mech[0]) {
+		reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return 0;
+	}
+	pass[0] = '\0';
+	if (strcasecmp(mech, "PLAIN") == 0) {
+		strcpy(mech, "PLAIN");
+		n = *initial ? decode_initial(s, initial, buf, sizeof buf - 1)
+		    : auth_read(s, "", buf, sizeof buf - 1);
+		if (n < 0)
+			return n == -3 ? -1 : 0;
+		/* authzid NUL authcid NUL passwd */
+		unsigned char *z1 = memchr(buf, '\0', (size_t)n);
+		unsigned char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(buf + n - z1 - 1)) : NULL;
+		if (!z2 || memchr(z2 + 1, '\0', (size_t)(buf + n - z2 - 1))) {
+			explicit_bzero(buf, sizeof buf);
+			reply(s, "501 5.5.2 Error: malformed PLAIN response");
+			return 0;
+		}
+		size_t ulen = (size_t)(z2 - z1 - 1), plen = (size_t)(buf + n - z2 - 1);
+		int proxy = z1 != buf && ((size_t)(z1 - buf) != ulen || memcmp(buf, z1 + 1, ulen));
+		if (ulen > AUTH_FIELD_MAX || plen > AUTH_FIELD_MAX) {
+			explicit_bzero(buf, sizeof buf);
+			reply(s, "501 5.5.2 Error: response too long");
+			return 0;
+		}
+		memcpy(user, z1 + 1, ulen);
+		user[ulen] = '\0';
+		memcpy(pass, z2 + 1, plen);
+		pass[plen] = '\0';
+		if (proxy)      /* acting for another user is not offered */
+			pass[0] = '\0';
+	} else if (strcasecmp(mech, "LOGIN") == 0) {
+		strcpy(mech, "LOGIN");
+		n = *initial ? decode_initial(s, initial, buf, AUTH_FIELD_MAX)
+		    : auth_read(s, "VXNlcm5hbWU6", buf, AUTH_FIELD_MAX);      /* Username: */
+		if (n < 0)
+			return n == -3 ? -1 : 0;
+		memcpy(user, buf, (size_t)n);
+		user[n] = '\0';
+		n = auth_read(s, "UGFzc3dvcmQ6", pass, AUTH_FIELD_MAX);       /* Password: */
+		if (n < 0)
+			return n == -3 ? -1 : 0;
+		pass[n] = '\0';
+		if (memchr(pass, '\0', (size_t)n) || strlen(user) != strlen((char *)buf))
+			pass[0] = '\0';
+	} else {
+		reply(s, "504 5.5.4 Unrecognized authentication type");
+		return 0;
+	}
+	explicit_bzero(buf, sizeof buf);
+
+	rc = user[0] && pass[0] ? auth_check(s->cf->auth_file, user, (char *)pass) : RES_PERM;
+	explicit_bzero(pass, sizeof pass);
+	sanitize_text(user);
+	if (rc == RES_OK) {
+		strlcpy_ck(s->auth_user, user, sizeof s->auth_user);
+		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer, mech, user);
+		reply(s, "235 2.7.0 Authentication successful");
+		return 0;
+	}
+	if (rc == RES_TEMP) {
+		log_msg(LOG_ERR, "cannot read auth_file %s", s->cf->auth_file);
+		reply(s, "454 4.7.0 Temporary authentication failure");
+		return 0;
+	}
+	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer, mech, user);
+	out_flush(s);
+	sleep_ms(AUTH_FAIL_DELAY_MS);
+	reply(s, "535 5.7.8 Error: authentication failed");
+	if (++s->auth_failures >= AUTH_FAILURES_MAX && !s->closing) {
+		reply(s, "421 4.7.0 %s Error: too many failed authentications", s->cf->hostname);
+		s->closing = 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- dispatch */
 
 enum need { N_ANY, N_HELO, N_MAIL_CLOSED, N_MAIL_OPEN };
@@ -740,7 +919,8 @@ command(struct session *s, char *line, size_t len)
 			s->n_helo++;
 			cmd_helo(s, arg, 0);
 		} else
-			reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+			reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s",
+			    s->cf->auth_file[0] ? " AUTH" : "");
 		break;
 	case 'E':
 		if (c->verb[1] == 'H') {
@@ -781,8 +961,7 @@ command(struct session *s, char *line, size_t len)
 			reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
 		break;
 	case 'A':
-		reply(s, "502 5.5.1 Error: authentication not enabled");
-		break;
+		return cmd_auth(s, arg);
 	}
 	return 0;
 }
