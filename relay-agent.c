@@ -754,11 +754,12 @@ static void item_done(struct pass *p, struct job_item *it)
 		finish_msg(p, m);
 }
 
-/* job_line - one result line from a worker. */
+/* job_line - one result line from a worker:
+ * "R MSG RCPT KIND RELAY REPLY" or "M MSG". */
 static void job_line(struct pass *p, struct job *j, char *line)
 {
 	int msg, rcpt, off = 0;
-	char kind, relay[RELAY_TEXT_MAX];
+	char kind, *relay, *sp;
 
 	if (line[0] == 'M') {
 		if (j->reported < j->nitems &&
@@ -766,12 +767,16 @@ static void job_line(struct pass *p, struct job *j, char *line)
 			item_done(p, &j->items[j->reported++]);
 		return;
 	}
-	if (sscanf(line, "R %d %d %c %335s %n", &msg, &rcpt, &kind, relay, &off) < 4 || !off)
+	if (sscanf(line, "R %d %d %c %n", &msg, &rcpt, &kind, &off) < 3 || !off)
 		return;
+	relay = line + off;
+	if (!(sp = strchr(relay, ' ')))
+		return;
+	*sp = '\0';
 	if (msg < 0 || msg >= p->nmsgs || p->msgs[msg].fd < 0 || rcpt < 0 ||
 	    rcpt >= p->msgs[msg].env.nrcpts || !strchr("SDB", kind))
 		return;
-	set_outcome(&p->msgs[msg], rcpt, kind, relay, line + off);
+	set_outcome(&p->msgs[msg], rcpt, kind, relay, sp + 1);
 }
 
 /* job_end - the worker of J exited: what it did not report is deferred. */
