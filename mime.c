@@ -197,6 +197,7 @@ struct mime_state {
 	unsigned long long text_total;
 
 	char indent[INDENT_MAX + 1];
+	size_t indent_len;
 	char out[MIME_OUT_LINE_MAX + 1];
 	char fmt[FMT_MAX];
 	char hbuf[3 * MIME_HEADER_MAX + 16];    /* a decoded header */
@@ -363,7 +364,7 @@ static size_t utf8_put(unsigned long cp, unsigned char *out)
 /* out_start - begin an output line with the indent and LEAD. */
 static size_t out_start(struct mime_state *st, const char *lead)
 {
-	size_t i = strlen(st->indent), l = strlen(lead);
+	size_t i = st->indent_len, l = strlen(lead);
 
 	memcpy(st->out, st->indent, i);
 	memcpy(st->out + i, lead, l);
@@ -459,15 +460,29 @@ static void set_indent(struct mime_state *st)
 		n = INDENT_MAX;
 	memset(st->indent, ' ', (size_t)n);
 	st->indent[n] = '\0';
+	st->indent_len = (size_t)n;
 }
 
 /* ---- charsets ---- */
 
 /* charset_name - CS fit to hand to iconv_open, or NULL. Names with a
- * slash ("//TRANSLIT") or odd characters are refused outright. */
+ * slash ("//TRANSLIT") or odd characters are refused outright; a few
+ * names mailers use and glibc does not know are mapped to its names. */
 static const char *charset_name(const char *cs)
 {
+	static const char *const alias[][2] = {
+		{ "ks_c_5601-1987", "CP949" },
+		{ "unicode-1-1-utf-7", "UTF-7" },
+		{ "x-mac-cyrillic", "MAC-CYRILLIC" },
+		{ "iso-8859-8-i", "ISO-8859-8" },
+		{ "iso-8859-6-i", "ISO-8859-6" },
+		{ "x-unicode20utf8", "UTF-8" },
+	};
 	size_t i;
+
+	for (i = 0; i < sizeof alias / sizeof alias[0]; i++)
+		if (!strcasecmp(cs, alias[i][0]))
+			return alias[i][1];
 
 	if (!cs[0] || strlen(cs) >= CHARSET_MAX - 1)
 		return NULL;
@@ -893,10 +908,16 @@ static void part_number(const struct mime_state *st, char *out, size_t outsz)
 	int k;
 
 	out[0] = '\0';
-	for (k = 0; k < st->nframes; k++)
+	for (k = 0; k < st->nframes && o < outsz; k++) {
 		if (st->fr[k].kind == FR_MULTIPART)
 			o += (size_t)snprintf(out + o, outsz - o, "%s%d",
 			                      o ? "." : "", st->fr[k].parts);
+		else if (k > 0 && st->fr[k - 1].kind == FR_MESSAGE)
+			/* a message that is the body of a message is its part 1 */
+			o += (size_t)snprintf(out + o, outsz - o, "%s1", o ? "." : "");
+	}
+	if (o >= outsz)
+		return;
 	if (st->fr[st->nframes - 1].kind == FR_MESSAGE)
 		snprintf(out + o, outsz - o, "%s1", o ? "." : "");
 }
@@ -1002,7 +1023,7 @@ static void message_headers(struct mime_state *st)
 
 static size_t line_cap(const struct mime_state *st)
 {
-	return MIME_OUT_LINE_MAX - strlen(st->indent) - 2;
+	return MIME_OUT_LINE_MAX - st->indent_len - 2;
 }
 
 /* line_emit - report the text line gathered so far. */
@@ -1851,7 +1872,7 @@ static int boundary_match(struct mime_state *st, const char *p, size_t n)
 		    memcmp(p + 2, f->boundary, f->blen))
 			continue;
 		i = 2 + f->blen;
-		if (i + 1 < n + 1 && n - i >= 2 && p[i] == '-' && p[i + 1] == '-') {
+		if (n - i >= 2 && p[i] == '-' && p[i + 1] == '-') {
 			close = 1;
 			i += 2;
 		}

@@ -252,6 +252,8 @@ def bad_messages():
         b"8-bit in ascii: caf\xc3\xa9\n"
         b"--C\nContent-Type: text/plain; charset=utf-8\n\n"
         b"bad utf-8: \xff\xfe \xed\xa0\x80 \xc3 end\n"
+        b"--C\nContent-Type: text/plain; charset=ks_c_5601-1987\n\n" +
+        "Korean, as Outlook labels it: 안녕\n".encode("cp949") +
         b"--C\nContent-Type: text/plain; charset=\"utf-8//TRANSLIT\"\n\n"
         b"odd name\n--C--\n")
     deep = hdr + b"Subject: deep nesting\n"
