@@ -75,6 +75,7 @@ debug: deps-run
 check: deps-check
 	$(MAKE) all
 	$(MAKE) O=build-asan SAN=1 all
+	$(MAKE) fuzz-build
 	sh tests/run build build-asan
 
 # install - the files of "Installed layout" in SPEC.md. The files in
@@ -119,7 +120,44 @@ uninstall:
 		else echo "kept $$conf (changed from the sample)"; fi; \
 	fi
 
+# Fuzzing: libFuzzer harnesses under fuzz/, seed corpora under tests/fuzz/.
+FUZZ_CC      = clang
+FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+FUZZ_SECONDS ?= 600
+FUZZERS      = session config addr mime dataread
+FUZZ_SESSION_SRC = dataread.c mime.c auth.c base64.c util.c log.c config.c \
+                   linereader.c addr.c spool.c deliver.c
+
+build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-session.c $(FUZZ_SESSION_SRC) -lcrypt
+build-fuzz/fuzz-config: fuzz/fuzz-config.c config.c util.c $(wildcard *.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-config.c config.c util.c
+build-fuzz/fuzz-addr: fuzz/fuzz-addr.c addr.c $(wildcard *.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-addr.c addr.c
+build-fuzz/fuzz-mime: fuzz/fuzz-mime.c mime.c $(wildcard *.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-mime.c mime.c
+build-fuzz/fuzz-dataread: fuzz/fuzz-dataread.c dataread.c $(wildcard *.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-dataread.c dataread.c
+
+fuzz-build: $(addprefix build-fuzz/fuzz-,$(FUZZERS))
+
+# make fuzz: run every harness for FUZZ_SECONDS; new inputs are kept in
+# build-fuzz/corpus-NAME, crashes in build-fuzz/crash-*.
+fuzz: deps-check fuzz-build
+	for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus-$$f; \
+		build-fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/crash-$$f- -max_len=65536 \
+			build-fuzz/corpus-$$f tests/fuzz/$$f || exit 1; \
+	done
+
 clean:
-	rm -rf build build-asan run
+	rm -rf build build-asan build-fuzz run
 
 .PHONY: all run debug check clean deps-build deps-run deps-check install uninstall

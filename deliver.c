@@ -253,6 +253,23 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 			*p = '_';
 	gmtime_r(&when, &tm);
 	strftime(stamp, sizeof stamp, "%a %b %e %H:%M:%S %Y", &tm);
+	/* A crash may have left a partial copy (never acknowledged): start
+	 * on a fresh line after an empty one so the new From line counts. */
+	if (b->oldsize > 0) {
+		char tail[2] = { '\n', '\n' };
+		off_t at = b->oldsize >= 2 ? b->oldsize - 2 : 0;
+		ssize_t got = pread(b->fd, tail + (b->oldsize >= 2 ? 0 : 1),
+		    b->oldsize >= 2 ? 2 : 1, at);
+		if (got < 0) {
+			err = errno;
+			free(o);
+			return err ? err : EIO;
+		}
+		if (tail[1] != '\n')
+			out_str(o, "\n\n");
+		else if (tail[0] != '\n')
+			out_str(o, "\n");
+	}
 	out_str(o, "From ");
 	out_str(o, envfrom);
 	out_str(o, " ");

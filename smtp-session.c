@@ -54,7 +54,9 @@
 #define DEFAULT_CONFIG "/etc/smtp-session.conf"
 #define OUT_BUF_SIZE   8192     /* octets of replies waiting to be sent */
 #define AUTH_FAILURES_MAX  3    /* failed AUTH attempts before 421 */
+#ifndef AUTH_FAIL_DELAY_MS
 #define AUTH_FAIL_DELAY_MS 1000 /* pause before each 535 */
+#endif
 #define AUTH_FIELD_MAX     255  /* octets of a user name or password (RFC 4616) */
 
 /* One accepted RCPT of the open transaction. */
@@ -1094,6 +1096,8 @@ main(int argc, char **argv)
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
 
+	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
+
 	while ((opt = getopt(argc, argv, "c:dV")) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
@@ -1107,6 +1111,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
 	signal(SIGALRM, on_alarm);
 	log_init("smtp-session");
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
