@@ -1558,8 +1558,10 @@ static void leaf_begin(struct mime_state *st, const char *number,
 	char disp[32], cte[64], q[2 * MIME_PARAM_MAX + 4];
 	int attach;
 
+	/* The buffers need no clearing, only their lengths. */
 	memset(l, 0, offsetof(struct leaf, dbuf));
-	l->dlen = l->qn = 0;
+	l->dlen = 0;
+	l->qn = 0;
 	l->qstate = Q_NORMAL;
 	l->nws = l->ncarry = l->linelen = 0;
 	l->b64_bad = l->qp_bad = l->conv_bad = 0;
@@ -1644,8 +1646,11 @@ static void leaf_begin(struct mime_state *st, const char *number,
 		l->cd_open = l->cd != (iconv_t)-1;
 		return;
 	}
-	l->cd = conv_open_cs("utf-8", &(int){ 0 });
-	l->cd_open = l->cd != (iconv_t)-1;
+	{
+		int unknown;             /* UTF-8 is always known */
+		l->cd = conv_open_cs("utf-8", &unknown);
+		l->cd_open = l->cd != (iconv_t)-1;
+	}
 }
 
 /* leaf_end - the leaf's last octets, its summary line and its notes. */

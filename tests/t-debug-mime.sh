@@ -126,3 +126,11 @@ expect_eq "600 mutated messages: a report for each" \
 	"$(grep -c '^== ' "$T/fuzz.out")" 600
 check "mutated messages: nothing on stderr" test ! -s "$T/fuzz.err"
 check "mutated messages: lines short, UTF-8, no control characters" check_lines "$T/fuzz.out"
+
+# The same through a pipe (one pass, no second look at the structure).
+bad=0
+for f in "$T"/fuzz/m00[0-9]*.eml; do
+	timeout 10 "$DUMP" - <"$f" >/dev/null 2>>"$T/pipe.err" || bad=$((bad + 1))
+done
+check "100 mutated messages through a pipe: clean exits" test "$bad" -eq 0
+check "mutated messages through a pipe: nothing on stderr" test ! -s "$T/pipe.err"
