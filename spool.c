@@ -227,20 +227,26 @@ sub_path(char *out, size_t outsz, const char *dir, const char *sub, const char *
 static int
 env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz)
 {
-	int fd;
+	int fd, err;
 
-	if (sub_path(tmp, tmpsz, dir, "tmp", env->id, ".env") < 0)
+	if (sub_path(tmp, tmpsz, dir, "tmp", env->id, ".env") < 0) {
+		errno = ENAMETOOLONG;
 		return RES_TEMP;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return RES_TEMP;
 	if (spool_env_write_fd(fd, env) < 0 || fsync(fd) < 0) {
+		err = errno;
 		close(fd);
 		unlink(tmp);
+		errno = err;
 		return RES_TEMP;
 	}
 	if (close(fd) < 0) {
+		err = errno;
 		unlink(tmp);
+		errno = err;
 		return RES_TEMP;
 	}
 	return RES_OK;
@@ -299,30 +305,39 @@ int
 spool_commit(const char *dir, int msgfd, const struct envelope *env)
 {
 	char tmpmsg[4200], tmpenv[4200], msg[4200], envp[4200], msgdir[4200], envdir[4200];
+	int err;
 
 	if (sub_path(tmpmsg, sizeof tmpmsg, dir, "tmp", env->id, ".msg") < 0 ||
 	    sub_path(msg, sizeof msg, dir, "msg", env->id, "") < 0 ||
 	    sub_path(envp, sizeof envp, dir, "env", env->id, "") < 0 ||
 	    path_join(msgdir, sizeof msgdir, dir, "msg") < 0 ||
-	    path_join(envdir, sizeof envdir, dir, "env") < 0)
+	    path_join(envdir, sizeof envdir, dir, "env") < 0) {
+		errno = ENAMETOOLONG;
 		return RES_TEMP;
+	}
 	if (fsync(msgfd) < 0)
 		return RES_TEMP;
 	if (env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK)
 		return RES_TEMP;
 	if (rename(tmpmsg, msg) < 0) {
+		err = errno;
 		unlink(tmpenv);
+		errno = err;
 		return RES_TEMP;
 	}
 	if (fsync_dir(msgdir) < 0 || rename(tmpenv, envp) < 0) {
+		err = errno;
 		rename(msg, tmpmsg);
 		unlink(tmpenv);
+		errno = err;
 		return RES_TEMP;
 	}
 	/* Commit point: env/ID exists. Make it durable or take it back. */
 	if (fsync_dir(envdir) < 0) {
+		err = errno;
 		unlink(envp);
 		rename(msg, tmpmsg);
+		errno = err;
 		return RES_TEMP;
 	}
 	return RES_OK;
