@@ -45,7 +45,7 @@ static void say(const struct smtp_client *c, const char *dir, const char *fmt, .
 	if (!c->opt || !c->opt->verbose)
 		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "relay-agent: %s[%s] %s ", c->host, c->ip, dir);
+	fprintf(stderr, "relay-agent[%d]: %s[%s] %s ", (int)getpid(), c->host, c->ip, dir);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
