@@ -38,15 +38,19 @@ static void say(const struct dns_route *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void say(const struct dns_route *r, const char *fmt, ...)
 {
+	char line[DOMAIN_MAX + SMTP_REPLY_MAX + 64];
 	va_list ap;
+	int n, m;
 
 	if (!r->verbose)
 		return;
+	n = snprintf(line, sizeof line, "relay-agent: dns %s: ", r->domain);
 	va_start(ap, fmt);
-	fprintf(stderr, "relay-agent: dns %s: ", r->domain);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
 	va_end(ap);
+	n += m < 0 ? 0 : (size_t)m < sizeof line - n - 1 ? m : (int)(sizeof line - n - 2);
+	line[n++] = '\n';
+	(void)write_all(2, line, (size_t)n);
 }
 
 /* route_fail - decide route R as failed with RESULT and reply text. */

@@ -137,15 +137,24 @@ static int verbose_flag;
 static void narrate(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void narrate(const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
+	int n;
 
 	if (!verbose_flag)
 		return;
+	strcpy(line, "relay-agent: ");
 	va_start(ap, fmt);
-	fprintf(stderr, "relay-agent: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n = vsnprintf(line + 13, sizeof line - 14, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	n += 13;
+	if ((size_t)n >= sizeof line - 1)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	/* One write per line: workers share stderr. */
+	(void)write_all(2, line, (size_t)n);
 }
 
 /* usage - the command line, then exit 64. */

@@ -40,15 +40,21 @@ static void say(const struct smtp_client *c, const char *dir, const char *fmt, .
 	__attribute__((format(printf, 3, 4)));
 static void say(const struct smtp_client *c, const char *dir, const char *fmt, ...)
 {
+	char line[SMTP_AUTH_MAX + 512];
 	va_list ap;
+	int n, m;
 
 	if (!c->opt || !c->opt->verbose)
 		return;
+	/* One write per line: workers share stderr. */
+	n = snprintf(line, sizeof line, "relay-agent[%d]: %s[%s] %s ", (int)getpid(), c->host,
+	             c->ip, dir);
 	va_start(ap, fmt);
-	fprintf(stderr, "relay-agent[%d]: %s[%s] %s ", (int)getpid(), c->host, c->ip, dir);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
 	va_end(ap);
+	n += m < 0 ? 0 : (size_t)m < sizeof line - n - 1 ? m : (int)(sizeof line - n - 2);
+	line[n++] = '\n';
+	(void)write_all(2, line, (size_t)n);
 }
 
 /* set_reply - a reply of our own: CODE and formatted text. */

@@ -77,7 +77,8 @@ KID=$ID
 for _ in $(seq 1 100); do [ -e "$T/r8/stalled" ] && break; sleep 0.1; done
 check "the receiver got the message and stalls before its reply" test -e "$T/r8/stalled"
 kill -9 "$RPID"; wait "$RPID" 2>/dev/null
-sleep 0.3
+# Its worker gets SIGKILL from the kernel (PR_SET_PDEATHSIG); allow 5 s.
+for _ in $(seq 1 50); do pgrep -f -- "-c $T/conf\$" >/dev/null || break; sleep 0.1; done
 check "no worker outlives the killed pass" sh -c "! pgrep -f -- '-c $T/conf\$' >/dev/null"
 expect_eq "after SIGKILL the recipient is still pending" "$(env_field "$KID" victim@stall.example STATE)" pending
 check "after SIGKILL the message text is intact" test -s "$SPOOL/msg/$KID"
