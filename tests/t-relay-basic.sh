@@ -24,7 +24,8 @@ dns_start \
 	--host-record=mx.test.example,127.0.0.2 --host-record=backup.loop.example,127.0.0.2 \
 	--mx-host=mixed.example,mx.mixed.example,10 --host-record=mx.mixed.example,127.0.0.4 \
 	--mx-host=later.example,mx.later.example,10 --host-record=mx.later.example,127.0.0.5 \
-	--mx-host=datafail.example,mx.datafail.example,10 --host-record=mx.datafail.example,127.0.0.6 ||
+	--mx-host=datafail.example,mx.datafail.example,10 --host-record=mx.datafail.example,127.0.0.6 \
+	--mx-host=v6.example,mx.v6.example,10 --host-record=mx.v6.example,::1 ||
 	nok "dnsmasq answers"
 sink 127.0.0.2 "$T/r2"
 sink 127.0.0.7 "$T/r7"
@@ -34,6 +35,11 @@ sink 127.0.0.4 "$T/r4" --rcpt 'bad@mixed.example=550 5.1.1 no such user here' \
 sink 127.0.0.5 "$T/r5" --rcpt '*=451 4.7.1 try again later'
 LATERPID=$SINKPID
 sink 127.0.0.6 "$T/r6" --data '554 5.6.0 content rejected'
+
+# An MX host with only an AAAA record, when this machine has IPv6 loopback.
+HAVE6=""
+$PY -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null && HAVE6=yes
+[ -n "$HAVE6" ] && sink ::1 "$T/r6v6"
 
 # --- one pass over a queue of mixed messages ---
 spool --subject routes --rcpt bob@good.example --rcpt carol@refused.example \
@@ -65,6 +71,7 @@ M7=$ID
 spool --subject foreign --sender someone@far.example --rcpt nobody@nx.example
 M8=$ID
 
+[ -n "$HAVE6" ] && spool --subject v6 --rcpt six@v6.example
 "$RELAY" -c "$T/conf" 2>"$T/pass1.err"
 expect_eq "a pass exits 0 even with deferrals" "$?" 0
 
@@ -79,6 +86,11 @@ check "implicit MX (no MX record, A record)" grep -qx erin@implicit.example <<<"
 check "log: sent with relay host[ip]:port" \
 	grep -q "$M1: to=<carol@refused.example>, relay=mx2.refused.example\[127.0.0.2\]:$P, delay=[0-9]*, status=sent (250 2.0.0 Ok: queued)" "$T/log"
 check "message with all recipients sent left the spool" test ! -e "$SPOOL/env/$M1" -a ! -e "$SPOOL/msg/$M1"
+
+if [ -n "$HAVE6" ]; then
+	expect_eq "MX host with only AAAA: delivered over IPv6" "$(received "$T/r6v6")" six@v6.example
+	check "log names the IPv6 relay" grep -q "to=<six@v6.example>, relay=mx.v6.example\[::1\]:$P," "$T/log"
+fi
 
 # NXDOMAIN, null MX, our own MX: bounced at once in one report to alice.
 check "NXDOMAIN bounced" logged y@nx.example bounced
