@@ -76,6 +76,7 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	out_put(o, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/* bounce_status - the enhanced status code of a reply. */
 void bounce_status(const char *reply, char *out, size_t outsz)
 {
 	const char *p = reply;
@@ -147,6 +148,7 @@ static int copy_headers(struct out *o, int msgfd)
 	return 0;
 }
 
+/* bounce_write - the whole DSN, LF line ends, to FD. */
 int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now)
 {
@@ -236,6 +238,7 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	return err ? -1 : 0;
 }
 
+/* bounce_deliver_local - append a spooled message to a local mailbox. */
 int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
                          const char *addr, char *why, size_t whysz)
 {
@@ -292,6 +295,7 @@ int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
 	return rc == RES_OK ? RES_OK : RES_TEMP;
 }
 
+/* bounce_send - write the DSN and deliver or queue it from <>. */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz)

@@ -381,6 +381,7 @@ static int resolver_open(const struct config *cf)
 	return dns_open(NULL);
 }
 
+/* dns_resolve_routes - every route at once in one event loop (see dns.h). */
 int dns_resolve_routes(const struct config *cf, struct dns_route *r, int n)
 {
 	int fd, i, active;
@@ -464,6 +465,7 @@ int dns_resolve_routes(const struct config *cf, struct dns_route *r, int n)
 	return 0;
 }
 
+/* dns_addr_str - the address of SA as text. */
 void dns_addr_str(const struct sockaddr_storage *sa, char *out, size_t outsz)
 {
 	const void *a = sa->ss_family == AF_INET6

@@ -1084,6 +1084,7 @@ static int batch_size(const struct config *cf)
 	return room < 16 ? 16 : (int)room;
 }
 
+/* main - options, configuration, housekeeping, then the pass in batches. */
 int main(int argc, char **argv)
 {
 	static struct config cf;

@@ -71,6 +71,7 @@ static void set_reply(struct smtp_reply *r, int code, const char *fmt, ...)
 	sanitize_text(r->text);
 }
 
+/* smtp_format_relay - "host[ip]:port" for the log. */
 void smtp_format_relay(const struct smtp_client *c, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s[%s]:%d", c->host, c->ip, c->port);
@@ -396,6 +397,7 @@ toolong:
 	return RES_TEMP;
 }
 
+/* smtp_open - connect, greeting, EHLO or HELO, AUTH (see smtp-client.h). */
 int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
               const struct sockaddr_storage *sa, const char *name,
               struct smtp_reply *err)
@@ -492,6 +494,7 @@ static int enc_put(struct body_enc *e, const char *s, size_t n)
 	return 0;
 }
 
+/* smtp_write_body - the message as it goes on the wire, ending in ".". */
 int smtp_write_body(int msgfd, off_t size,
                     int (*emit)(void *arg, const char *buf, size_t len), void *arg)
 {
@@ -565,6 +568,7 @@ static void fail_open(const struct smtp_txn *t, const int *done, const int *ok,
 			t->replies[i] = *why;
 }
 
+/* smtp_send - one transaction; each recipient gets its reply. */
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t)
 {
 	struct smtp_reply r, mail;
@@ -716,6 +720,7 @@ lost_accepted:
 	return RES_TEMP;
 }
 
+/* smtp_close - QUIT, a short wait for its reply, close. */
 void smtp_close(struct smtp_client *c)
 {
 	struct smtp_reply r;
