@@ -31,7 +31,7 @@ endif
 
 COMMON_OBJS  = util.o log.o config.o linereader.o addr.o spool.o deliver.o
 SESSION_OBJS = smtp-session.o dataread.o mime.o auth.o base64.o
-RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o
+RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
 PROGS        = smtp-session relay-agent
 
 all: $(addprefix $(O)/,$(PROGS))

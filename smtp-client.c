@@ -29,6 +29,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "smtp-client.h"
 #include "util.h"
 
@@ -309,36 +310,6 @@ fail:
 	return -1;
 }
 
-/* base64 - encode IN (LEN octets) into OUT; -1 when it does not fit. */
-static int base64(const unsigned char *in, size_t len, char *out, size_t outsz)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0;
-
-	if ((len + 2) / 3 * 4 + 1 > outsz)
-		return -1;
-	for (i = 0; i + 2 < len; i += 3) {
-		out[o++] = tab[in[i] >> 2];
-		out[o++] = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-		out[o++] = tab[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
-		out[o++] = tab[in[i + 2] & 63];
-	}
-	if (i < len) {
-		out[o++] = tab[in[i] >> 2];
-		if (i + 1 < len) {
-			out[o++] = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-			out[o++] = tab[(in[i + 1] & 15) << 2];
-		} else {
-			out[o++] = tab[(in[i] & 3) << 4];
-			out[o++] = '=';
-		}
-		out[o++] = '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* authenticate - AUTH PLAIN, or LOGIN when only that is offered. */
 static int authenticate(struct smtp_client *c, struct smtp_reply *r)
 {
@@ -354,7 +325,7 @@ static int authenticate(struct smtp_client *c, struct smtp_reply *r)
 		memcpy(raw + 1, user, ul);
 		raw[1 + ul] = '\0';
 		memcpy(raw + 2 + ul, pass, pl);
-		if (base64(raw, 2 + ul + pl, b64, sizeof b64) < 0)
+		if (base64_encode(raw, 2 + ul + pl, b64, sizeof b64) < 0)
 			goto toolong;
 		if (queue_cmd(c, "AUTH PLAIN ****", "AUTH PLAIN %s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
@@ -365,14 +336,14 @@ static int authenticate(struct smtp_client *c, struct smtp_reply *r)
 			return RES_TEMP;
 		if (r->code != 334)
 			goto refused;
-		if (base64((const unsigned char *)user, ul, b64, sizeof b64) < 0)
+		if (base64_encode((const unsigned char *)user, ul, b64, sizeof b64) < 0)
 			goto toolong;
 		if (queue_cmd(c, "****", "%s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
 		if (r->code != 334)
 			goto refused;
-		if (base64((const unsigned char *)pass, pl, b64, sizeof b64) < 0)
+		if (base64_encode((const unsigned char *)pass, pl, b64, sizeof b64) < 0)
 			goto toolong;
 		if (queue_cmd(c, "****", "%s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
