@@ -233,9 +233,10 @@ def main():
                 problems.append("spool does not hold exactly the queued copy")
             outcome = "250, delivered whole"
         else:
-            problems.append("reply %r" % final)
-            outcome = final
-        result(not problems, "%s: %s (%s)" % (what, outcome, final), "; ".join(problems))
+            problems.append("reply %r: neither 4xx nor 250" % final)
+            outcome = "a 4xx"
+        shown = final if all(" " <= c <= "~" for c in final) else repr(final)
+        result(not problems, "%s: %s (%s)" % (what, outcome, shown), "; ".join(problems))
 
     for n, op, path, _ in calls:
         early, final, rc = deliver(n, "EIO")
