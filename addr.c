@@ -156,3 +156,22 @@ addr_domain(const char *full)
 
 	return at ? at + 1 : "";
 }
+
+/* addr_local_unquoted - LOCAL without its quotes and backslashes. */
+int
+addr_local_unquoted(const char *local, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (local[0] != '"')
+		return strlen(local) < outsz ? (strcpy(out, local), 0) : -1;
+	for (const char *p = local + 1; *p && *p != '"'; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -29,6 +29,13 @@ struct addr {
 enum addr_status addr_parse_path(const char *s, const char **end,
                                  int null_ok, struct addr *a);
 
+/*
+ * addr_local_unquoted - LOCAL without its quotes and backslashes
+ * ("\"al\\ice\"" is alice, RFC 5322 3.2.4), for the users-file lookup.
+ * -1 if it does not fit OUT.
+ */
+int addr_local_unquoted(const char *local, char *out, size_t outsz);
+
 /* addr_domain - the domain of a full address (after the last '@'), or "". */
 const char *addr_domain(const char *full);
 

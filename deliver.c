@@ -109,7 +109,13 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
 		return -1;
 	}
-	b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (b->fd < 0 && errno == ENOENT) {
+		/* A new mailbox: its directory entry is fsynced after the append. */
+		b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC | O_NOCTTY, 0600);
+		b->created = b->fd >= 0;
+	}
 	if (b->fd < 0) {
 		fail_reply(why, whysz, errno, "open", b->name);
 		return -1;
@@ -173,8 +179,12 @@ deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
-		if (box_open(t, b, why, whysz) < 0 || box_lock(t, b, deadline, why, whysz) < 0 ||
-		    fstat(b->fd, &st) < 0) {
+		if (box_open(t, b, why, whysz) < 0 || box_lock(t, b, deadline, why, whysz) < 0) {
+			deliver_release(t);
+			return RES_TEMP;
+		}
+		if (fstat(b->fd, &st) < 0) {
+			fail_reply(why, whysz, errno, "stat", b->name);
 			deliver_release(t);
 			return RES_TEMP;
 		}
@@ -341,6 +351,16 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 	return 0;
 }
 
+/* dir_sync - make a mailbox created by this delivery durable. */
+static int
+dir_sync(struct mbox_txn *t)
+{
+	for (int i = 0; i < t->nboxes; i++)
+		if (t->boxes[i].created)
+			return fsync_dir(t->dir) < 0 ? (errno ? errno : EIO) : 0;
+	return 0;
+}
+
 /* deliver_append_all - append to every mailbox; all or nothing. */
 int
 deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender, time_t when,
@@ -353,6 +373,12 @@ deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender, time_t whe
 			deliver_rollback(t);
 			return RES_TEMP;
 		}
+	}
+	int err = dir_sync(t);
+	if (err) {
+		fail_reply(why, whysz, err, "sync", t->dir);
+		deliver_rollback(t);
+		return RES_TEMP;
 	}
 	return RES_OK;
 }

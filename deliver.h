@@ -21,6 +21,7 @@ struct mbox {
 	int dotlocked;
 	off_t oldsize;
 	int appended;                   /* something was written */
+	int created;                    /* this delivery created the file */
 };
 
 struct mbox_txn {

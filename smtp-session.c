@@ -246,6 +246,17 @@ addr_refusal(struct session *s, enum addr_status st, const char *what)
 	return 1;
 }
 
+/* unsupported_param - 555, echoing the parameter as printable ASCII only. */
+static void
+unsupported_param(struct session *s, const char *param)
+{
+	char shown[65];
+
+	strlcpy_ck(shown, param, sizeof shown);
+	sanitize_text(shown);
+	reply(s, "555 5.5.4 Unsupported parameter %s", shown);
+}
+
 static void
 cmd_mail(struct session *s, char *arg)
 {
@@ -295,7 +306,7 @@ cmd_mail(struct session *s, char *arg)
 		} else if (strcasecmp(kw, "AUTH") == 0 && val && s->cf->auth_file[0]) {
 			;   /* RFC 4954 5: accepted; we trust only our own AUTH */
 		} else {
-			reply(s, "555 5.5.4 Unsupported parameter %.64s", kw);
+			unsupported_param(s, kw);
 			return;
 		}
 	}
@@ -327,7 +338,7 @@ cmd_rcpt(struct session *s, char *arg)
 	while (*end == ' ')
 		end++;
 	if (*end) {
-		reply(s, "555 5.5.4 Unsupported parameter %.64s", end);
+		unsupported_param(s, end);
 		return;
 	}
 	if (s->nrcpts >= s->cf->max_recipients) {
@@ -339,7 +350,9 @@ cmd_rcpt(struct session *s, char *arg)
 		;   /* the debug sink takes every recipient */
 	else if (local) {
 		struct expansion ex = { .nmailboxes = 0 };
-		int rc = config_expand_local(s->cf, a.local, &ex);
+		char name[LOCALPART_MAX + 1];
+		int rc = addr_local_unquoted(a.local, name, sizeof name) < 0 ? 0 :
+		    config_expand_local(s->cf, name, &ex);
 		expansion_free(&ex);
 		if (rc == 0) {
 			reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -473,10 +486,12 @@ deliver_message(struct session *s, int fd, const char *id, long long size, long 
 		struct rcpt *r = &s->rcpts[i];
 		struct expansion ex = { .nmailboxes = 0 };
 		char dom[DOMAIN_MAX + 1];
+		char name[LOCALPART_MAX + 1];
 		if (!r->local) {
 			ex.foreign[0] = r->a.full;
 			ex.nforeign = 1;
-		} else if (config_expand_local(s->cf, r->a.local, &ex) <= 0)
+		} else if (addr_local_unquoted(r->a.local, name, sizeof name) < 0 ||
+		    config_expand_local(s->cf, name, &ex) <= 0)
 			rc = RES_TEMP;
 		strlcpy_ck(dom, r->a.domain[0] ? r->a.domain : s->cf->domains[0], sizeof dom);
 		str_lower(dom);
