@@ -12,8 +12,9 @@ O       ?= build
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 # Installed layout (make install): programs, man pages and units under
-# PREFIX; the xinetd entry, the cron file and the sample configuration in
-# SYSCONFDIR; all of it below DESTDIR.
+# PREFIX; the xinetd entry, the cron file, the sample configurations and
+# the stunnel files (stunnel/: submission on port 465, smarthost client)
+# in SYSCONFDIR; all of it below DESTDIR.
 PREFIX     = /usr/local
 DESTDIR    =
 SBINDIR    = $(PREFIX)/sbin
@@ -21,7 +22,18 @@ MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
 SYSCONFDIR = /etc
 UNITS      = smtp-session.socket smtp-session@.service \
-             relay-agent.service relay-agent.timer
+             relay-agent.service relay-agent.timer smtp-submission.service
+# Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
+ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
+             smtp-session.conf:etc/smtp-session.conf.sample \
+             smtp-submission.conf:etc/smtp-submission.conf.sample \
+             stunnel/smtps.conf:stunnel/smtps.conf \
+             stunnel/smarthost.conf:stunnel/smarthost.conf
+# Of those, the ones uninstall keeps when they differ from the source.
+ETCCONFS   = smtp-session.conf:etc/smtp-session.conf.sample \
+             smtp-submission.conf:etc/smtp-submission.conf.sample \
+             stunnel/smtps.conf:stunnel/smtps.conf \
+             stunnel/smarthost.conf:stunnel/smarthost.conf
 
 ifeq ($(SAN),1)
 CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -86,7 +98,8 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d
+		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
+		$(DESTDIR)$(SYSCONFDIR)/stunnel
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
 	install -m 644 man/smtp-session.8 man/relay-agent.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/
@@ -95,9 +108,9 @@ install: all
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
-	@for f in xinetd.d/smtp cron.d/relay-agent smtp-session.conf; do \
+	@for fs in $(ETCFILES); do \
+		f=$${fs%%:*}; src=$${fs#*:}; \
 		dst=$(DESTDIR)$(SYSCONFDIR)/$$f; \
-		src=$$f; [ $$f != smtp-session.conf ] || src=etc/smtp-session.conf.sample; \
 		if [ -e $$dst ]; then echo "kept existing $$dst"; continue; fi; \
 		echo "$(SUBST) $$src >$$dst"; \
 		$(SUBST) $$src >$$dst.tmp && chmod 644 $$dst.tmp && \
@@ -105,7 +118,7 @@ install: all
 	done
 
 # uninstall - remove what install put there, except a configuration file
-# that differs from the sample (it holds the administrator's settings).
+# that differs from its sample (it holds the administrator's settings).
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
 	rm -f $(DESTDIR)$(MANDIR)/man8/smtp-session.8 \
@@ -113,12 +126,14 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
-	@conf=$(DESTDIR)$(SYSCONFDIR)/smtp-session.conf; \
-	if [ -e $$conf ]; then \
-		if $(SUBST) etc/smtp-session.conf.sample | cmp -s - $$conf; then \
-			echo "rm -f $$conf"; rm -f $$conf; \
-		else echo "kept $$conf (changed from the sample)"; fi; \
-	fi
+	@for fs in $(ETCCONFS); do \
+		conf=$(DESTDIR)$(SYSCONFDIR)/$${fs%%:*}; src=$${fs#*:}; \
+		if [ -e $$conf ]; then \
+			if $(SUBST) $$src | cmp -s - $$conf; then \
+				echo "rm -f $$conf"; rm -f $$conf; \
+			else echo "kept $$conf (changed from the sample)"; fi; \
+		fi; \
+	done
 
 # Fuzzing: libFuzzer harnesses under fuzz/, seed corpora under tests/fuzz/.
 FUZZ_CC      = clang

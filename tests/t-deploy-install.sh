@@ -9,7 +9,7 @@
 SRC=$T/src
 mkdir -p "$SRC"
 cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd \
-	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/etc "$SRC"/ 2>/dev/null
+	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/etc "$TOP"/stunnel "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
 # Every build product newer than every source: make builds nothing.
 find "$T/bin" -type f -exec touch {} +
@@ -33,11 +33,15 @@ fi
 expect_eq "installed file list (PREFIX=/usr)" "$(files "$R")" "$(cat <<-'LIST'
 	644 etc/cron.d/relay-agent
 	644 etc/smtp-session.conf
+	644 etc/smtp-submission.conf
+	644 etc/stunnel/smarthost.conf
+	644 etc/stunnel/smtps.conf
 	644 etc/xinetd.d/smtp
 	644 usr/lib/systemd/system/relay-agent.service
 	644 usr/lib/systemd/system/relay-agent.timer
 	644 usr/lib/systemd/system/smtp-session.socket
 	644 usr/lib/systemd/system/smtp-session@.service
+	644 usr/lib/systemd/system/smtp-submission.service
 	644 usr/share/man/man5/smtp-session.conf.5
 	644 usr/share/man/man8/relay-agent.8
 	644 usr/share/man/man8/smtp-session.8
@@ -51,8 +55,13 @@ check "no placeholder left in installed files" \
 	bash -c "! grep -r '@[A-Z]*@' '$R/etc' '$R/usr/lib'"
 expect_eq "units run the programs from /usr/sbin" \
 	"$(grep -h '^ExecStart=' "$R"/usr/lib/systemd/system/*.service | sort)" \
-	"ExecStart=/usr/sbin/relay-agent -c /etc/smtp-session.conf
+	"ExecStart=/usr/bin/stunnel4 /etc/stunnel/smtps.conf
+ExecStart=/usr/sbin/relay-agent -c /etc/smtp-session.conf
 ExecStart=/usr/sbin/smtp-session -c /etc/smtp-session.conf"
+expect_eq "stunnel's submission service runs /usr/sbin/smtp-session -c /etc/smtp-submission.conf" \
+	"$(grep -E '^(exec|execArgs) = ' "$R/etc/stunnel/smtps.conf")" \
+	"exec = /usr/sbin/smtp-session
+execArgs = smtp-session -c /etc/smtp-submission.conf"
 expect_eq "xinetd entry runs /usr/sbin/smtp-session -c /etc/smtp-session.conf" \
 	"$(grep -E '^\s*server(_args)?\s*=' "$R/etc/xinetd.d/smtp" | tr -s ' \t' ' ')" \
 	" server = /usr/sbin/smtp-session
@@ -67,11 +76,15 @@ check "make install with the default PREFIX succeeds" inst "$R2"
 expect_eq "installed file list (default PREFIX)" "$(paths "$R2")" "$(cat <<-'LIST'
 	etc/cron.d/relay-agent
 	etc/smtp-session.conf
+	etc/smtp-submission.conf
+	etc/stunnel/smarthost.conf
+	etc/stunnel/smtps.conf
 	etc/xinetd.d/smtp
 	usr/local/lib/systemd/system/relay-agent.service
 	usr/local/lib/systemd/system/relay-agent.timer
 	usr/local/lib/systemd/system/smtp-session.socket
 	usr/local/lib/systemd/system/smtp-session@.service
+	usr/local/lib/systemd/system/smtp-submission.service
 	usr/local/sbin/relay-agent
 	usr/local/sbin/smtp-session
 	usr/local/share/man/man5/smtp-session.conf.5
@@ -105,7 +118,8 @@ V=$T/v
 check "make install PREFIX=$V SYSCONFDIR=$V/etc succeeds" inst "" PREFIX="$V" SYSCONFDIR="$V/etc"
 U=$V/lib/systemd/system
 out=$(cd "$U" && MANPATH=$V/share/man systemd-analyze verify \
-	./smtp-session.socket ./smtp-session@.service ./relay-agent.service ./relay-agent.timer 2>&1)
+	./smtp-session.socket ./smtp-session@.service ./relay-agent.service ./relay-agent.timer \
+	./smtp-submission.service 2>&1)
 rc=$?
 expect_eq "systemd-analyze verify accepts the units (and finds their man pages)" "$rc:$out" "0:"
 score() {
@@ -119,6 +133,10 @@ check "smtp-session@.service exposure $s is at most 2.0" \
 s=$(score relay-agent.service)
 echo "# systemd-analyze security: relay-agent.service exposure $s"
 check "relay-agent.service exposure $s is at most 2.0" \
+	awk -v s="$s" 'BEGIN { exit !(s != "" && s + 0 <= 2.0) }'
+s=$(score smtp-submission.service)
+echo "# systemd-analyze security: smtp-submission.service exposure $s"
+check "smtp-submission.service exposure $s is at most 2.0" \
 	awk -v s="$s" 'BEGIN { exit !(s != "" && s + 0 <= 2.0) }'
 
 # --- man pages ---------------------------------------------------------
