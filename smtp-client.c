@@ -202,6 +202,9 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 		return -1;
 	}
 	r->text[0] = '\0';
+	/* "the greeting", or "the reply to EHLO": what was awaited. */
+	char awaited[64];
+	snprintf(awaited, sizeof awaited, "%s%s", strncmp(what, "the ", 4) ? "the reply to " : "", what);
 	while (!last) {
 		long long left = deadline - now_ms();
 		enum lr_status st;
@@ -217,8 +220,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 		case LR_LINE:
 			break;
 		case LR_TOOLONG:
-			set_reply(r, 451, "451 4.5.0 %s[%s] sent a reply line over %d octets after %s",
-			          c->host, c->ip, SMTP_REPLY_MAX, what);
+			set_reply(r, 451, "451 4.5.0 %s[%s] sent a line over %d octets in %s",
+			          c->host, c->ip, SMTP_REPLY_MAX, awaited);
 			drop(c);
 			return -1;
 		case LR_TIMEOUT:
@@ -227,8 +230,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 			drop(c);
 			return -1;
 		default:
-			set_reply(r, 451, "451 4.4.2 lost connection with %s[%s] after %s",
-			          c->host, c->ip, what);
+			set_reply(r, 451, "451 4.4.2 lost connection with %s[%s] while waiting for %s",
+			          c->host, c->ip, awaited);
 			drop(c);
 			return -1;
 		}
@@ -238,9 +241,9 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 		len = strlen(line);
 		lc = reply_syntax(line, len, &last);
 		if (lc < 0 || (code >= 0 && lc != code) || ++lines > SMTP_REPLY_LINES_MAX) {
-			set_reply(r, 451, "451 4.5.0 %s[%s] sent %s after %s", c->host, c->ip,
+			set_reply(r, 451, "451 4.5.0 %s[%s] sent %s instead of %s", c->host, c->ip,
 			          lines > SMTP_REPLY_LINES_MAX ? "an endless reply" : "garbage",
-			          what);
+			          awaited);
 			drop(c);
 			return -1;
 		}

@@ -1148,7 +1148,8 @@ main(int argc, char **argv)
 	s.lr.before_block = flush_hook;
 	s.lr.arg = &s;
 	peer_find(&s);
-	log_msg(LOG_INFO, "connect from [%s]%s", s.peer, debug ? " (debug sink)" : "");
+	log_msg(LOG_INFO, "connect from [%s]%s%s", s.peer, cf.tls_wrapped ? " tls=yes" : "",
+	    debug ? " (debug sink)" : "");
 
 	reply(&s, "220 %s ESMTP ready", cf.hostname);
 	while (!s.closing) {

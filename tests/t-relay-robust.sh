@@ -102,13 +102,13 @@ START=$(date +%s)
 expect_eq "hostile servers: pass exits 0" "$?" 0
 check "hostile servers: pass ended within 15 s" test $(( $(date +%s) - START )) -le 15
 check "garbage instead of a reply code: deferred" \
-	grep -q 'to=<x@garbage.example>.*status=deferred (451 4.5.0 .* sent garbage after EHLO)' "$T/log"
+	grep -q 'to=<x@garbage.example>.*status=deferred (451 4.5.0 .* sent garbage instead of the reply to EHLO)' "$T/log"
 check "endless multi-line reply: deferred" \
-	grep -q 'to=<x@endless.example>.*status=deferred (451 4.5.0 .* sent an endless reply after the greeting)' "$T/log"
+	grep -q 'to=<x@endless.example>.*status=deferred (451 4.5.0 .* sent an endless reply instead of the greeting)' "$T/log"
 check "reply that never comes: deferred on timeout" \
 	grep -q 'to=<x@silent.example>.*status=deferred (451 4.4.2 timeout waiting for .* to reply to the greeting)' "$T/log"
 check "overlong reply line: deferred" \
-	grep -q 'to=<x@longline.example>.*status=deferred (451 4.5.0 .* reply line over' "$T/log"
+	grep -q 'to=<x@longline.example>.*status=deferred (451 4.5.0 .* sent a line over' "$T/log"
 check "connection dropped during DATA: deferred" \
 	grep -q 'to=<x@dropdata.example>.*status=deferred (451 4.4.2 lost connection' "$T/log"
 check "EHLO refused: HELO, then sent" grep -q 'to=<x@noehlo.example>.*status=sent' "$T/log"
