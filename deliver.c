@@ -76,9 +76,10 @@ fail_reply(char *why, size_t whysz, int err, const char *what, const char *name)
 		    what, name, strerror(err));
 }
 
-/* dotlock_try - create NAME.lock; 1 held, 0 busy, -1 error. */
+/* dotlock_try - create NAME.lock; 1 held (its inode noted in B), 0 busy,
+ * -1 error. */
 static int
-dotlock_try(const char *lockpath)
+dotlock_try(struct mbox *b, const char *lockpath)
 {
 	struct stat st;
 	int fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -87,6 +88,15 @@ dotlock_try(const char *lockpath)
 		char pid[32];
 		int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 		(void)write_all(fd, pid, (size_t)n);
+		if (fstat(fd, &st) < 0) {
+			int err = errno;
+			close(fd);
+			unlink(lockpath);   /* ours: made with O_EXCL just now */
+			errno = err;
+			return -1;
+		}
+		b->lock_dev = st.st_dev;
+		b->lock_ino = st.st_ino;
 		close(fd);
 		return 1;
 	}
@@ -96,6 +106,27 @@ dotlock_try(const char *lockpath)
 	if (lstat(lockpath, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SEC)
 		unlink(lockpath);
 	return 0;
+}
+
+/* dotlock_drop - remove NAME.lock if it is still the one we made. */
+static void
+dotlock_drop(struct mbox *b, const char *lockpath)
+{
+	struct stat st;
+
+	if (b->dotlocked && lstat(lockpath, &st) == 0 && st.st_dev == b->lock_dev &&
+	    st.st_ino == b->lock_ino)
+		unlink(lockpath);
+	b->dotlocked = 0;
+}
+
+/* lock_path - DIR/NAME.lock; -1 if too long. */
+static int
+lock_path(const struct mbox_txn *t, const struct mbox *b, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, "%s/%s.lock", t->dir, b->name);
+
+	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
 /* box_open - open (creating 0600) the mbox and check it is a plain file. */
@@ -109,12 +140,20 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
 		return -1;
 	}
-	b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (b->fd < 0 && errno == ENOENT) {
-		/* A new mailbox: its directory entry is fsynced after the append. */
+	for (int tries = 0; tries < 3; tries++) {
+		b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (b->fd >= 0 || errno != ENOENT)
+			break;
+		/* A new mailbox: its directory entry is fsynced after the append.
+		 * EEXIST: another delivery created it just now; open that. */
 		b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC | O_NOCTTY, 0600);
-		b->created = b->fd >= 0;
+		if (b->fd >= 0) {
+			b->created = 1;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
 	}
 	if (b->fd < 0) {
 		fail_reply(why, whysz, errno, "open", b->name);
@@ -135,14 +174,13 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 {
 	char lockpath[4096 + USER_NAME_MAX + 8];
 
-	if (snprintf(lockpath, sizeof lockpath, "%s/%s.lock", t->dir, b->name) >=
-	    (int)sizeof lockpath) {
+	if (lock_path(t, b, lockpath, sizeof lockpath) < 0) {
 		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
 		return -1;
 	}
 	for (;;) {
 		if (!b->dotlocked) {
-			int rc = dotlock_try(lockpath);
+			int rc = dotlock_try(b, lockpath);
 			if (rc < 0) {
 				fail_reply(why, whysz, errno, "lock", b->name);
 				return -1;
@@ -158,8 +196,7 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 				return -1;
 			}
 			/* Another program holds the fcntl lock: let go of both. */
-			unlink(lockpath);
-			b->dotlocked = 0;
+			dotlock_drop(b, lockpath);
 		}
 		if (now_ms() >= deadline) {
 			snprintf(why, whysz, "451 4.2.0 Mailbox %s is locked, try again later",
@@ -168,6 +205,34 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 		}
 		sleep_ms(random_between(LOCK_RETRY_MIN_MS, LOCK_RETRY_MAX_MS));
 	}
+}
+
+/* box_unlock - drop both locks of B and close it. */
+static void
+box_unlock(struct mbox_txn *t, struct mbox *b)
+{
+	char lockpath[4096 + USER_NAME_MAX + 8];
+
+	if (lock_path(t, b, lockpath, sizeof lockpath) == 0)
+		dotlock_drop(b, lockpath);
+	if (b->fd >= 0) {
+		close(b->fd);   /* closing drops the fcntl lock */
+		b->fd = -1;
+	}
+}
+
+/* box_current - whether the locked file is still the mbox at its path:
+ * a reader (Python's mailbox, mutt) may have replaced or removed it while
+ * we waited, and a copy appended to the old inode would be lost. */
+static int
+box_current(const struct mbox_txn *t, const struct mbox *b, const struct stat *st)
+{
+	char path[4096 + USER_NAME_MAX + 2];
+	struct stat now;
+
+	return path_join(path, sizeof path, t->dir, b->name) == 0 &&
+	    lstat(path, &now) == 0 && S_ISREG(now.st_mode) &&
+	    now.st_dev == st->st_dev && now.st_ino == st->st_ino && st->st_nlink == 1;
 }
 
 /* deliver_lock_all - lock every mailbox in name order. */
@@ -179,14 +244,26 @@ deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
-		if (box_open(t, b, why, whysz) < 0 || box_lock(t, b, deadline, why, whysz) < 0) {
-			deliver_release(t);
-			return RES_TEMP;
-		}
-		if (fstat(b->fd, &st) < 0) {
-			fail_reply(why, whysz, errno, "stat", b->name);
-			deliver_release(t);
-			return RES_TEMP;
+		for (;;) {
+			if (box_open(t, b, why, whysz) < 0 ||
+			    box_lock(t, b, deadline, why, whysz) < 0) {
+				deliver_release(t);
+				return RES_TEMP;
+			}
+			if (fstat(b->fd, &st) < 0) {
+				fail_reply(why, whysz, errno, "stat", b->name);
+				deliver_release(t);
+				return RES_TEMP;
+			}
+			if (box_current(t, b, &st))
+				break;
+			box_unlock(t, b);
+			if (now_ms() >= deadline) {
+				snprintf(why, whysz, "451 4.2.0 Mailbox %s keeps changing, "
+				    "try again later", b->name);
+				deliver_release(t);
+				return RES_TEMP;
+			}
 		}
 		b->oldsize = st.st_size;
 	}
@@ -401,19 +478,8 @@ deliver_rollback(struct mbox_txn *t)
 void
 deliver_release(struct mbox_txn *t)
 {
-	for (int i = t->nboxes - 1; i >= 0; i--) {
-		struct mbox *b = &t->boxes[i];
-		if (b->dotlocked) {
-			char lockpath[4096 + USER_NAME_MAX + 8];
-			snprintf(lockpath, sizeof lockpath, "%s/%s.lock", t->dir, b->name);
-			unlink(lockpath);
-			b->dotlocked = 0;
-		}
-		if (b->fd >= 0) {
-			close(b->fd);   /* closing drops the fcntl lock */
-			b->fd = -1;
-		}
-	}
+	for (int i = t->nboxes - 1; i >= 0; i--)
+		box_unlock(t, &t->boxes[i]);
 	free(t->boxes);
 	t->boxes = NULL;
 	t->nboxes = t->cap = 0;

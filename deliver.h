@@ -19,6 +19,8 @@ struct mbox {
 	char delivered_to[ADDR_MAX + 1];/* NAME@DOMAIN for Delivered-To: */
 	int fd;                         /* -1 when not open */
 	int dotlocked;
+	dev_t lock_dev;                 /* the dotlock we made: removed only */
+	ino_t lock_ino;                 /* while it is still that file */
 	off_t oldsize;
 	int appended;                   /* something was written */
 	int created;                    /* this delivery created the file */
