@@ -2,8 +2,8 @@
  * auth.c - password checks with crypt(3) against "user:hash" lines.
  *
  * The file is read on every attempt (it is small, and a changed password
- * takes effect at once). An unknown user costs a crypt() call too, so the
- * time taken does not tell which user names exist.
+ * takes effect at once). An unknown user costs a crypt() call with the
+ * same method and cost, so the time taken does not tell which names exist.
  */
 #include <crypt.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "limits.h"
 #include "util.h"
 
-/* A SHA-512 hash of a random string: burns the same time for unknown users. */
+/* Used when the file has no hash at all. */
 static const char dummy_hash[] =
     "$6$Wc4J5cGTPmxxJ0xq$YnmyYi49A8ZNqXZW.DusrU32vViLWaUF2.ABxrix"
     "HT/ZX63InjHlpTHeJ0gCaO8h9VtfQ2bWfJfZR1LwFMoF6/";
@@ -35,7 +35,7 @@ equal(const char *a, const char *b)
 int
 auth_check(const char *file, const char *user, const char *password)
 {
-	char line[CONF_LINE_MAX], hash[CONF_LINE_MAX] = "";
+	char line[CONF_LINE_MAX], hash[CONF_LINE_MAX] = "", first[CONF_LINE_MAX] = "";
 	struct crypt_data *cd;
 	FILE *f = fopen(file, "re");
 	int found = 0, ok = 0;
@@ -49,6 +49,8 @@ auth_check(const char *file, const char *user, const char *password)
 		if (line[0] == '#' || !(colon = strchr(line, ':')))
 			continue;
 		*colon = '\0';
+		if (!first[0])
+			strlcpy_ck(first, colon + 1, sizeof first);
 		if (strcmp(line, user) == 0) {
 			strlcpy_ck(hash, colon + 1, sizeof hash);
 			found = 1;
@@ -59,9 +61,13 @@ auth_check(const char *file, const char *user, const char *password)
 	cd = calloc(1, sizeof *cd);
 	if (!cd)
 		return RES_TEMP;
-	const char *h = crypt_r(password, found && hash[0] ? hash : dummy_hash, cd);
+	/* An unknown user is hashed with the file's own first hash (same
+	 * method and cost), so the time taken does not tell names apart. */
+	const char *setting = found && hash[0] ? hash : first[0] ? first : dummy_hash;
+	const char *h = crypt_r(password, setting, cd);
 	ok = found && h && h[0] != '*' && equal(h, hash);
 	explicit_bzero(cd, sizeof *cd);
 	free(cd);
+	explicit_bzero(line, sizeof line);
 	return ok ? RES_OK : RES_PERM;
 }

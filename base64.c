@@ -40,7 +40,8 @@ value(int c)
 	return p ? (int)(p - alphabet) : -1;
 }
 
-/* base64_decode - strict decoding; the length, or -1. */
+/* base64_decode - strict decoding; the length, or -1 (OUT then cleared:
+ * it may have held part of a secret). */
 ssize_t
 base64_decode(const char *in, unsigned char *out, size_t outsz)
 {
@@ -52,20 +53,16 @@ base64_decode(const char *in, unsigned char *out, size_t outsz)
 		int a = value(in[i]), b = value(in[i + 1]);
 		int c = value(in[i + 2]), d = value(in[i + 3]);
 		int last = i + 4 == len;
-		if (a < 0 || b < 0)
-			return -1;
-		if (c < 0 && !(last && in[i + 2] == '=' && in[i + 3] == '='))
-			return -1;
-		if (d < 0 && !(last && in[i + 3] == '='))
-			return -1;
+		if (a < 0 || b < 0 ||
+		    (c < 0 && !(last && in[i + 2] == '=' && in[i + 3] == '=')) ||
+		    (d < 0 && !(last && in[i + 3] == '=')))
+			goto bad;
 		unsigned v = (unsigned)a << 18 | (unsigned)b << 12 |
 		    (unsigned)(c < 0 ? 0 : c) << 6 | (unsigned)(d < 0 ? 0 : d);
 		size_t n = c < 0 ? 1 : d < 0 ? 2 : 3;
 		/* Bits past the last octet must be zero (canonical form). */
-		if ((n == 1 && (v & 0xffff)) || (n == 2 && (v & 0xff)))
-			return -1;
-		if (o + n > outsz)
-			return -1;
+		if ((n == 1 && (v & 0xffff)) || (n == 2 && (v & 0xff)) || o + n > outsz)
+			goto bad;
 		out[o++] = (unsigned char)(v >> 16);
 		if (n > 1)
 			out[o++] = (unsigned char)(v >> 8);
@@ -73,4 +70,7 @@ base64_decode(const char *in, unsigned char *out, size_t outsz)
 			out[o++] = (unsigned char)v;
 	}
 	return (ssize_t)o;
+bad:
+	explicit_bzero(out, o);
+	return -1;
 }

@@ -82,6 +82,7 @@ struct session {
 	char helo[HELO_MAX + 1];
 	char auth_user[256];            /* "" unless authenticated */
 	int auth_failures;
+	int mask_next;                  /* the next line may be an AUTH secret */
 
 	int in_mail;
 	struct addr sender;
@@ -699,7 +700,7 @@ auth_read(struct session *s, const char *challenge, unsigned char *out, size_t o
 	if (s->cf->log_transcript)
 		log_msg(LOG_INFO, "< ***");
 	if (st == LR_TOOLONG) {
-		reply(s, "500 5.5.2 Error: line too long");
+		reply(s, "500 5.5.6 Error: authentication response too long");
 		return -2;
 	}
 	if (len > 0 && line[len - 1] == '\r')
@@ -733,6 +734,72 @@ decode_initial(struct session *s, const char *arg, unsigned char *out, size_t ou
 	return n;
 }
 
+/* The secrets of one AUTH exchange, cleared on every way out. */
+struct auth_secrets {
+	unsigned char buf[3 * AUTH_FIELD_MAX + 3];
+	char user[AUTH_FIELD_MAX + 1];
+	char pass[AUTH_FIELD_MAX + 1];
+};
+
+/*
+ * auth_plain - RFC 4616: [authzid] NUL authcid NUL passwd. Returns 0 with
+ * user and password filled (password empty when the response is not
+ * acceptable as credentials), or what auth_read returned (< 0).
+ */
+static ssize_t
+auth_plain(struct session *s, const char *initial, struct auth_secrets *a)
+{
+	ssize_t n = *initial ? decode_initial(s, initial, a->buf, sizeof a->buf)
+	    : auth_read(s, "", a->buf, sizeof a->buf);
+	unsigned char *z1, *z2, *end;
+
+	if (n < 0)
+		return n;
+	end = a->buf + n;
+	z1 = memchr(a->buf, '\0', (size_t)n);
+	z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
+	if (!z2 || memchr(z2 + 1, '\0', (size_t)(end - z2 - 1))) {
+		reply(s, "501 5.5.2 Error: malformed PLAIN response");
+		return -2;
+	}
+	size_t zlen = (size_t)(z1 - a->buf), ulen = (size_t)(z2 - z1 - 1);
+	size_t plen = (size_t)(end - z2 - 1);
+	if (zlen > AUTH_FIELD_MAX || ulen > AUTH_FIELD_MAX || plen > AUTH_FIELD_MAX) {
+		reply(s, "501 5.5.2 Error: response too long");
+		return -2;
+	}
+	memcpy(a->user, z1 + 1, ulen);
+	a->user[ulen] = '\0';
+	memcpy(a->pass, z2 + 1, plen);
+	a->pass[plen] = '\0';
+	/* Acting for another user (an authzid other than authcid) is not offered. */
+	if (zlen && (zlen != ulen || memcmp(a->buf, a->user, ulen)))
+		a->pass[0] = '\0';
+	return 0;
+}
+
+/* auth_login - the LOGIN exchange: user name, then password. */
+static ssize_t
+auth_login(struct session *s, const char *initial, struct auth_secrets *a)
+{
+	ssize_t n = *initial ? decode_initial(s, initial, a->buf, AUTH_FIELD_MAX)
+	    : auth_read(s, "VXNlcm5hbWU6", a->buf, AUTH_FIELD_MAX);      /* Username: */
+	int bad;
+
+	if (n < 0)
+		return n;
+	bad = memchr(a->buf, '\0', (size_t)n) != NULL;
+	memcpy(a->user, a->buf, (size_t)n);
+	a->user[n] = '\0';
+	n = auth_read(s, "UGFzc3dvcmQ6", a->buf, AUTH_FIELD_MAX);        /* Password: */
+	if (n < 0)
+		return n;
+	bad |= memchr(a->buf, '\0', (size_t)n) != NULL;
+	memcpy(a->pass, a->buf, (size_t)n);
+	a->pass[bad ? 0 : n] = '\0';
+	return 0;
+}
+
 /*
  * cmd_auth - AUTH PLAIN (RFC 4616) and LOGIN. A success grants relaying;
  * each failure costs AUTH_FAIL_DELAY_MS and the third ends the session.
@@ -741,11 +808,12 @@ decode_initial(struct session *s, const char *arg, unsigned char *out, size_t ou
 static int
 cmd_auth(struct session *s, char *arg)
 {
-	unsigned char buf[3 * AUTH_FIELD_MAX + 3], pass[AUTH_FIELD_MAX + 1];
-	char user[AUTH_FIELD_MAX + 1] = "", mech[16], *initial;
+	struct auth_secrets a;
+	char mech[16], *initial;
 	ssize_t n;
 	int rc;
 
+	s->mask_next = 1;       /* a response may follow even a refusal */
 	if (!s->cf->auth_file[0]) {
 		reply(s, "502 5.5.1 Error: authentication not enabled");
 		return 0;
@@ -767,60 +835,29 @@ cmd_auth(struct session *s, char *arg)
 		reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return 0;
 	}
-	pass[0] = '\0';
+	memset(&a, 0, sizeof a);
 	if (strcasecmp(mech, "PLAIN") == 0) {
 		strcpy(mech, "PLAIN");
-		n = *initial ? decode_initial(s, initial, buf, sizeof buf - 1)
-		    : auth_read(s, "", buf, sizeof buf - 1);
-		if (n < 0)
-			return n == -3 ? -1 : 0;
-		/* authzid NUL authcid NUL passwd */
-		unsigned char *z1 = memchr(buf, '\0', (size_t)n);
-		unsigned char *z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(buf + n - z1 - 1)) : NULL;
-		if (!z2 || memchr(z2 + 1, '\0', (size_t)(buf + n - z2 - 1))) {
-			explicit_bzero(buf, sizeof buf);
-			reply(s, "501 5.5.2 Error: malformed PLAIN response");
-			return 0;
-		}
-		size_t ulen = (size_t)(z2 - z1 - 1), plen = (size_t)(buf + n - z2 - 1);
-		int proxy = z1 != buf && ((size_t)(z1 - buf) != ulen || memcmp(buf, z1 + 1, ulen));
-		if (ulen > AUTH_FIELD_MAX || plen > AUTH_FIELD_MAX) {
-			explicit_bzero(buf, sizeof buf);
-			reply(s, "501 5.5.2 Error: response too long");
-			return 0;
-		}
-		memcpy(user, z1 + 1, ulen);
-		user[ulen] = '\0';
-		memcpy(pass, z2 + 1, plen);
-		pass[plen] = '\0';
-		if (proxy)      /* acting for another user is not offered */
-			pass[0] = '\0';
+		n = auth_plain(s, initial, &a);
 	} else if (strcasecmp(mech, "LOGIN") == 0) {
 		strcpy(mech, "LOGIN");
-		n = *initial ? decode_initial(s, initial, buf, AUTH_FIELD_MAX)
-		    : auth_read(s, "VXNlcm5hbWU6", buf, AUTH_FIELD_MAX);      /* Username: */
-		if (n < 0)
-			return n == -3 ? -1 : 0;
-		memcpy(user, buf, (size_t)n);
-		user[n] = '\0';
-		n = auth_read(s, "UGFzc3dvcmQ6", pass, AUTH_FIELD_MAX);       /* Password: */
-		if (n < 0)
-			return n == -3 ? -1 : 0;
-		pass[n] = '\0';
-		if (memchr(pass, '\0', (size_t)n) || strlen(user) != strlen((char *)buf))
-			pass[0] = '\0';
+		n = auth_login(s, initial, &a);
 	} else {
 		reply(s, "504 5.5.4 Unrecognized authentication type");
 		return 0;
 	}
-	explicit_bzero(buf, sizeof buf);
-
-	rc = user[0] && pass[0] ? auth_check(s->cf->auth_file, user, (char *)pass) : RES_PERM;
-	explicit_bzero(pass, sizeof pass);
-	sanitize_text(user);
+	s->mask_next = 0;       /* the responses were read above */
+	if (n < 0) {
+		explicit_bzero(&a, sizeof a);
+		return n == -3 ? -1 : 0;
+	}
+	rc = a.user[0] && a.pass[0] ? auth_check(s->cf->auth_file, a.user, a.pass) : RES_PERM;
+	explicit_bzero(a.buf, sizeof a.buf);
+	explicit_bzero(a.pass, sizeof a.pass);
+	sanitize_text(a.user);
 	if (rc == RES_OK) {
-		strlcpy_ck(s->auth_user, user, sizeof s->auth_user);
-		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer, mech, user);
+		strlcpy_ck(s->auth_user, a.user, sizeof s->auth_user);
+		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer, mech, a.user);
 		reply(s, "235 2.7.0 Authentication successful");
 		return 0;
 	}
@@ -829,7 +866,7 @@ cmd_auth(struct session *s, char *arg)
 		reply(s, "454 4.7.0 Temporary authentication failure");
 		return 0;
 	}
-	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer, mech, user);
+	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer, mech, a.user);
 	out_flush(s);
 	sleep_ms(AUTH_FAIL_DELAY_MS);
 	reply(s, "535 5.7.8 Error: authentication failed");
@@ -902,11 +939,12 @@ command(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	if (s->cf->log_transcript) {
-		if (strncasecmp(line, "AUTH", 4) == 0)
-			log_msg(LOG_INFO, "< AUTH ***");
+		if (strncasecmp(line, "AUTH", 4) == 0 || s->mask_next)
+			log_msg(LOG_INFO, "< %s***", strncasecmp(line, "AUTH", 4) ? "" : "AUTH ");
 		else
 			log_msg(LOG_INFO, "< %s", line);
 	}
+	s->mask_next = 0;
 	vlen = strcspn(line, " ");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (vlen == 4 && strncasecmp(line, commands[i].verb, 4) == 0)
@@ -919,7 +957,10 @@ command(struct session *s, char *line, size_t len)
 	}
 	s->verb = c->verb;
 	if (len + 2 > c->max) {
-		reply(s, "500 5.5.2 Error: line too long");
+		if (c->max == SMTP_AUTH_MAX)    /* RFC 4954 4 */
+			reply(s, "500 5.5.6 Error: authentication line too long");
+		else
+			reply(s, "500 5.5.2 Error: line too long");
 		return 0;
 	}
 	arg = line + vlen;
@@ -1173,7 +1214,10 @@ main(int argc, char **argv)
 		}
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		if (command(&s, line, len) < 0)
+		int end = command(&s, line, len) < 0;
+		if (strncasecmp(line, "AUTH", 4) == 0)
+			explicit_bzero(line, len);      /* an initial response */
+		if (end)
 			break;
 	}
 	out_flush(&s);

@@ -401,11 +401,13 @@ def limits():
     group("AUTH lines of 12288 octets", [
         ("AUTH of 12288 octets", auth + b"A" * (12286 - len(auth)),
          "501 5.5.2 Error: cannot decode the initial response"),
-        ("AUTH of 12289 octets", auth + b"A" * (12287 - len(auth)), TOOLONG),
+        ("AUTH of 12289 octets", auth + b"A" * (12287 - len(auth)),
+         "500 5.5.6 Error: authentication line too long"),
         ("NOOP of 12289 octets", b"NOOP " + b"y" * 12282, TOOLONG),
     ], conf="conf.auth")
     # The answer to a 334 challenge has the same limit.
-    for n, want in ((12288, "501 5.5.2 Error: cannot decode the response"), (12289, TOOLONG)):
+    for n, want in ((12288, "501 5.5.2 Error: cannot decode the response"),
+                    (12289, "500 5.5.6 Error: authentication response too long")):
         got, rc, _ = run(b"EHLO client.example\r\nAUTH PLAIN\r\n" + b"A" * (n - 2) +
                          b"\r\nNOOP\r\nQUIT\r\n", "conf.auth")
         result(got == [GREETING, EHLO_AUTH, "334 ", want, OK, BYE] and rc == 0,

@@ -122,6 +122,46 @@ expect_eq "without auth_file: no AUTH offered, AUTH answers 502" "$got" "220 mx.
 502 5.5.1 Error: authentication not enabled
 221 2.0.0 Bye"
 
+# A failed decode leaves nothing behind that spoils the next attempt.
+write_conf "auth_file $T/auth"
+junk=$($PY -c 'import base64; print(base64.b64encode(b"y" * 60).decode() + "!!!!")')
+got=$(out "EHLO c\r\nAUTH PLAIN $junk\r\nAUTH LOGIN $(b64 carol)\r\n$(b64 c-secret)\r\nQUIT\r\n")
+expect_eq "LOGIN after a response that did not decode" "$got" "$ehlo
+501 5.5.2 Error: cannot decode the initial response
+334 UGFzc3dvcmQ6
+235 2.7.0 Authentication successful
+221 2.0.0 Bye"
+
+# A response sent after a refused AUTH is masked in the transcript too.
+write_conf "log_transcript yes"
+printf 'EHLO c\r\nAUTH LOGIN\r\n%s\r\nQUIT\r\n' "$(b64 hidden-pass)" | "$BIN/smtp-session" -c "$T/conf" >/dev/null
+check "refused AUTH: the next line is masked in the transcript" \
+	bash -c "! grep -q '$(b64 hidden-pass)' '$T/log' && grep -q '< \*\*\*' '$T/log'"
+
+# Timing: a wrong password for a known user and any password for an
+# unknown one cost one crypt() of the same method (the file's).
+write_conf "auth_file $T/auth"
+{ echo "dave:$(mkpasswd -m yescrypt 'd secret')"; } >"$T/auth.y"
+cat >"$T/timing.c" <<-'C'
+	#include <stdio.h>
+	#include <time.h>
+	#include "auth.h"
+	static double t(const char *f, const char *u) {
+	    struct timespec a, b;
+	    clock_gettime(CLOCK_MONOTONIC, &a);
+	    for (int i = 0; i < 5; i++) auth_check(f, u, "wrong");
+	    clock_gettime(CLOCK_MONOTONIC, &b);
+	    return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	}
+	int main(int c, char **v) { (void)c; double k = t(v[1], "dave"), u = t(v[1], "nobody");
+	    printf("%s\n", u > k / 3 ? "alike" : "different"); return 0; }
+	C
+if cc -std=c11 -D_GNU_SOURCE -I"$TOP" -o "$T/timing" "$T/timing.c" "$TOP/auth.c" "$TOP/util.c" -lcrypt 2>"$T/cc.err"; then
+	expect_eq "unknown user costs a crypt() of the file's method" "$("$T/timing" "$T/auth.y")" "alike"
+else
+	nok "timing probe builds"; cat "$T/cc.err"
+fi
+
 # an unreadable auth_file is a configuration error
 write_conf "auth_file $T/missing"
 printf 'QUIT\r\n' | "$BIN/smtp-session" -c "$T/conf" >/dev/null 2>"$T/err"
