@@ -89,6 +89,19 @@ parse_dur(const char *val, int *out, char *why, size_t whysz)
 	return 0;
 }
 
+/* parse_wait - a duration used as a timeout: at most TIMEOUT_MAX_SEC. */
+static int
+parse_wait(const char *val, int *out, char *why, size_t whysz)
+{
+	if (parse_dur(val, out, why, whysz) < 0)
+		return -1;
+	if (*out > TIMEOUT_MAX_SEC) {
+		snprintf(why, whysz, "at most %dd", TIMEOUT_MAX_SEC / 86400);
+		return -1;
+	}
+	return 0;
+}
+
 /* parse_bool - yes or no. */
 static int
 parse_bool(const char *val, int *out, char *why, size_t whysz)
@@ -266,7 +279,7 @@ k_max_recipients(struct config *cf, const char *v, char *why, size_t whysz)
 static int
 k_timeout(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return parse_dur(v, &cf->timeout, why, whysz);
+	return parse_wait(v, &cf->timeout, why, whysz);
 }
 
 static int
@@ -365,7 +378,7 @@ k_nameserver(struct config *cf, const char *v, char *why, size_t whysz)
 static int
 k_dns_timeout(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return parse_dur(v, &cf->dns_timeout, why, whysz);
+	return parse_wait(v, &cf->dns_timeout, why, whysz);
 }
 
 static int
@@ -382,13 +395,13 @@ k_remote_port(struct config *cf, const char *v, char *why, size_t whysz)
 static int
 k_connect_timeout(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return parse_dur(v, &cf->connect_timeout, why, whysz);
+	return parse_wait(v, &cf->connect_timeout, why, whysz);
 }
 
 static int
 k_smtp_timeout(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return parse_dur(v, &cf->smtp_timeout, why, whysz);
+	return parse_wait(v, &cf->smtp_timeout, why, whysz);
 }
 
 static int
@@ -745,21 +758,36 @@ users_load(struct config *cf, char *err, size_t errsz)
 			fclose(f);
 			return cf_err(err, errsz, cf->users_file, lineno, "%s", why);
 		}
-		for (int i = 0; i < cf->nusers - 1; i++)
-			if (strcasecmp(cf->users[i].name, u->name) == 0) {
-				fclose(f);
-				return cf_err(err, errsz, cf->users_file, lineno,
-				    "\"%s\" given twice", u->name);
-			}
+		u->line = lineno;
 	}
 	fclose(f);
 	qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+	/* Sorted, a name given twice (in any case) sits beside its twin. */
+	for (int i = 1; i < cf->nusers; i++)
+		if (strcasecmp(cf->users[i - 1].name, cf->users[i].name) == 0) {
+			const struct user *later = cf->users[i].line > cf->users[i - 1].line ?
+			    &cf->users[i] : &cf->users[i - 1];
+			return cf_err(err, errsz, cf->users_file, later->line,
+			    "\"%s\" given twice", later->name);
+		}
 
 	for (int i = 0; i < cf->nusers; i++) {
 		const struct user *stack[ALIAS_DEPTH_MAX + 1];
 		int mailboxes = 0;
 		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) < 0)
 			return cf_err(err, errsz, cf->users_file, 0, "%s", why);
+	}
+	for (int i = 0; i < cf->nusers; i++) {
+		struct expansion *ex = calloc(1, sizeof *ex);
+		int rc = ex ? config_expand_local(cf, cf->users[i].name, ex) : -1;
+		if (ex) {
+			expansion_free(ex);
+			free(ex);
+		}
+		if (rc < 0)
+			return cf_err(err, errsz, cf->users_file, cf->users[i].line,
+			    "\"%s\" expands to more than %d addresses", cf->users[i].name,
+			    RCPT_EXPAND_MAX);
 	}
 	const struct user *pm = config_find_user(cf, "postmaster");
 	int mailboxes = 0;

@@ -23,6 +23,7 @@ struct user {
 	char name[USER_NAME_MAX + 1];   /* as written in the file */
 	char **targets;                 /* alias targets as written */
 	int ntargets;
+	int line;                       /* line in the users file */
 };
 
 struct config {

@@ -37,6 +37,7 @@
 #define ALIAS_TARGETS_MAX   100     /* targets of one alias line */
 #define ALIAS_DEPTH_MAX     10      /* nesting of aliases */
 #define USER_NAME_MAX       64      /* octets of a mailbox name */
+#define TIMEOUT_MAX_SEC     86400   /* longest timeout key (1 day) */
 
 /* Local delivery. */
 #define LOCK_WAIT_MAX_MS    30000   /* give up on a mailbox lock (451 4.2.0) */

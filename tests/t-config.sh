@@ -35,6 +35,8 @@ bad_conf "missing value" "$T/conf:8: \"auth_file\" needs a value" "auth_file"
 bad_conf "smarthost_auth without password" "$T/conf:8: smarthost_auth: expected USER PASSWORD" "smarthost_auth user"
 bad_conf "bad IPv6 name server" "$T/conf:8: nameserver: bad name server" "nameserver [::1"
 
+bad_conf "timeout over a day" "$T/conf:8: timeout: at most 1d" "timeout 30d"
+
 # users file errors
 write_conf
 printf 'alice\nbob\npostmaster: alice\nloop1: loop2\nloop2: loop1\n' >"$T/users"
@@ -65,6 +67,13 @@ check "alias to an unknown local name refused" grep -qF "unknown local name \"no
 { echo alice; echo "postmaster: a1"; for i in $(seq 1 11); do echo "a$i: a$((i + 1))"; done; echo "a12: alice"; } >"$T/users"
 printf 'EHLO x\r\n' | "$BIN/smtp-session" -c "$T/conf" >/dev/null 2>"$T/err"
 check "aliases nested more than 10 deep refused" grep -q "nest more than 10 deep" "$T/err"
+
+{ echo alice; echo "postmaster: alice"; echo "big: $(seq -s ', ' -f 'u%g@far.example' 1 100)";
+  echo "bigger: big, $(seq -s ', ' -f 'v%g@far.example' 1 99)"
+  for i in $(seq 1 9); do echo "huge$i: bigger, $(seq -s ', ' -f "w${i}x%g@far.example" 1 99)"; done
+  echo "all: $(seq -s ', ' -f 'huge%g' 1 9)"; } >"$T/users"
+printf 'EHLO x\r\n' | "$BIN/smtp-session" -c "$T/conf" >/dev/null 2>"$T/err"
+check "an alias reaching more than 1000 addresses is refused" grep -qF '"all" expands to more than 1000 addresses' "$T/err"
 
 # the error reaches the configured log file (log read before the error)
 write_conf "bogus line"
