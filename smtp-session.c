@@ -995,6 +995,8 @@ command(struct session *s, char *line, size_t len)
 		if (c->verb[1] == 'C') {
 			s->n_rcpt++;
 			cmd_rcpt(s, arg);
+		} else if (arg[0]) {
+			reply(s, "501 5.5.4 Syntax: RSET");
 		} else {
 			s->n_rset++;
 			txn_reset(s);
@@ -1008,6 +1010,10 @@ command(struct session *s, char *line, size_t len)
 		reply(s, "250 2.0.0 Ok");
 		break;
 	case 'Q':
+		if (arg[0]) {
+			reply(s, "501 5.5.4 Syntax: QUIT");
+			break;
+		}
 		s->n_quit++;
 		reply(s, "221 2.0.0 Bye");
 		return -1;
@@ -1072,7 +1078,7 @@ peer_find(struct session *s)
 {
 	socklen_t len = sizeof s->peer_sa;
 	struct sockaddr_storage *ss = &s->peer_sa;
-	int found = 0;
+	int found = 0, unknown_behind_tls = 0;
 
 	memset(ss, 0, sizeof *ss);
 	if (getpeername(0, (struct sockaddr *)ss, &len) == 0 &&
@@ -1082,6 +1088,8 @@ peer_find(struct session *s)
 			struct sockaddr_storage env;
 			if (peer_from_env("REMOTE_HOST", &env))
 				*ss = env;
+			else
+				unknown_behind_tls = 1;
 		}
 	}
 	if (!found)
@@ -1107,6 +1115,13 @@ peer_find(struct session *s)
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, s->peer, sizeof s->peer);
 	s->relay_ok = config_relay_allowed(s->cf, (struct sockaddr *)ss);
+	if (unknown_behind_tls) {
+		/* The TLS front end did not say who the client is: never let
+		 * its loopback address grant relaying. */
+		log_msg(LOG_WARNING, "tls_wrapped: no valid REMOTE_HOST from the TLS front end; "
+		    "relaying only after AUTH");
+		s->relay_ok = 0;
+	}
 }
 
 /* ------------------------------------------------------------------- main */

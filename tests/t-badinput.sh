@@ -202,3 +202,36 @@ case "$BIN" in
 *asan*) ok "peak RSS $rss KiB (not judged under ASan)";;
 *) check "peak RSS stays small for a 20 MiB line ($rss KiB < 8192)" test "$rss" -lt 8192;;
 esac
+
+# --- QUIT and RSET take no argument
+write_conf
+got=$(raw "QUIT now\r\nRSET x\r\nQUIT\r\n")
+expect_eq "QUIT and RSET with an argument: 501 5.5.4" "$got" "220 mx.test.example ESMTP ready
+501 5.5.4 Syntax: QUIT
+501 5.5.4 Syntax: RSET
+221 2.0.0 Bye"
+
+# --- behind a TLS front end that names no client, loopback grants nothing
+write_conf "tls_wrapped yes"
+got=$($PY - "$BIN/smtp-session" "$T/conf" <<-'PY'
+	import os, socket, subprocess, sys
+	srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+	cli = socket.create_connection(srv.getsockname()); conn, _ = srv.accept()
+	env = dict(os.environ); env.pop("REMOTE_HOST", None)
+	p = subprocess.Popen([sys.argv[1], "-c", sys.argv[2]], stdin=conn, stdout=conn, env=env)
+	conn.close()
+	cli.sendall(b"EHLO c\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<x@far.example>\r\n"
+	            b"RCPT TO:<alice@test.example>\r\nQUIT\r\n")
+	cli.settimeout(10)
+	data = b""
+	while True:
+	    chunk = cli.recv(4096)
+	    if not chunk:
+	        break
+	    data += chunk
+	p.wait(timeout=10)
+	print(data.decode().replace("\r", "").splitlines()[-3])
+	PY
+)
+expect_eq "tls_wrapped without REMOTE_HOST: relaying refused" "$got" "554 5.7.1 <x@far.example>: Relay access denied"
+check "tls_wrapped without REMOTE_HOST: warning logged" grep -q 'no valid REMOTE_HOST' "$T/log"
