@@ -319,13 +319,14 @@ spool_commit(const char *dir, int msgfd, const struct envelope *env)
 		return RES_TEMP;
 	if (env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK)
 		return RES_TEMP;
-	if (rename(tmpmsg, msg) < 0) {
+	/* Never over an existing message: an id collision is a 4xx, not a loss. */
+	if (rename_noreplace(tmpmsg, msg) < 0) {
 		err = errno;
 		unlink(tmpenv);
 		errno = err;
 		return RES_TEMP;
 	}
-	if (fsync_dir(msgdir) < 0 || rename(tmpenv, envp) < 0) {
+	if (fsync_dir(msgdir) < 0 || rename_noreplace(tmpenv, envp) < 0) {
 		err = errno;
 		rename(msg, tmpmsg);
 		unlink(tmpenv);

@@ -121,8 +121,9 @@ queue_id_new(char *out, size_t outsz)
 	struct timeval tv;
 
 	gettimeofday(&tv, NULL);
-	snprintf(out, outsz, "%lX%05lX%X%X", (unsigned long)tv.tv_sec,
-	    (unsigned long)tv.tv_usec, (unsigned)getpid(), counter++);
+	/* Fixed widths, so that no two field values read as one id. */
+	snprintf(out, outsz, "%08lX%05lX%06X%02X", (unsigned long)tv.tv_sec,
+	    (unsigned long)tv.tv_usec, (unsigned)getpid() & 0xffffff, counter++ & 0xff);
 }
 
 /* strlcpy_ck - copy with truncation check: 0, or -1 when it did not fit. */
@@ -182,4 +183,19 @@ sanitize_text(char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			*s = '_';
+}
+
+/* rename_noreplace - rename FROM to TO unless TO exists (EEXIST). */
+int
+rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link fails on EEXIST too. */
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
 }

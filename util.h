@@ -25,6 +25,9 @@ int write_all(int fd, const void *buf, size_t len);
 /* fsync_dir - make a rename or create in DIR durable. */
 int fsync_dir(const char *dir);
 
+/* rename_noreplace - rename FROM to TO unless TO exists (-1, EEXIST). */
+int rename_noreplace(const char *from, const char *to);
+
 /* path_join - DIR/NAME into out; -1 if it does not fit. */
 int path_join(char *out, size_t outsz, const char *dir, const char *name);
 

@@ -6,7 +6,7 @@
  *
  * Only calls whose path (or whose file descriptor's path, read from
  * /proc/self/fd/N) lies under FI_DIR are counted: open, openat, write,
- * pread, fsync, fdatasync, rename, unlink, ftruncate, close, fcntl,
+ * pread, fsync, fdatasync, rename, renameat2, link, unlink, ftruncate, close, fcntl,
  * fstat and mkdir. Each counted call appends "N<TAB>op<TAB>path" to the
  * file FI_LOG (with "<TAB>FAIL" for the failed one). With FI_FAIL=N the
  * Nth counted call fails with FI_ERRNO (EIO, ENOSPC, EDQUOT or a number;
@@ -252,6 +252,26 @@ rename(const char *from, const char *to)
 	if (hit("rename", from, to))
 		FAIL_WITH(-1);
 	return r_rename(from, to);
+}
+
+int
+renameat2(int fromdir, const char *from, int todir, const char *to, unsigned int flags)
+{
+	REAL(renameat2);
+
+	if (hit("rename", from, to))
+		FAIL_WITH(-1);
+	return r_renameat2(fromdir, from, todir, to, flags);
+}
+
+int
+link(const char *from, const char *to)
+{
+	REAL(link);
+
+	if (hit("link", from, to))
+		FAIL_WITH(-1);
+	return r_link(from, to);
 }
 
 int
