@@ -761,7 +761,8 @@ users_load(struct config *cf, char *err, size_t errsz)
 		u->line = lineno;
 	}
 	fclose(f);
-	qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+	if (cf->nusers > 0)
+		qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
 	/* Sorted, a name given twice (in any case) sits beside its twin. */
 	for (int i = 1; i < cf->nusers; i++)
 		if (strcasecmp(cf->users[i - 1].name, cf->users[i].name) == 0) {
