@@ -16,7 +16,8 @@
         Run smtp-session on a pipe, feed it one dialogue whose message body
         is BYTES octets of 78-X lines, and print
             PEAK_RSS_KIB REPLY_AFTER_DATA EXIT_STATUS
-        PEAK_RSS_KIB is ru_maxrss of the child from wait4().
+        PEAK_RSS_KIB is the session's VmHWM read once the reply to the end
+        of data has arrived (the message is then delivered), before QUIT.
 
     session-bench.py send HOST PORT BYTES FROM TO
         Send one message of BYTES octets over SMTP; print the reply to the
@@ -104,15 +105,35 @@ def body_chunks(size):
     yield b".\r\n"
 
 
+def vm_hwm(pid):
+    """VmHWM of PID in KiB, or -1 when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 def cmd_rss(args):
     size = int(args[0])
     cmd = args[args.index("--") + 1:]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     replies = []
+    after_data = threading.Event()
 
     def reader():
+        seen_354 = False
         for line in p.stdout:
-            replies.append(line.decode("latin-1").rstrip("\r\n"))
+            line = line.decode("latin-1").rstrip("\r\n")
+            replies.append(line)
+            if line.startswith("354"):
+                seen_354 = True
+            elif seen_354 and line[3:4] != "-":
+                after_data.set()
+        after_data.set()
     t = threading.Thread(target=reader)
     t.start()
     w = p.stdin
@@ -121,14 +142,20 @@ def cmd_rss(args):
             b"RCPT TO:<bench@test.example>\r\nDATA\r\n")
     for c in body_chunks(size):
         w.write(c)
+    w.flush()
+    # The message is delivered (or refused) once its reply is out; the
+    # session then waits for the next command with its memory high-water
+    # mark final. ru_maxrss from wait4() would not do: it also counts the
+    # pages of this (much larger) Python process that the child had
+    # between fork and exec.
+    after_data.wait(600)
+    hwm = vm_hwm(p.pid)
+    final = replies[-1] if replies else "?"
     w.write(b"QUIT\r\n")
     w.close()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    p.wait()
     t.join()
-    # the reply to the end of data is the one before QUIT's 221
-    final = replies[-2] if len(replies) >= 2 else "?"
-    print("%d %s %d" % (ru.ru_maxrss, final.replace(" ", "_"), p.returncode))
+    print("%d %s %d" % (hwm, final.replace(" ", "_"), p.returncode))
 
 
 def smtp_reply(f):

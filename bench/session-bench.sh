@@ -12,10 +12,11 @@
 #              (default: run make, use build/)
 #   -a NAME    socket activator for smtp-session: systemd
 #              (systemd-socket-activate -a --inetd, default) or tcpserver
-#   -m N       messages per 1 KiB load (default 2000)
-#   -M N       messages per 100 KiB load (default 500)
+#   -m N       messages per 1 KiB load (default 5000)
+#   -M N       messages per 100 KiB load (default 1000)
 #   -s WHICH   measure only smtp-session or only Postfix (default both)
-#   -k         keep the work directory (configurations, mboxes, logs)
+#   -k         keep the work directory (configurations, mboxes, logs);
+#              it is always kept when a load failed
 #
 # Every message goes on its own connection (smtp-source without -d), one
 # recipient, to one mbox; a load counts only when smtp-source saw no error
@@ -31,7 +32,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 helper="/usr/bin/python3 $top/bench/session-bench.py"
 args=("$@")
 
-runs=3 bindir="" activator=systemd n1k=2000 n100k=500 which=both keep=""
+runs=3 bindir="" activator=systemd n1k=5000 n100k=1000 which=both keep=""
 while getopts "r:b:a:m:M:s:k" opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
@@ -74,7 +75,7 @@ if [ "$which" != postfix ]; then bindir=$(cd "$bindir" && pwd) || exit 1; fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/session-bench.XXXXXX") || exit 1
 chmod 755 "$T"
 SESSION_PORT=2525 POSTFIX_PORT=2526
-activator_pid="" pfdir=""
+activator_pid="" pfdir="" failures=0
 
 cleanup() {
 	if [ -n "$activator_pid" ]; then
@@ -82,12 +83,26 @@ cleanup() {
 		wait "$activator_pid" 2>/dev/null
 	fi
 	[ -n "$pfdir" ] && postfix_stop
-	if [ -n "$keep" ]; then echo "work directory kept: $T" >&2; else rm -rf "$T"; fi
+	if [ -n "$keep" ] || [ "$failures" != 0 ]; then
+		echo "work directory kept: $T" >&2
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
+
+# run a private copy: a rebuild of BINDIR during the run (make relinks the
+# file in place) would make exec fail for the connections of that moment
+if [ "$which" != postfix ]; then
+	cp "$bindir/smtp-session" "$T/smtp-session" || exit 1
+	session_bin=$T/smtp-session
+	session_version=$("$session_bin" -V 2>&1) || {
+		say "$bindir/smtp-session -V failed: $session_version"; exit 1; }
+	session_version=${session_version%%$'\n'*}
+fi
 
 # wait_port PORT - wait at most 10 s until PORT accepts connections.
 wait_port() {
@@ -120,11 +135,11 @@ session_setup() {
 	CONF
 	if [ "$activator" = systemd ]; then
 		systemd-socket-activate -l "127.0.0.1:$SESSION_PORT" -a --inetd \
-			"$bindir/smtp-session" -c "$T/session/conf" \
+			"$session_bin" -c "$T/session/conf" \
 			2>>"$T/session/activator.log" &
 	else
 		tcpserver -H -R -l 0 -c 100 127.0.0.1 "$SESSION_PORT" \
-			"$bindir/smtp-session" -c "$T/session/conf" \
+			"$session_bin" -c "$T/session/conf" \
 			2>>"$T/session/activator.log" &
 	fi
 	activator_pid=$!
@@ -251,7 +266,6 @@ servers=()
 
 for s in "${servers[@]}"; do "${s}_setup"; done
 declare -A deliver accept failed
-failures=0
 for run in $(seq "$runs"); do
 	for i in "${!cells[@]}"; do
 		read -r sessions bytes count <<<"${cells[$i]}"
@@ -279,7 +293,7 @@ kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 rss_session="" rss_postfix=""
 if [ "$which" != postfix ]; then
 	rm -f "$T/session/mail/bench"
-	read -r kib reply rc < <($helper rss "$big" -- "$bindir/smtp-session" -c "$T/session/conf")
+	read -r kib reply rc < <($helper rss "$big" -- "$session_bin" -c "$T/session/conf")
 	found=$($helper count "$T/session/mail/bench")
 	size=$(stat -c %s "$T/session/mail/bench" 2>/dev/null || echo 0)
 	say "50 MiB message to smtp-session: peak RSS $kib KiB, reply ${reply//_/ }, exit $rc, mbox $size bytes, $found message(s)"
@@ -321,6 +335,10 @@ fi
 # --- the table ----------------------------------------------------------------
 
 pfversion=$(postconf -d -h mail_version 2>/dev/null)
+built_from=""
+if [ "$bindir" = "$top/build" ] && git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+	built_from=", built from $(git -C "$top" describe --always --dirty)"
+fi
 if [ "$activator" = systemd ]; then act="systemd-socket-activate"; else act="tcpserver"; fi
 name_session="smtp-session ($act)"
 name_postfix="Postfix $pfversion (virtual → mbox)"
@@ -343,6 +361,7 @@ row() {   # row NAME KIND SERVER
 	echo "Messages per second, received and delivered (fsynced to one mbox), every"
 	echo "message on its own connection, $what; $n1k messages per 1 KiB load, $n100k"
 	echo "per 100 KiB load; $(nproc) cores, $(uname -r), $(findmnt -n -o FSTYPE -T "$T") under $T."
+	[ "$which" != postfix ] && echo "smtp-session: $bindir/smtp-session$built_from ($session_version)."
 	echo
 	echo "| server | ${cell_names[0]} | ${cell_names[1]} | ${cell_names[2]} | ${cell_names[3]} |"
 	echo "| --- | --- | --- | --- | --- |"
