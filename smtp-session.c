@@ -542,8 +542,8 @@ deliver_message(struct session *s, int fd, const char *id, long long size, long 
 			storage_reply(s, err);
 			goto out;
 		}
-	} else
-		spool_stage_discard(s->cf->spool_dir, id);
+	}
+	/* Local only: cmd_data removes the staging file. */
 
 	double delay = (double)(now_ms() - t0) / 1000.0;
 	log_msg(LOG_INFO, "%s: from=<%s>, size=%lld, nrcpt=%d", id,
