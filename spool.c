@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -315,14 +316,22 @@ spool_commit(const char *dir, int msgfd, const struct envelope *env)
 		errno = ENAMETOOLONG;
 		return RES_TEMP;
 	}
-	if (fsync(msgfd) < 0)
+	/* Hold the message's lock (relay-agent's lock, see spool.h) until the
+	 * commit is durable: should it have to be undone, no relay-agent pass
+	 * can have started on it in between. */
+	if (flock(msgfd, LOCK_EX | LOCK_NB) < 0)
 		return RES_TEMP;
-	if (env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK)
+	if (fsync(msgfd) < 0 || env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK) {
+		err = errno;
+		flock(msgfd, LOCK_UN);
+		errno = err;
 		return RES_TEMP;
+	}
 	/* Never over an existing message: an id collision is a 4xx, not a loss. */
 	if (rename_noreplace(tmpmsg, msg) < 0) {
 		err = errno;
 		unlink(tmpenv);
+		flock(msgfd, LOCK_UN);
 		errno = err;
 		return RES_TEMP;
 	}
@@ -330,6 +339,7 @@ spool_commit(const char *dir, int msgfd, const struct envelope *env)
 		err = errno;
 		rename(msg, tmpmsg);
 		unlink(tmpenv);
+		flock(msgfd, LOCK_UN);
 		errno = err;
 		return RES_TEMP;
 	}
@@ -338,9 +348,11 @@ spool_commit(const char *dir, int msgfd, const struct envelope *env)
 		err = errno;
 		unlink(envp);
 		rename(msg, tmpmsg);
+		flock(msgfd, LOCK_UN);
 		errno = err;
 		return RES_TEMP;
 	}
+	flock(msgfd, LOCK_UN);
 	return RES_OK;
 }
 

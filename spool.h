@@ -10,6 +10,9 @@
  * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
  * fsync env/. The rename into env/ is the commit point: before it the
  * message does not exist for relay-agent, after it the message is whole.
+ * smtp-session holds the message's flock through the commit, so if the
+ * last fsync fails and the commit is undone, no relay-agent pass has
+ * begun to deliver it.
  *
  * The message file holds our Received header and the message as received,
  * dot-unstuffed, with LF line ends (bare CRs kept as they came).
