@@ -86,7 +86,18 @@ addr_parse_path(const char *s, const char **end, int null_ok, struct addr *a)
 	memset(a, 0, sizeof *a);
 	if (*s != '<')
 		return ADDR_SYNTAX;
-	close = strchr(s, '>');
+	/* The closing '>' outside any quoted string ("a>b"@x is one address). */
+	close = NULL;
+	for (p = s + 1; *p && !close; p++) {
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				break;
+		} else if (*p == '>')
+			close = p;
+	}
 	for (p = s; *p && (!close || p < close); p++)
 		if ((unsigned char)*p >= 0x80)
 			return ADDR_NONASCII;

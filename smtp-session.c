@@ -25,6 +25,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -291,10 +293,12 @@ cmd_mail(struct session *s, char *arg)
 			char *e;
 			errno = 0;
 			size = strtoll(val, &e, 10);
-			if (!isdigit((unsigned char)val[0]) || *e || errno || strlen(val) > 20) {
+			if (!isdigit((unsigned char)val[0]) || *e) {
 				reply(s, "501 5.5.4 Bad SIZE parameter");
 				return;
 			}
+			if (errno == ERANGE)    /* digits beyond any limit */
+				size = LLONG_MAX;
 		} else if (strcasecmp(kw, "BODY") == 0 && val) {
 			if (strcasecmp(val, "7BIT") == 0)
 				strcpy(body, "7BIT");
@@ -336,6 +340,10 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	if (addr_refusal(s, addr_parse_path(p, &end, 0, &a), "Recipient"))
 		return;
+	if (*end && *end != ' ') {
+		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
 	while (*end == ' ')
 		end++;
 	if (*end) {
@@ -1183,6 +1191,12 @@ main(int argc, char **argv)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
+	/* One message may hold every mailbox open at once. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < RCPT_EXPAND_MAX + 64) {
+		rl.rlim_cur = rl.rlim_max < RCPT_EXPAND_MAX + 64 ? rl.rlim_max : RCPT_EXPAND_MAX + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	signal(SIGALRM, on_alarm);
 	log_init("smtp-session");
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)

@@ -262,8 +262,10 @@ def table():
     group("RCPT: more malformed paths", [
         ("sender first", S, MAIL_OK),
         ("DEL in the domain", b"RCPT TO:<alice@test\x7f.example>", SYN_RCPT),
-        ("\\x01 after the path", b"RCPT TO:<alice@test.example>\x01",
+        ("\\x01 after the path", b"RCPT TO:<alice@test.example>\x01", SYN_RCPT),
+        ("8-bit parameter after a space", b"RCPT TO:<alice@test.example> \xc3\xa9",
          ASCII_555),
+        ("'>' inside a quoted local part", b'RCPT TO:<"a>b"@far.example>', RCPT_OK),
         ("a parameter", b"RCPT TO:<alice@test.example> NOTIFY=NEVER",
          "555 5.5.4 Unsupported parameter NOTIFY=NEVER"),
         ("bad IPv4 literal", b"RCPT TO:<x@[1.2.3.256]>", SYN_RCPT),
