@@ -650,6 +650,16 @@ static void relay_word(char *s)
 			*s = '_';
 }
 
+/* host_error - a dead host's reason, given to every later recipient
+ * routed to it: only ever a 4xx (never a recipient's own 5xx). */
+static void host_error(struct smtp_reply *e, const char *host)
+{
+	if (e->code / 100 == 4)
+		return;
+	e->code = 451;
+	snprintf(e->text, sizeof e->text, "451 4.4.2 connection to %.255s lost", host);
+}
+
 /*
  * job_run - the worker: deliver every item of job J over connections to
  * the route's hosts, in order, and report each recipient on WFD. Runs in
@@ -703,6 +713,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 						break;
 				if (c->fd < 0) {
 					dead[h] = 1;
+					host_error(&hosterr[h], host->name);
 					for (i = 0; i < n; i++)
 						if (todo[i]) {
 							rep[i] = hosterr[h];
@@ -724,9 +735,12 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 			t.rcpts = addrs;
 			t.nrcpts = nt;
 			t.replies = trep;
-			if (smtp_send(c, &t) != RES_OK) {
-				dead[h] = 1;            /* the connection broke */
-				hosterr[h] = trep[0];
+			if (smtp_send(c, &t, &hosterr[h]) != RES_OK) {
+				/* The connection broke: the host's reason for the
+				 * messages after this one is about the connection,
+				 * never a recipient's own reply. */
+				dead[h] = 1;
+				host_error(&hosterr[h], host->name);
 			}
 			for (i = 0; i < nt; i++) {
 				int r = map[i];

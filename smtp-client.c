@@ -542,8 +542,20 @@ static void fail_open(const struct smtp_txn *t, const int *done, const int *ok,
 			t->replies[i] = *why;
 }
 
+/* conn_error - ERR for a transaction that broke the connection: WHY when
+ * it is a 4xx, else a 4xx of our own (a recipient's own refusal is never
+ * the reason given to the recipients after it). */
+static void conn_error(const struct smtp_client *c, struct smtp_reply *err,
+                       const struct smtp_reply *why)
+{
+	if (why->code / 100 == 4)
+		*err = *why;
+	else
+		set_reply(err, 451, "451 4.4.2 lost connection with %s[%s]", c->host, c->ip);
+}
+
 /* smtp_send - one transaction; each recipient gets its reply. */
-int smtp_send(struct smtp_client *c, const struct smtp_txn *t)
+int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err)
 {
 	struct smtp_reply r, mail;
 	int *done, *ok, i, accepted = 0, rset = c->dirty, rc = RES_OK;
@@ -640,8 +652,10 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t)
 		/* RFC 2920: DATA went out with the batch and was accepted
 		 * though no recipient was; end it with an empty message. */
 		if (queue_cmd(c, NULL, ".") < 0 ||
-		    read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0)
+		    read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0) {
 			rc = RES_TEMP;
+			conn_error(c, err, &r);
+		}
 		free(done);
 		free(ok);
 		return rc;
@@ -671,6 +685,7 @@ refused:
 	}
 	smtp_close(c);
 	fail_open(t, done, ok, &r);
+	conn_error(c, err, &r);
 	free(done);
 	free(ok);
 	return RES_TEMP;
@@ -680,6 +695,7 @@ broken:
 	drop(c);
 lost:
 	fail_open(t, done, ok, &r);
+	conn_error(c, err, &r);
 	free(done);
 	free(ok);
 	return RES_TEMP;
@@ -688,6 +704,7 @@ lost_accepted:
 	for (i = 0; i < t->nrcpts; i++)
 		if (ok[i])
 			t->replies[i] = r;
+	conn_error(c, err, &r);
 	drop(c);
 	free(done);
 	free(ok);

@@ -78,9 +78,10 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
  * lines over 998 octets folded; pipelined when the server offers it.
  * Every recipient's reply is set: 2xx sent, 5xx bounced, 4xx try again.
  * Returns RES_OK when the connection can carry another transaction,
- * RES_TEMP when it broke (it is then closed).
+ * RES_TEMP when it broke (it is then closed) with the reason, always a
+ * 4xx about the connection and never a recipient's own reply, in ERR.
  */
-int smtp_send(struct smtp_client *c, const struct smtp_txn *t);
+int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err);
 
 /* smtp_close - QUIT (waiting briefly for its reply) and close. */
 void smtp_close(struct smtp_client *c);

@@ -1,0 +1,62 @@
+#!/bin/bash
+# t-relay-faults.sh - relay-agent against servers that answer out of step
+# or fail in the middle of a transaction, and against a spool that cannot
+# take an envelope update: no recipient is bounced with another one's
+# reply, no message is marked sent without having been sent, none is sent
+# twice because its envelope could not be written.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay-lib.sh"
+
+write_conf "nameserver 127.0.0.1:$DNSPORT" "dns_timeout 2s" "connect_timeout 3s" \
+	"smtp_timeout 3s" "retry_min 15m" "retry_max 4h" "queue_lifetime 5d"
+cp "$T/conf" "$T/conf.base"
+NEXTIP=30
+
+# scenario NAME MODE [CONF LINES] - a server relay-script.py in MODE on a
+# fresh loopback address as the smarthost of a fresh spool: $CONF, $SPOOL,
+# the server's log in $SLOG.
+scenario() {
+	local name=$1 mode=$2 ip=127.0.0.$NEXTIP; shift 2
+	NEXTIP=$((NEXTIP + 1))
+	SPOOL=$T/$name/spool
+	CONF=$T/$name/conf
+	SLOG=$T/$name/server.log
+	mkdir -p "$SPOOL"
+	sed "s|^spool_dir .*|spool_dir $SPOOL|" "$T/conf.base" >"$CONF"
+	printf 'smarthost %s:%s\n' "$ip" "$P" >>"$CONF"
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$CONF"
+	: >"$SLOG"
+	bg $PY "$TOP/tests/relay-script.py" "$ip" "$P" "$mode" "$SLOG" 2>>"$T/script.err"
+	wait_port "$P" "$ip"
+}
+
+# taken LOG - recipients of the messages the server took, sorted.
+taken() {
+	$PY - "$1" <<-'PY'
+	import json, sys
+	out = []
+	for l in open(sys.argv[1]):
+	    d = json.loads(l)
+	    if d.get("ev") == "message":
+	        out += d["rcpts"]
+	print("\n".join(sorted(out)))
+	PY
+}
+
+# --- a broken transaction never decides for the next message ---
+scenario hosterr dropdata
+spool --id AAA1 --rcpt bad@far.example --rcpt good1@far.example
+spool --id AAA2 --rcpt good2@far.example
+"$RELAY" -c "$CONF" -f
+expect_eq "drop at DATA: the refused recipient bounces" \
+	"$(env_field AAA1 bad@far.example STATE)" bounced
+expect_eq "drop at DATA: the accepted recipient is pending" \
+	"$(env_field AAA1 good1@far.example STATE)" pending
+expect_eq "drop at DATA: the next message is pending, not bounced" \
+	"$(env_field AAA2 good2@far.example STATE)" pending
+check "drop at DATA: the next message has a 4xx of its own" \
+	grep -q '^4' <<<"$(env_field AAA2 good2@far.example REPLY)"
+check "drop at DATA: no bounce for the next message" \
+	sh -c "! grep -q 'good2@far.example.*bounced' '$T/log'"
+
+exit 0
