@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,25 @@
 #include "config.h"
 #include "util.h"
 
-/* Keys that may be given only once are tracked by their bit here. */
+/* How a key's value is read: most keys are a field of one type. */
+enum key_type {
+	KT_PATH,        /* a string field of SIZE octets */
+	KT_INT,         /* an int field in [LO, HI] */
+	KT_LONG,        /* a long field in [LO, HI] */
+	KT_DURATION,    /* an int field, seconds */
+	KT_TIMEOUT,     /* an int field, seconds, at most TIMEOUT_MAX_SEC */
+	KT_BOOL,        /* an int field, yes or no */
+	KT_FUNC         /* its own parser */
+};
+
 struct key {
 	const char *name;
+	enum key_type type;
+	size_t offset;          /* of the field in struct config */
+	size_t size;            /* KT_PATH */
+	long lo, hi;            /* KT_INT, KT_LONG */
 	int (*parse)(struct config *, const char *val, char *why, size_t whysz);
-	int repeatable;
+	int repeatable;         /* others may be given only once */
 };
 
 /* cf_err - format "FILE:LINE: text" into ERR; always returns -1. */
@@ -212,24 +227,6 @@ k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 }
 
 static int
-k_users(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return copy_val(cf->users_file, sizeof cf->users_file, v, why, whysz);
-}
-
-static int
-k_mailbox_dir(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return copy_val(cf->mailbox_dir, sizeof cf->mailbox_dir, v, why, whysz);
-}
-
-static int
-k_spool_dir(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return copy_val(cf->spool_dir, sizeof cf->spool_dir, v, why, whysz);
-}
-
-static int
 k_relay_from(struct config *cf, const char *v, char *why, size_t whysz)
 {
 	char buf[CONF_LINE_MAX], *tok, *save = NULL;
@@ -254,35 +251,6 @@ k_relay_from(struct config *cf, const char *v, char *why, size_t whysz)
 }
 
 static int
-k_auth_file(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return copy_val(cf->auth_file, sizeof cf->auth_file, v, why, whysz);
-}
-
-static int
-k_max_message_size(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_number(v, 0, 0x7fffffffL, &cf->max_message_size, why, whysz);
-}
-
-static int
-k_max_recipients(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	long n;
-
-	if (parse_number(v, 1, RCPT_EXPAND_MAX, &n, why, whysz) < 0)
-		return -1;
-	cf->max_recipients = (int)n;
-	return 0;
-}
-
-static int
-k_timeout(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_wait(v, &cf->timeout, why, whysz);
-}
-
-static int
 k_log(struct config *cf, const char *v, char *why, size_t whysz)
 {
 	if (strcmp(v, "syslog") && strcmp(v, "stderr") && v[0] != '/') {
@@ -290,12 +258,6 @@ k_log(struct config *cf, const char *v, char *why, size_t whysz)
 		return -1;
 	}
 	return copy_val(cf->log, sizeof cf->log, v, why, whysz);
-}
-
-static int
-k_log_transcript(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_bool(v, &cf->log_transcript, why, whysz);
 }
 
 /* parse_hostport - "HOST", "HOST:PORT", "[V6]:PORT" or a bare V6. */
@@ -376,35 +338,6 @@ k_nameserver(struct config *cf, const char *v, char *why, size_t whysz)
 }
 
 static int
-k_dns_timeout(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_wait(v, &cf->dns_timeout, why, whysz);
-}
-
-static int
-k_remote_port(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	long n;
-
-	if (parse_number(v, 1, 65535, &n, why, whysz) < 0)
-		return -1;
-	cf->remote_port = (int)n;
-	return 0;
-}
-
-static int
-k_connect_timeout(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_wait(v, &cf->connect_timeout, why, whysz);
-}
-
-static int
-k_smtp_timeout(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_wait(v, &cf->smtp_timeout, why, whysz);
-}
-
-static int
 k_smarthost(struct config *cf, const char *v, char *why, size_t whysz)
 {
 	int port = DEF_REMOTE_PORT;
@@ -439,68 +372,66 @@ k_smarthost_auth(struct config *cf, const char *v, char *why, size_t whysz)
 	return copy_val(cf->smarthost_password, sizeof cf->smarthost_password, sp, why, whysz);
 }
 
-static int
-k_tls_wrapped(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_bool(v, &cf->tls_wrapped, why, whysz);
-}
+#define F(field) offsetof(struct config, field)
+#define S(field) F(field), sizeof ((struct config *)0)->field
+static const struct key keys[] = {
+	{ "hostname", KT_FUNC, 0, 0, 0, 0, k_hostname, 0 },
+	{ "domain", KT_FUNC, 0, 0, 0, 0, k_domain, 1 },
+	{ "users", KT_PATH, S(users_file), 0, 0, NULL, 0 },
+	{ "mailbox_dir", KT_PATH, S(mailbox_dir), 0, 0, NULL, 0 },
+	{ "spool_dir", KT_PATH, S(spool_dir), 0, 0, NULL, 0 },
+	{ "relay_from", KT_FUNC, 0, 0, 0, 0, k_relay_from, 0 },
+	{ "auth_file", KT_PATH, S(auth_file), 0, 0, NULL, 0 },
+	{ "max_message_size", KT_LONG, F(max_message_size), 0, 0, 0x7fffffffL, NULL, 0 },
+	{ "max_recipients", KT_INT, F(max_recipients), 0, 1, RCPT_EXPAND_MAX, NULL, 0 },
+	{ "timeout", KT_TIMEOUT, F(timeout), 0, 0, 0, NULL, 0 },
+	{ "log", KT_FUNC, 0, 0, 0, 0, k_log, 0 },
+	{ "log_transcript", KT_BOOL, F(log_transcript), 0, 0, 0, NULL, 0 },
+	{ "nameserver", KT_FUNC, 0, 0, 0, 0, k_nameserver, 1 },
+	{ "dns_timeout", KT_TIMEOUT, F(dns_timeout), 0, 0, 0, NULL, 0 },
+	{ "remote_port", KT_INT, F(remote_port), 0, 1, 65535, NULL, 0 },
+	{ "connect_timeout", KT_TIMEOUT, F(connect_timeout), 0, 0, 0, NULL, 0 },
+	{ "smtp_timeout", KT_TIMEOUT, F(smtp_timeout), 0, 0, 0, NULL, 0 },
+	{ "smarthost", KT_FUNC, 0, 0, 0, 0, k_smarthost, 0 },
+	{ "smarthost_auth", KT_FUNC, 0, 0, 0, 0, k_smarthost_auth, 0 },
+	{ "tls_wrapped", KT_BOOL, F(tls_wrapped), 0, 0, 0, NULL, 0 },
+	{ "max_connections", KT_INT, F(max_connections), 0, 1, 1000, NULL, 0 },
+	{ "retry_min", KT_DURATION, F(retry_min), 0, 0, 0, NULL, 0 },
+	{ "retry_max", KT_DURATION, F(retry_max), 0, 0, 0, NULL, 0 },
+	{ "queue_lifetime", KT_DURATION, F(queue_lifetime), 0, 0, 0, NULL, 0 },
+};
+#undef S
+#undef F
+#define NKEYS (sizeof keys / sizeof keys[0])
 
+/* key_parse - read VAL into the field K describes. */
 static int
-k_max_connections(struct config *cf, const char *v, char *why, size_t whysz)
+key_parse(const struct key *k, struct config *cf, const char *val, char *why, size_t whysz)
 {
+	char *field = (char *)cf + k->offset;
 	long n;
 
-	if (parse_number(v, 1, 1000, &n, why, whysz) < 0)
-		return -1;
-	cf->max_connections = (int)n;
-	return 0;
+	switch (k->type) {
+	case KT_PATH:
+		return copy_val(field, k->size, val, why, whysz);
+	case KT_INT:
+		if (parse_number(val, k->lo, k->hi, &n, why, whysz) < 0)
+			return -1;
+		*(int *)(void *)field = (int)n;
+		return 0;
+	case KT_LONG:
+		return parse_number(val, k->lo, k->hi, (long *)(void *)field, why, whysz);
+	case KT_DURATION:
+		return parse_dur(val, (int *)(void *)field, why, whysz);
+	case KT_TIMEOUT:
+		return parse_wait(val, (int *)(void *)field, why, whysz);
+	case KT_BOOL:
+		return parse_bool(val, (int *)(void *)field, why, whysz);
+	case KT_FUNC:
+		break;
+	}
+	return k->parse(cf, val, why, whysz);
 }
-
-static int
-k_retry_min(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_dur(v, &cf->retry_min, why, whysz);
-}
-
-static int
-k_retry_max(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_dur(v, &cf->retry_max, why, whysz);
-}
-
-static int
-k_queue_lifetime(struct config *cf, const char *v, char *why, size_t whysz)
-{
-	return parse_dur(v, &cf->queue_lifetime, why, whysz);
-}
-
-static const struct key keys[] = {
-	{ "hostname", k_hostname, 0 },
-	{ "domain", k_domain, 1 },
-	{ "users", k_users, 0 },
-	{ "mailbox_dir", k_mailbox_dir, 0 },
-	{ "spool_dir", k_spool_dir, 0 },
-	{ "relay_from", k_relay_from, 0 },
-	{ "auth_file", k_auth_file, 0 },
-	{ "max_message_size", k_max_message_size, 0 },
-	{ "max_recipients", k_max_recipients, 0 },
-	{ "timeout", k_timeout, 0 },
-	{ "log", k_log, 0 },
-	{ "log_transcript", k_log_transcript, 0 },
-	{ "nameserver", k_nameserver, 1 },
-	{ "dns_timeout", k_dns_timeout, 0 },
-	{ "remote_port", k_remote_port, 0 },
-	{ "connect_timeout", k_connect_timeout, 0 },
-	{ "smtp_timeout", k_smtp_timeout, 0 },
-	{ "smarthost", k_smarthost, 0 },
-	{ "smarthost_auth", k_smarthost_auth, 0 },
-	{ "tls_wrapped", k_tls_wrapped, 0 },
-	{ "max_connections", k_max_connections, 0 },
-	{ "retry_min", k_retry_min, 0 },
-	{ "retry_max", k_retry_max, 0 },
-	{ "queue_lifetime", k_queue_lifetime, 0 },
-};
-#define NKEYS (sizeof keys / sizeof keys[0])
 
 /* config_defaults - fill CF with every default. */
 void
@@ -852,7 +783,7 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 			fclose(f);
 			return cf_err(err, errsz, file, lineno, "\"%s\" needs a value", line);
 		}
-		if (keys[k].parse(cf, val, why, sizeof why) < 0) {
+		if (key_parse(&keys[k], cf, val, why, sizeof why) < 0) {
 			fclose(f);
 			return cf_err(err, errsz, file, lineno, "%s: %s", line, why);
 		}
