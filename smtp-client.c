@@ -264,6 +264,67 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 	return 0;
 }
 
+/*
+ * judge - is R an answer WHAT allows? Success is OK1 or OK2 (0: none)
+ * only: 220 to the greeting, 250 to EHLO, HELO, RSET and the end of data,
+ * 250 or 251 to MAIL and RCPT, 354 to DATA. 1 for those, 0 for a refusal
+ * (4xx or 5xx), -1 for anything else (a 250 to DATA, a 220 to EHLO): the
+ * server is out of step, so whatever we would conclude could be wrong. R
+ * then holds our own 451 4.5.0 and the connection is dropped.
+ */
+static int judge(struct smtp_client *c, struct smtp_reply *r, const char *what, int ok1,
+                 int ok2)
+{
+	struct smtp_reply why;
+
+	if (r->code == ok1 || (ok2 && r->code == ok2))
+		return 1;
+	if (r->code / 100 == 4 || r->code / 100 == 5)
+		return 0;
+	why = *r;
+	set_reply(r, 451, "451 4.5.0 protocol error: %s[%s] answered %s with: %.300s", c->host,
+	          c->ip, what, why.text);
+	say(c, "!", "%s", r->text);
+	drop(c);
+	return -1;
+}
+
+/*
+ * unsolicited - called before each command we write (before each batch
+ * with PIPELINING): the server has nothing to say then, so input already
+ * waiting is a reply nobody asked for and every reply after it would be
+ * taken for the wrong command. 0, or -1 with R our 4xx and the connection
+ * dropped (an end of input found here is reported as the lost connection
+ * it is).
+ */
+static int unsolicited(struct smtp_client *c, struct smtp_reply *r)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char ch;
+	ssize_t n;
+
+	if (c->fd < 0)
+		return 0;               /* the next read reports it */
+	if (lr_buffered(&c->lr) == 0) {
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			return 0;
+		n = recv(c->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		if (n <= 0) {
+			set_reply(r, 451, "451 4.4.2 connection closed by %s[%s]", c->host, c->ip);
+			say(c, "!", "%s", r->text);
+			drop(c);
+			return -1;
+		}
+	}
+	set_reply(r, 451, "451 4.5.0 protocol error: %s[%s] sent a reply nobody asked for",
+	          c->host, c->ip);
+	say(c, "!", "%s", r->text);
+	drop(c);
+	return -1;
+}
+
 /* connect_to - a TCP connection to SA within the connect timeout; the fd
  * (blocking, with a send timeout) or -1 with errno. */
 static int connect_to(const struct sockaddr_storage *sa, int timeout_s, int send_timeout_s)
@@ -330,25 +391,26 @@ static int authenticate(struct smtp_client *c, struct smtp_reply *r)
 		memcpy(raw + 2 + ul, pass, pl);
 		if (base64_encode(raw, 2 + ul + pl, b64, sizeof b64) < 0)
 			goto toolong;
-		if (queue_cmd(c, "AUTH PLAIN ****", "AUTH PLAIN %s", b64) < 0 ||
+		if (unsolicited(c, r) < 0 ||
+		    queue_cmd(c, "AUTH PLAIN ****", "AUTH PLAIN %s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
 	} else if (c->auth_login) {
-		if (queue_cmd(c, NULL, "AUTH LOGIN") < 0 ||
+		if (unsolicited(c, r) < 0 || queue_cmd(c, NULL, "AUTH LOGIN") < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
 		if (r->code != 334)
 			goto refused;
 		if (base64_encode((const unsigned char *)user, ul, b64, sizeof b64) < 0)
 			goto toolong;
-		if (queue_cmd(c, "****", "%s", b64) < 0 ||
+		if (unsolicited(c, r) < 0 || queue_cmd(c, "****", "%s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
 		if (r->code != 334)
 			goto refused;
 		if (base64_encode((const unsigned char *)pass, pl, b64, sizeof b64) < 0)
 			goto toolong;
-		if (queue_cmd(c, "****", "%s", b64) < 0 ||
+		if (unsolicited(c, r) < 0 || queue_cmd(c, "****", "%s", b64) < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
 	} else {
@@ -380,6 +442,7 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 		? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
 		: (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 	struct smtp_reply r;
+	int v;
 
 	memset(c, 0, offsetof(struct smtp_client, lr));
 	c->fd = -1;
@@ -403,26 +466,31 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 	lr_init(&c->lr, c->fd, opt->timeout);
 	say(c, "!", "connected to port %d", c->port);
 
-	/* Greeting: anything but 220 means "not here". */
-	if (read_reply(c, opt->timeout, 0, "the greeting", &r) < 0)
+	/* Greeting: 4xx or 5xx means "not here"; anything but 220, 4xx or
+	 * 5xx is a protocol error. Then EHLO (HELO after a 5xx), 250 only. */
+	if (read_reply(c, opt->timeout, 0, "the greeting", &r) < 0 ||
+	    (v = judge(c, &r, "the connection", 220, 0)) < 0)
 		goto fail;
-	if (r.code != 220)
+	if (v == 0)
 		goto refused;
 
-	if (queue_cmd(c, NULL, "EHLO %s", opt->helo) < 0 ||
+	if (unsolicited(c, &r) < 0 || queue_cmd(c, NULL, "EHLO %s", opt->helo) < 0 ||
 	    read_reply(c, opt->timeout, 1, "EHLO", &r) < 0)
 		goto fail;
 	if (r.code / 100 == 5) {
 		/* EHLO refused: an old server; HELO and no extensions. */
 		c->pipelining = c->size = c->eightbitmime = 0;
 		c->auth_plain = c->auth_login = 0;
-		if (queue_cmd(c, NULL, "HELO %s", opt->helo) < 0 ||
-		    read_reply(c, opt->timeout, 0, "HELO", &r) < 0)
+		if (unsolicited(c, &r) < 0 || queue_cmd(c, NULL, "HELO %s", opt->helo) < 0 ||
+		    read_reply(c, opt->timeout, 0, "HELO", &r) < 0 ||
+		    (v = judge(c, &r, "HELO", 250, 0)) < 0)
 			goto fail;
 	} else {
+		if ((v = judge(c, &r, "EHLO", 250, 0)) < 0)
+			goto fail;
 		c->esmtp = 1;
 	}
-	if (r.code / 100 != 2)
+	if (v == 0)
 		goto refused;
 	if (opt->auth_user && opt->auth_user[0] && authenticate(c, &r) != RES_OK) {
 		*err = r;
@@ -558,7 +626,7 @@ static void conn_error(const struct smtp_client *c, struct smtp_reply *err,
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err)
 {
 	struct smtp_reply r, mail;
-	int *done, *ok, i, accepted = 0, rset = c->dirty, rc = RES_OK;
+	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK;
 	char params[64] = "";
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
@@ -581,15 +649,22 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 
 	/* The envelope: with PIPELINING, RSET, MAIL, every RCPT and DATA go
 	 * in one write (RFC 2920: DATA may only end a batch); otherwise one
-	 * command per round trip. */
+	 * command per round trip. Before each write, nothing may be waiting
+	 * from the server; every reply must be one its command allows. */
+	if (unsolicited(c, &r) < 0)
+		goto lost;
 	if (rset && queue_cmd(c, NULL, "RSET") < 0)
 		goto broken;
 	if (rset && !c->pipelining) {
 		if (read_reply(c, c->opt->timeout, 0, "RSET", &r) < 0)
 			goto lost;
-		if (r.code / 100 != 2)
+		if ((v = judge(c, &r, "RSET", 250, 0)) < 0)
+			goto lost;
+		if (v == 0)
 			goto refused;
 		rset = 0;
+		if (unsolicited(c, &r) < 0)
+			goto lost;
 	}
 	if (queue_cmd(c, NULL, "MAIL FROM:<%s>%s", t->sender, params) < 0)
 		goto broken;
@@ -602,11 +677,14 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		if (rset) {
 			if (read_reply(c, c->opt->timeout, 0, "RSET", &r) < 0)
 				goto lost;
-			if (r.code / 100 != 2)
+			if ((v = judge(c, &r, "RSET", 250, 0)) < 0)
+				goto lost;
+			if (v == 0)
 				goto refused;
 		}
 	}
-	if (read_reply(c, c->opt->timeout, 0, "MAIL FROM", &mail) < 0) {
+	if (read_reply(c, c->opt->timeout, 0, "MAIL FROM", &mail) < 0 ||
+	    judge(c, &mail, "MAIL FROM", 250, 251) < 0) {
 		r = mail;
 		goto lost;
 	}
@@ -614,15 +692,18 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		if (!c->pipelining) {
 			if (mail.code / 100 != 2)
 				break;
+			if (unsolicited(c, &r) < 0)
+				goto lost;
 			if (queue_cmd(c, NULL, "RCPT TO:<%s>", t->rcpts[i]) < 0)
 				goto broken;
 		}
-		if (read_reply(c, c->opt->timeout, 0, "RCPT TO", &r) < 0)
+		if (read_reply(c, c->opt->timeout, 0, "RCPT TO", &r) < 0 ||
+		    (v = judge(c, &r, "RCPT TO", 250, 251)) < 0)
 			goto lost;
 		/* A refused MAIL decides for every recipient. */
 		t->replies[i] = mail.code / 100 == 2 ? r : mail;
 		done[i] = 1;
-		if (mail.code / 100 == 2 && r.code / 100 == 2) {
+		if (mail.code / 100 == 2 && v == 1) {
 			ok[i] = 1;
 			accepted++;
 		}
@@ -636,11 +717,18 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return RES_OK;          /* nothing to send; RSET before the next */
 	}
-	if (!c->pipelining && queue_cmd(c, NULL, "DATA") < 0)
-		goto broken;
-	if (read_reply(c, c->opt->timeout, 0, "DATA", &r) < 0)
+	if (!c->pipelining) {
+		if (unsolicited(c, &r) < 0)
+			goto lost;
+		if (queue_cmd(c, NULL, "DATA") < 0)
+			goto broken;
+	}
+	/* Only 354 lets the text go; a 2xx here (or any reply but 354, 4xx
+	 * or 5xx) is a server out of step: nothing was sent, defer. */
+	if (read_reply(c, c->opt->timeout, 0, "DATA", &r) < 0 ||
+	    (v = judge(c, &r, "DATA", 354, 0)) < 0)
 		goto lost_accepted;
-	if (r.code != 354) {
+	if (v == 0) {
 		for (i = 0; i < t->nrcpts; i++)
 			if (ok[i])
 				t->replies[i] = r;
@@ -648,13 +736,17 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return RES_OK;
 	}
+	if (unsolicited(c, &r) < 0)
+		goto lost_accepted;
 	if (accepted == 0) {
 		/* RFC 2920: DATA went out with the batch and was accepted
 		 * though no recipient was; end it with an empty message. */
 		if (queue_cmd(c, NULL, ".") < 0 ||
-		    read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0) {
+		    read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0 ||
+		    judge(c, &r, "end of data", 250, 0) < 0) {
 			rc = RES_TEMP;
 			conn_error(c, err, &r);
+			drop(c);
 		}
 		free(done);
 		free(ok);
@@ -667,7 +759,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		drop(c);
 		goto lost_accepted;
 	}
-	if (read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0)
+	if (read_reply(c, c->opt->timeout * 2, 0, "end of data", &r) < 0 ||
+	    judge(c, &r, "end of data", 250, 0) < 0)
 		goto lost_accepted;
 	for (i = 0; i < t->nrcpts; i++)
 		if (ok[i])
@@ -696,6 +789,7 @@ broken:
 lost:
 	fail_open(t, done, ok, &r);
 	conn_error(c, err, &r);
+	drop(c);
 	free(done);
 	free(ok);
 	return RES_TEMP;
@@ -719,7 +813,8 @@ void smtp_close(struct smtp_client *c)
 	if (c->fd < 0)
 		return;
 	c->outlen = 0;
-	if (queue_cmd(c, NULL, "QUIT") == 0)
+	/* A server with replies nobody asked for gets no QUIT either. */
+	if (unsolicited(c, &r) == 0 && queue_cmd(c, NULL, "QUIT") == 0)
 		(void)read_reply(c, RELAY_QUIT_TIMEOUT, 0, "QUIT", &r);
 	drop(c);
 }

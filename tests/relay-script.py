@@ -5,10 +5,11 @@ usage: relay-script.py HOST PORT MODE LOG
 
 Every server: 220 greeting, EHLO 250, MAIL 250, RCPT 250 except a
 recipient containing "bad" (550 5.1.1) or "later" (451 4.2.2), DATA 354,
-the message, 250. MODE changes one thing:
+the message, 250. MODE, a comma-separated list, changes things:
   plain     nothing
   dropdata  closes the connection when DATA comes, without a reply
   dupgreet  sends the 220 greeting twice (two replies)
+  ehlo220   answers EHLO with 220 instead of 250
   data250   answers DATA with 250 instead of 354
   slowread  answers DATA with 354, then never reads again
   pipe      offers PIPELINING
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 
-host, port, mode, logf = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port, mode, logf = sys.argv[1], int(sys.argv[2]), set(sys.argv[3].split(",")), sys.argv[4]
 lock = threading.Lock()
 
 
@@ -37,7 +38,7 @@ def handle(c, n):
         c.sendall(s.encode() + b"\r\n")
 
     try:
-        if mode == "dupgreet":
+        if "dupgreet" in mode:
             send("220 mx ESMTP\r\n220 mx ESMTP (a second greeting)")
         else:
             send("220 mx ESMTP")
@@ -51,7 +52,9 @@ def handle(c, n):
             u = cmd.upper()
             log({"conn": n, "cmd": cmd})
             if u.startswith("EHLO"):
-                if mode == "pipe":
+                if "ehlo220" in mode:
+                    send("220 mx ESMTP")
+                elif "pipe" in mode:
                     send("250-mx")
                     send("250 PIPELINING")
                 else:
@@ -70,14 +73,14 @@ def handle(c, n):
                     rcpts.append(cmd[8:].strip("<>"))
                     send("250 2.1.5 ok")
             elif u == "DATA":
-                if mode == "data250":
+                if "data250" in mode:
                     send("250 2.0.0 thanks")
                     continue
-                if mode == "dropdata":
+                if "dropdata" in mode:
                     log({"conn": n, "ev": "drop at DATA"})
                     return
                 send("354 go")
-                if mode == "slowread":
+                if "slowread" in mode:
                     log({"conn": n, "ev": "not reading"})
                     time.sleep(600)
                     return

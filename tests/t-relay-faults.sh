@@ -59,4 +59,24 @@ check "drop at DATA: the next message has a 4xx of its own" \
 check "drop at DATA: no bounce for the next message" \
 	sh -c "! grep -q 'good2@far.example.*bounced' '$T/log'"
 
+# --- a server out of step: nothing is taken for sent ---
+for mode in data250 pipe,data250 dupgreet ehlo220; do
+	scenario "step-${mode/,/-}" "$mode"
+	spool --id STEP1 --rcpt "one@far.example"
+	spool --id STEP2 --rcpt "two@far.example"
+	"$RELAY" -c "$CONF" -f
+	expect_eq "$mode: both recipients still pending" \
+		"$(env_field STEP1 one@far.example STATE) $(env_field STEP2 two@far.example STATE)" \
+		"pending pending"
+	check "$mode: deferred as a protocol error (451 4.5.0)" \
+		grep -q '^451 4\.5\.0 ' <<<"$(env_field STEP1 one@far.example REPLY)"
+	expect_eq "$mode: the server took no message" "$(taken "$SLOG")" ""
+done
+check "a 250 to DATA is named in the reply" \
+	grep -qs 'answered DATA with: 250 2.0.0 thanks' "$T/step-data250/spool/env/STEP1"
+check "a 220 to EHLO is named in the reply" \
+	grep -qs 'answered EHLO with: 220 mx ESMTP' "$T/step-ehlo220/spool/env/STEP1"
+check "a doubled greeting: no MAIL was sent" \
+	sh -c "! grep -q MAIL '$T/step-dupgreet/server.log'"
+
 exit 0
