@@ -86,6 +86,8 @@ struct outcome {
 struct qmsg {
 	char id[QUEUE_ID_MAX];
 	int fd;                         /* msg/ID, flock held; -1 when done */
+	int envfd;                      /* tmp/ID.env with the room for the
+	                                   envelope update reserved; -1: none */
 	off_t size;
 	struct envelope env;
 	struct outcome *out;            /* env.nrcpts of them */
@@ -130,6 +132,8 @@ struct pass {
 	int njobs;
 	int *route_job;                 /* route index -> job index, per batch */
 	int removed;                    /* envelopes unlinked, env/ not synced */
+	int update_failed;              /* an envelope update failed: no new
+	                                   deliveries in this pass */
 };
 
 /* narrate - one step on stderr under -v. */
@@ -496,10 +500,23 @@ static void finish_msg(struct pass *p, struct qmsg *m)
 			log_msg(LOG_ERR, "%s: cannot remove from the spool: %s", m->id, strerror(errno));
 		else
 			log_msg(LOG_INFO, "%s: removed", m->id);
-	} else if (changed && spool_env_replace(cf->spool_dir, env) != RES_OK) {
-		log_msg(LOG_ERR, "%s: cannot update the envelope: %s", m->id, strerror(errno));
+	} else if (changed) {
+		/* Into the file reserved at lock time: no room to run out of. */
+		int fd = m->envfd;
+
+		m->envfd = -1;
+		if (spool_env_replace_reserved(cf->spool_dir, fd, env) != RES_OK) {
+			/* The sent recipients still read pending: the next pass
+			 * would send them again. Start nothing more now. */
+			log_msg(LOG_ERR, "%s: cannot update the envelope: %s; no more deliveries "
+			        "in this pass", m->id, strerror(errno));
+			p->update_failed = 1;
+		}
 	}
 out:
+	if (m->envfd >= 0)              /* the reserved file was not needed */
+		spool_env_unreserve(cf->spool_dir, m->id, m->envfd);
+	m->envfd = -1;
 	free(items);
 	free(status);
 	free(hosts);
@@ -518,6 +535,7 @@ static int lock_msg(struct pass *p, const char *id, struct qmsg *m)
 
 	memset(m, 0, sizeof *m);
 	m->fd = -1;
+	m->envfd = -1;
 	snprintf(m->id, sizeof m->id, "%s", id);
 	if (spool_path(path, sizeof path, p->cf, "msg", id) < 0)
 		return 0;
@@ -896,6 +914,14 @@ static void run_jobs(struct pass *p)
 	while (next < p->njobs || running > 0) {
 		while (next < p->njobs && running < p->cf->max_connections) {
 			struct job *j = &p->jobs[next++];
+			if (p->update_failed) {
+				/* Not tried: the recipients stay as they are. */
+				j->pid = -1;
+				for (k = 0; k < j->nitems; k++)
+					item_done(p, &j->items[k]);
+				j->reported = j->nitems;
+				continue;
+			}
 			if (job_start(p, j) < 0) {
 				log_msg(LOG_ERR, "cannot start a worker: %s", strerror(errno));
 				j->pid = -1;
@@ -995,6 +1021,8 @@ static void run_batch(struct pass *p, char **ids, int n)
 	p->nmsgs = 0;
 	for (i = 0; i < n; i++) {
 		struct qmsg *m = &p->msgs[p->nmsgs];
+		int ndue0 = ndue, touched = 0;
+
 		if (!lock_msg(p, ids[i], m))
 			continue;
 		for (k = 0; k < m->env.nrcpts; k++) {
@@ -1007,6 +1035,7 @@ static void run_batch(struct pass *p, char **ids, int n)
 				         r->last_reply[0] ? " (" : "", r->last_reply,
 				         r->last_reply[0] ? ")" : "");
 				set_outcome(m, k, 'B', "none", why);
+				touched = 1;
 				continue;
 			}
 			if (!p->force && r->next_attempt > now)
@@ -1023,6 +1052,23 @@ static void run_batch(struct pass *p, char **ids, int n)
 			if (due[ndue].route < -1)
 				continue;
 			ndue++;
+		}
+		/* The envelope update after a delivery must not fail for want
+		 * of space (the sent recipients would be sent again on every
+		 * pass): its room is taken now, or the message waits. */
+		if (ndue > ndue0 || touched) {
+			m->envfd = spool_env_reserve(cf->spool_dir, &m->env);
+			if (m->envfd < 0) {
+				log_msg(LOG_WARNING, "%s: no room for its envelope update (%s); not "
+				        "tried in this pass", m->id, strerror(errno));
+				ndue = ndue0;
+				free(m->out);
+				m->out = NULL;
+				spool_env_free(&m->env);
+				close(m->fd);
+				m->fd = -1;
+				continue;
+			}
 		}
 		p->nmsgs++;
 	}
@@ -1081,7 +1127,7 @@ static void run_batch(struct pass *p, char **ids, int n)
 	p->msgs = NULL;
 }
 
-/* batch_size - how many messages one batch may lock (one fd each). */
+/* batch_size - how many messages one batch may lock (two fds each). */
 static int batch_size(const struct config *cf)
 {
 	struct rlimit rl;
@@ -1092,7 +1138,8 @@ static int batch_size(const struct config *cf)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	room = (long)rl.rlim_cur - 64 - 2L * cf->max_connections;
+	/* Two descriptors per message: msg/ID and its reserved tmp/ID.env. */
+	room = ((long)rl.rlim_cur - 64 - 2L * cf->max_connections) / 2;
 	if (room > RELAY_BATCH_MAX)
 		room = RELAY_BATCH_MAX;
 	return room < 16 ? 16 : (int)room;
@@ -1161,7 +1208,7 @@ int main(int argc, char **argv)
 	}
 	batch = batch_size(&cf);
 	narrate("%d message(s) in the spool", nids);
-	for (i = 0; i < nids; i += batch)
+	for (i = 0; i < nids && !p.update_failed; i += batch)
 		run_batch(&p, ids + i, nids - i < batch ? nids - i : batch);
 	free_ids(ids, nids);
 	free(p.routes);

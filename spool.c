@@ -387,3 +387,86 @@ spool_remove(const char *dir, const char *id)
 		return -1;
 	return 0;
 }
+
+/*
+ * spool_env_reserve - create tmp/ID.env for a later update of ENV's
+ * envelope and reserve its disk space now (posix_fallocate), so that the
+ * update after a delivery cannot fail for want of space. The bound: the
+ * header and each recipient line are each written from one buffer of
+ * ENV_LINE_MAX + 64 octets (spool_env_write_fd), so the file never needs
+ * more than (nrcpts + 1) of those, whatever last replies the update holds.
+ * Returns the open file, or -1 with errno (nothing left behind).
+ */
+int
+spool_env_reserve(const char *dir, const struct envelope *env)
+{
+	char tmp[4200];
+	off_t len = (off_t)(env->nrcpts + 1) * (ENV_LINE_MAX + 64);
+	int fd, err;
+
+	if (sub_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	err = posix_fallocate(fd, 0, len);
+	if (err != 0) {
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * spool_env_replace_reserved - replace env/ID with ENV through FD, the
+ * file spool_env_reserve made: write from its start, cut it to the length
+ * written, fsync, rename into env/, fsync env/. FD is closed in any case.
+ * RES_OK or RES_TEMP with errno (the staging file is then removed).
+ */
+int
+spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env)
+{
+	char tmp[4200], dst[4200], envdir[4200];
+	off_t end;
+	int err;
+
+	if (sub_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
+	    sub_path(dst, sizeof dst, dir, "env", env->id, "") < 0 ||
+	    path_join(envdir, sizeof envdir, dir, "env") < 0) {
+		close(fd);
+		errno = ENAMETOOLONG;
+		return RES_TEMP;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 || spool_env_write_fd(fd, env) < 0 ||
+	    (end = lseek(fd, 0, SEEK_CUR)) < 0 || ftruncate(fd, end) < 0 || fsync(fd) < 0)
+		goto fail;
+	err = close(fd);
+	fd = -1;
+	if (err < 0 || rename(tmp, dst) < 0)
+		goto fail;
+	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = err;
+	return RES_TEMP;
+}
+
+/* spool_env_unreserve - close FD (if open) and remove tmp/ID.env: the
+ * reservation was not needed. */
+void
+spool_env_unreserve(const char *dir, const char *id, int fd)
+{
+	char tmp[4200];
+
+	if (fd >= 0)
+		close(fd);
+	if (sub_path(tmp, sizeof tmp, dir, "tmp", id, ".env") == 0)
+		unlink(tmp);
+}

@@ -74,6 +74,23 @@ int spool_env_add_rcpt(struct envelope *env, const char *orig, const char *addr)
 int spool_env_replace(const char *dir, const struct envelope *env);
 
 /*
+ * spool_env_reserve - create tmp/ID.env with room reserved (fallocate) for
+ * any update of ENV's envelope (same recipients, any last replies).
+ * Returns its fd, or -1 with errno: no room, nothing left behind.
+ */
+int spool_env_reserve(const char *dir, const struct envelope *env);
+
+/*
+ * spool_env_replace_reserved - replace env/ID with ENV, written into FD
+ * from spool_env_reserve (cut to length, fsync, rename, fsync env/).
+ * Closes FD. RES_OK or RES_TEMP.
+ */
+int spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env);
+
+/* spool_env_unreserve - close FD (-1: none) and remove tmp/ID.env. */
+void spool_env_unreserve(const char *dir, const char *id, int fd);
+
+/*
  * spool_commit - make a staged message visible: MSGFD is the open staging
  * file tmp/ID.msg (already written). Writes the envelope and renames both
  * in commit order. Returns RES_OK or RES_TEMP; on RES_TEMP nothing is visible.

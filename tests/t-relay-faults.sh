@@ -79,4 +79,28 @@ check "a 220 to EHLO is named in the reply" \
 check "a doubled greeting: no MAIL was sent" \
 	sh -c "! grep -q MAIL '$T/step-dupgreet/server.log'"
 
+# --- an envelope update that cannot be written never means a resend ---
+# tmp/ made a plain file: no staging file can be created there.
+scenario nospace plain
+spool --id ROOM1 --rcpt ok@far.example --rcpt later@far.example
+mv "$SPOOL/tmp" "$SPOOL/tmp.dir"
+: >"$SPOOL/tmp"
+for pass in 1 2 3; do "$RELAY" -c "$CONF" -f; done
+check "no room for the update: the recipient is not sent three times" \
+	test "$(taken "$SLOG" | grep -c '^ok@far.example$')" -le 1
+expect_eq "no room for the update: not tried at all" "$(taken "$SLOG")" ""
+check "no room for the update: logged" grep -q 'ROOM1: no room for its envelope update' "$T/log"
+expect_eq "no room for the update: both recipients pending" \
+	"$(env_field ROOM1 ok@far.example STATE) $(env_field ROOM1 later@far.example STATE)" \
+	"pending pending"
+rm "$SPOOL/tmp"
+mv "$SPOOL/tmp.dir" "$SPOOL/tmp"
+"$RELAY" -c "$CONF" -f
+"$RELAY" -c "$CONF" -f
+expect_eq "room again: sent once over two passes" "$(taken "$SLOG")" "ok@far.example"
+expect_eq "room again: the envelope was updated" \
+	"$(env_field ROOM1 ok@far.example STATE) $(env_field ROOM1 later@far.example STATE)" \
+	"sent pending"
+expect_eq "room again: no staging file left behind" "$(ls "$SPOOL/tmp")" ""
+
 exit 0
