@@ -17,6 +17,7 @@
  * from <> (a bounce never bounces).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,54 +239,55 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	return err ? -1 : 0;
 }
 
-/* bounce_deliver_local - append a spooled message to a local mailbox. */
-int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
-                         const char *addr, char *why, size_t whysz)
+/*
+ * local_deliver - expand local address ADDR (its local part unquoted, as
+ * smtp-session does) and append the message in MSGFD to its mailboxes.
+ * Its foreign targets (an alias that forwards elsewhere) are left in EX
+ * for the caller, who frees EX. RES_OK (also when there is no mailbox,
+ * only foreign targets); RES_PERM with "550 5.1.1" in WHY for an unknown
+ * address; RES_TEMP with the reason.
+ */
+static int local_deliver(const struct config *cf, int msgfd, const char *sender,
+                         const char *addr, struct expansion *ex, char *why, size_t whysz)
 {
-	struct expansion *ex = calloc(1, sizeof *ex);
 	struct mbox_txn t;
-	char local[LOCALPART_MAX + 1], dto[ADDR_MAX + 1];
-	const char *at = strrchr(addr, '@'), *domain = addr_domain(addr);
+	char raw[ADDR_MAX + 1], local[LOCALPART_MAX + 1], dto[ADDR_MAX + 1];
+	char domain[DOMAIN_MAX + 1];
+	const char *at = strrchr(addr, '@');
 	size_t ll = at ? (size_t)(at - addr) : strlen(addr);
 	int rc, i;
 
-	if (!ex) {
-		snprintf(why, whysz, "451 4.3.0 out of memory");
+	snprintf(domain, sizeof domain, "%s", at ? at + 1 : cf->domains[0]);
+	str_lower(domain);
+	if (ll >= sizeof raw) {
+		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", addr);
+		return RES_PERM;
+	}
+	memcpy(raw, addr, ll);
+	raw[ll] = '\0';
+	rc = addr_local_unquoted(raw, local, sizeof local) < 0 ? 0
+		: config_expand_local(cf, local, ex);
+	if (rc < 0) {
+		snprintf(why, whysz, "451 4.3.0 <%s>: alias expansion too large", addr);
 		return RES_TEMP;
 	}
-	if (ll >= sizeof local) {
-		free(ex);
+	if (rc == 0 || (ex->nmailboxes == 0 && ex->nforeign == 0)) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", addr);
 		return RES_PERM;
 	}
-	memcpy(local, addr, ll);
-	local[ll] = '\0';
-	rc = config_expand_local(cf, local, ex);
-	if (rc <= 0 || ex->nmailboxes == 0) {
-		expansion_free(ex);
-		free(ex);
-		if (rc < 0) {
-			snprintf(why, whysz, "451 4.3.0 <%s>: alias expansion too large", addr);
-			return RES_TEMP;
-		}
-		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", addr);
-		return RES_PERM;
+	if (ex->nmailboxes == 0) {
+		snprintf(why, whysz, "250 2.0.0 no local mailbox");
+		return RES_OK;
 	}
 	deliver_init(&t, cf->mailbox_dir);
 	for (i = 0; i < ex->nmailboxes; i++) {
 		snprintf(dto, sizeof dto, "%s@%s", ex->mailboxes[i], domain);
 		if (deliver_add(&t, ex->mailboxes[i], dto) < 0) {
 			deliver_release(&t);
-			expansion_free(ex);
-			free(ex);
 			snprintf(why, whysz, "451 4.3.0 out of memory");
 			return RES_TEMP;
 		}
 	}
-	/* Foreign targets of an alias are not followed here: what reaches
-	 * this point is a bounce or a message already expanded once. */
-	expansion_free(ex);
-	free(ex);
 	rc = deliver_lock_all(&t, why, whysz);
 	if (rc == RES_OK)
 		rc = deliver_append_all(&t, msgfd, sender, time(NULL), why, whysz);
@@ -295,12 +297,92 @@ int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
 	return rc == RES_OK ? RES_OK : RES_TEMP;
 }
 
+/*
+ * queue_foreign - commit the staged message in FD (tmp/ID.msg, ID in
+ * B->id) from SENDER to the foreign targets in EX, each with ORIG as the
+ * address given. RES_OK, or RES_TEMP with errno (nothing queued).
+ */
+static int queue_foreign(const struct config *cf, int fd, struct envelope *b,
+                         const char *sender, const char *orig, const struct expansion *ex)
+{
+	int i;
+
+	b->version = SPOOL_VERSION;
+	b->arrival = time(NULL);
+	snprintf(b->sender, sizeof b->sender, "%s", sender);
+	snprintf(b->body, sizeof b->body, "8BITMIME");
+	snprintf(b->client, sizeof b->client, "127.0.0.1");
+	snprintf(b->helo, sizeof b->helo, "%s", cf->hostname);
+	for (i = 0; i < ex->nforeign; i++)
+		if (spool_env_add_rcpt(b, orig, ex->foreign[i]) < 0) {
+			errno = ENOMEM;
+			return RES_TEMP;
+		}
+	return spool_commit(cf->spool_dir, fd, b);
+}
+
+/* bounce_deliver_local - a spooled message to a local address: its
+ * mailboxes now, a copy through the spool to its foreign targets. */
+int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
+                         const char *addr, char *why, size_t whysz)
+{
+	struct expansion *ex = calloc(1, sizeof *ex);
+	struct envelope b;
+	char in[IO_BUF_SIZE];
+	off_t off = 0;
+	ssize_t n;
+	int rc, fd;
+
+	if (!ex) {
+		snprintf(why, whysz, "451 4.3.0 out of memory");
+		return RES_TEMP;
+	}
+	rc = local_deliver(cf, msgfd, sender, addr, ex, why, whysz);
+	if (rc != RES_OK || ex->nforeign == 0)
+		goto out;
+	/* The forward targets get their own copy, queued. Should that fail,
+	 * the whole delivery is tried again: a mailbox may get the message
+	 * twice, but nothing is lost. */
+	memset(&b, 0, sizeof b);
+	fd = spool_stage_open(cf->spool_dir, b.id, sizeof b.id);
+	if (fd < 0)
+		goto qfail;
+	while ((n = pread(msgfd, in, sizeof in, off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(fd, in, (size_t)n) < 0)
+			break;
+		off += n;
+	}
+	if (n != 0 || queue_foreign(cf, fd, &b, sender, addr, ex) != RES_OK) {
+		int err = errno;
+		spool_env_free(&b);
+		close(fd);
+		spool_stage_discard(cf->spool_dir, b.id);
+		errno = err;
+		goto qfail;
+	}
+	spool_env_free(&b);
+	close(fd);
+	snprintf(why + strlen(why), whysz - strlen(why), ", forwarded as %s", b.id);
+	goto out;
+qfail:
+	snprintf(why, whysz, "451 4.3.0 <%s>: cannot queue for its forward targets: %s", addr,
+	         strerror(errno));
+	rc = RES_TEMP;
+out:
+	expansion_free(ex);
+	free(ex);
+	return rc;
+}
+
 /* bounce_send - write the DSN and deliver or queue it from <>. */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz)
 {
 	struct envelope b;
+	struct expansion *ex;
 	time_t now = time(NULL);
 	int fd, rc;
 
@@ -318,10 +400,35 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 		return RES_TEMP;
 	}
 
-	/* A local sender gets it in the mbox now; a busy mailbox or a
-	 * foreign sender gets it through the spool. */
+	/* A local sender gets it in the mbox now and, when an alias forwards
+	 * it elsewhere, through the spool to those targets; a busy mailbox or
+	 * a foreign sender gets it through the spool. */
 	if (config_is_local_domain(cf, addr_domain(env->sender))) {
-		rc = bounce_deliver_local(cf, fd, "", env->sender, why, whysz);
+		if (!(ex = calloc(1, sizeof *ex))) {
+			snprintf(why, whysz, "out of memory");
+			close(fd);
+			spool_stage_discard(cf->spool_dir, b.id);
+			return RES_TEMP;
+		}
+		rc = local_deliver(cf, fd, "", env->sender, ex, why, whysz);
+		if (rc == RES_OK && ex->nforeign > 0) {
+			rc = queue_foreign(cf, fd, &b, "", env->sender, ex);
+			if (rc != RES_OK)
+				snprintf(why, whysz, "cannot queue a bounce for the forward targets "
+				         "of <%s>: %s", env->sender, strerror(errno));
+			expansion_free(ex);
+			free(ex);
+			spool_env_free(&b);
+			close(fd);
+			if (rc != RES_OK) {
+				spool_stage_discard(cf->spool_dir, b.id);
+				return RES_TEMP;
+			}
+			snprintf(bid, bidsz, "%s", b.id);
+			return RES_OK;
+		}
+		expansion_free(ex);
+		free(ex);
 		if (rc != RES_TEMP) {
 			close(fd);
 			spool_stage_discard(cf->spool_dir, b.id);

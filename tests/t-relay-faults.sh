@@ -103,4 +103,33 @@ expect_eq "room again: the envelope was updated" \
 	"sent pending"
 expect_eq "room again: no staging file left behind" "$(ls "$SPOOL/tmp")" ""
 
+# --- bounces to local senders: quoted local parts, forwarding aliases ---
+printf 'fwdmix: carol, away@remote.example\n' >>"$T/users"
+scenario dsn plain
+spool --id DSN1 --sender '"alice"@test.example' --rcpt bad1@far.example
+spool --id DSN2 --sender ext@test.example --rcpt bad2@far.example
+spool --id DSN3 --sender fwdmix@test.example --rcpt bad3@far.example
+spool --id DSN4 --sender '' --subject 'queued copy' --rcpt fwdmix@test.example
+"$RELAY" -c "$CONF" -f
+check "quoted local sender: the bounce is in alice's mailbox" \
+	grep -q 'bad1@far.example' "$T/mail/alice"
+check "quoted local sender: no bounce dropped" sh -c "! grep -q 'DSN1: bounce dropped' '$T/log'"
+# queued ID RCPT - the queue ids of messages from <> to RCPT.
+queued() { grep -l "^sender $" "$SPOOL"/env/* 2>/dev/null | xargs -r grep -l "	$1	" | xargs -r -n1 basename; }
+B2=$(queued someone@remote.example)
+check "sender forwarded elsewhere: the bounce is queued to the target" test -n "$B2"
+check "sender forwarded elsewhere: it is the report about bad2" \
+	grep -qs 'bad2@far.example' "$SPOOL/msg/$B2"
+check "sender forwarded elsewhere: the original sender is the address given" \
+	grep -qs $'\text@test.example\tsomeone@remote.example\t' "$SPOOL/env/$B2"
+check "sender forwarded to a mailbox and elsewhere: in carol's mailbox" \
+	grep -q 'bad3@far.example' "$T/mail/carol"
+check "sender forwarded to a mailbox and elsewhere: queued to the target" \
+	sh -c "grep -ls 'bad3@far.example' $SPOOL/msg/* | grep -q ."
+check "queued bounce to a forwarding alias: a copy in carol's mailbox" \
+	grep -q 'Subject: queued copy' "$T/mail/carol"
+expect_eq "queued bounce to a forwarding alias: forwarded copies queued" \
+	"$(queued away@remote.example | wc -l)" 2
+expect_eq "queued bounce to a forwarding alias: done" "$(ls "$SPOOL/env" | grep -c DSN4)" 0
+
 exit 0
