@@ -702,6 +702,9 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 		char (*relay)[RELAY_TEXT_MAX] = calloc(n, sizeof *relay);
 		int *todo = calloc(n, sizeof *todo), *map = calloc(n, sizeof *map);
 
+		char path[4400];
+		int msgfd = -1;
+
 		if (!addrs || !rep || !trep || !relay || !todo || !map)
 			_exit(1);
 		for (i = 0; i < n; i++) {
@@ -710,6 +713,16 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 			snprintf(rep[i].text, sizeof rep[i].text, "451 4.4.1 no mail host for %s answered",
 			         rt->domain);
 			snprintf(relay[i], sizeof relay[i], "none");
+		}
+		/* Our own descriptor of the message (the parent's lock covers it;
+		 * see job_start). */
+		if (spool_path(path, sizeof path, p->cf, "msg", m->id) == 0)
+			msgfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (msgfd < 0) {
+			left = 0;
+			for (i = 0; i < n; i++)
+				snprintf(rep[i].text, sizeof rep[i].text,
+				         "451 4.3.0 cannot open the message file: %s", strerror(errno));
 		}
 		for (h = 0; h < rt->nhosts && left > 0; h++) {
 			struct dns_host *host = &rt->hosts[h];
@@ -748,7 +761,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 				}
 			t.sender = m->env.sender;
 			t.body8bit = strcasecmp(m->env.body, "8BITMIME") == 0;
-			t.msgfd = m->fd;
+			t.msgfd = msgfd;
 			t.size = m->size;
 			t.rcpts = addrs;
 			t.nrcpts = nt;
@@ -777,6 +790,8 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 			       rep[i].text);
 		}
 		report(wfd, "M %d\n", it->msg);
+		if (msgfd >= 0)
+			close(msgfd);
 		free(addrs);
 		free(rep);
 		free(trep);
@@ -803,12 +818,30 @@ static int job_start(struct pass *p, struct job *j)
 		return -1;
 	}
 	if (j->pid == 0) {
+		int i;
+
 		close(fds[0]);
 		/* Die with the parent: results nobody records would only
 		 * become duplicates. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
+		/* Nothing of the batch stays open here: a flock belongs to the
+		 * open file description, so an inherited msg/ID descriptor
+		 * would keep that message locked, after the parent has finished
+		 * it, for as long as this worker lives. The worker opens its
+		 * own messages by path (a new description, not locked: the
+		 * parent's lock covers them). */
+		for (i = 0; i < p->nmsgs; i++) {
+			if (p->msgs[i].fd >= 0)
+				close(p->msgs[i].fd);
+			if (p->msgs[i].envfd >= 0)
+				close(p->msgs[i].envfd);
+			p->msgs[i].fd = p->msgs[i].envfd = -1;
+		}
+		for (i = 0; i < p->njobs; i++)
+			if (p->jobs[i].fd >= 0 && &p->jobs[i] != j)
+				close(p->jobs[i].fd);
 		job_run(p, j, fds[1]);
 	}
 	close(fds[1]);

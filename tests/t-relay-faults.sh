@@ -132,4 +132,29 @@ expect_eq "queued bounce to a forwarding alias: forwarded copies queued" \
 	"$(queued away@remote.example | wc -l)" 2
 expect_eq "queued bounce to a forwarding alias: done" "$(ls "$SPOOL/env" | grep -c DSN4)" 0
 
+# --- a finished message is not kept locked by another destination's worker ---
+SPOOL=$T/locks/spool
+mkdir -p "$SPOOL"
+sed "s|^spool_dir .*|spool_dir $SPOOL|" "$T/conf.base" >"$T/locks/conf"
+printf 'remote_port %s\n' "$P" >>"$T/locks/conf"
+bg $PY "$TOP/tests/relay-script.py" 127.0.0.40 "$P" plain "$T/locks/fast.log" 2>>"$T/script.err"
+wait_port "$P" 127.0.0.40
+bg $PY "$TOP/tests/relay-script.py" 127.0.0.41 "$P" slowread "$T/locks/slow.log" 2>>"$T/script.err"
+wait_port "$P" 127.0.0.41
+spool --id LOCK1 --rcpt 'later@[127.0.0.40]'
+spool --id LOCK2 --rcpt 'x@[127.0.0.41]'
+spool --id LOCK3 --rcpt 'ok@[127.0.0.40]'
+"$RELAY" -c "$T/locks/conf" -f & RPID=$!
+for _ in $(seq 1 100); do
+	grep -q 'LOCK1: to=<later@' "$T/log" && grep -qs 'not reading' "$T/locks/slow.log" && break
+	sleep 0.1
+done
+check "the slow destination's worker is still at work" kill -0 "$RPID"
+check "the deferred message is unlocked while another worker runs" \
+	flock -n "$SPOOL/msg/LOCK1" true
+check "the message in work stays locked" sh -c "! flock -n '$SPOOL/msg/LOCK2' true"
+wait "$RPID"
+expect_eq "a worker sends what it reads from the message file it opened" \
+	"$(taken "$T/locks/fast.log")" 'ok@[127.0.0.40]'
+
 exit 0
