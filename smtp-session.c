@@ -417,8 +417,9 @@ received_header(struct session *s, int fd, const char *id)
 		proto = s->auth_user[0] ? "ESMTPA" : "ESMTP";
 	else
 		proto = "SMTP";
-	n = snprintf(hdr, sizeof hdr, "Received: from %s (%s%s%s%s)\n\tby %s with %s id %s%s;\n\t%s\n",
-	    s->helo, "[", strchr(s->peer, ':') ? "IPv6:" : "", s->peer, "]",
+	/* The address as an RFC 5321 address literal: [192.0.2.1], [IPv6:...]. */
+	n = snprintf(hdr, sizeof hdr, "Received: from %s ([%s%s])\n\tby %s with %s id %s%s;\n\t%s\n",
+	    s->helo, strchr(s->peer, ':') ? "IPv6:" : "", s->peer,
 	    s->cf->hostname, proto, id, forpart, date);
 	if (n < 0 || (size_t)n >= sizeof hdr)
 		return -1;
