@@ -57,6 +57,8 @@
 #define RELAY_BATCH_MAX     1000    /* messages locked at once in one pass */
 #define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection */
 #define RELAY_QUIT_TIMEOUT  5       /* seconds to wait for the reply to QUIT */
+#define RELAY_DATA_RATE_MIN 1024    /* octets/s a server must take the message
+                                       text at, on average (smtp-client.c) */
 #define RELAY_RESULT_MAX    2048    /* octets of one worker-to-parent line */
 #define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
 #define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */

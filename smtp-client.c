@@ -87,19 +87,53 @@ static void drop(struct smtp_client *c)
 	c->outlen = 0;
 }
 
-/* flush - write every queued octet; -1 when the peer does not take them
- * within the timeout (SO_SNDTIMEO) or the connection broke. */
+/*
+ * flush - write every queued octet. The socket is written without
+ * blocking; each wait for room is bounded by smtp_timeout (a server that
+ * takes nothing for that long is gone) and, while the message text goes
+ * out, by data_deadline too (a server that keeps taking a few octets at a
+ * time could otherwise hold the transfer forever). 0, or -1 when the
+ * connection broke or a limit passed (too_slow set for data_deadline).
+ */
 static int flush(struct smtp_client *c)
 {
 	size_t off = 0;
 
 	while (off < c->outlen) {
-		ssize_t n = write(c->fd, c->out + off, c->outlen - off);
+		ssize_t n = send(c->fd, c->out + off, c->outlen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		long long wait, now;
+		int r;
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return -1;
-		off += (size_t)n;
+		now = now_ms();
+		wait = (long long)c->opt->timeout * 1000;
+		if (c->data_deadline && c->data_deadline - now < wait) {
+			wait = c->data_deadline - now;
+			if (wait <= 0) {
+				c->too_slow = 1;
+				errno = ETIMEDOUT;
+				return -1;
+			}
+		}
+		r = poll(&p, 1, (int)wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			if (c->data_deadline && now_ms() >= c->data_deadline)
+				c->too_slow = 1;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r < 0)
+			return -1;
 	}
 	c->outlen = 0;
 	return 0;
@@ -326,7 +360,8 @@ static int unsolicited(struct smtp_client *c, struct smtp_reply *r)
 }
 
 /* connect_to - a TCP connection to SA within the connect timeout; the fd
- * (blocking, with a send timeout) or -1 with errno. */
+ * (blocking, with a send timeout; flush writes it without blocking) or -1
+ * with errno. */
 static int connect_to(const struct sockaddr_storage *sa, int timeout_s, int send_timeout_s)
 {
 	socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -753,9 +788,25 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		return rc;
 	}
 	say(c, ">", "(message text, %lld octets)", (long long)t->size);
-	if (smtp_write_body(t->msgfd, t->size, emit_client, c) < 0) {
-		set_reply(&r, 451, "451 4.4.2 lost connection with %s[%s] while sending the message",
-		          c->host, c->ip);
+	/*
+	 * The whole text, final dot included, must be written within
+	 * smtp_timeout plus one second per RELAY_DATA_RATE_MIN (1024) octets
+	 * of it: a server may take it slowly, but not slower than that on
+	 * average (each wait for room is bounded by smtp_timeout as well).
+	 */
+	c->too_slow = 0;
+	c->data_deadline = now_ms() + (long long)c->opt->timeout * 1000 +
+		(long long)t->size * 1000 / RELAY_DATA_RATE_MIN;
+	v = smtp_write_body(t->msgfd, t->size, emit_client, c) < 0 || flush(c) < 0;
+	c->data_deadline = 0;
+	if (v) {
+		if (c->too_slow)
+			set_reply(&r, 451, "451 4.4.2 %s[%s] took the message too slowly (under %d "
+			          "octets/s after %d s): gave up", c->host, c->ip, RELAY_DATA_RATE_MIN,
+			          c->opt->timeout);
+		else
+			set_reply(&r, 451, "451 4.4.2 lost connection with %s[%s] while sending the "
+			          "message", c->host, c->ip);
 		drop(c);
 		goto lost_accepted;
 	}

@@ -43,6 +43,9 @@ struct smtp_client {
 	int esmtp, pipelining, size, eightbitmime, auth_plain, auth_login;
 	int dirty;                      /* a transaction is open: RSET first */
 	int messages;                   /* transactions sent over it */
+	long long data_deadline;        /* now_ms() by which the message text
+	                                   must be written; 0: none */
+	int too_slow;                   /* a write missed data_deadline */
 	struct linereader lr;
 	char out[IO_BUF_SIZE];          /* commands and data not yet written */
 	size_t outlen;

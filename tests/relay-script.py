@@ -12,6 +12,8 @@ the message, 250. MODE, a comma-separated list, changes things:
   ehlo220   answers EHLO with 220 instead of 250
   data250   answers DATA with 250 instead of 354
   slowread  answers DATA with 354, then never reads again
+  trickle   a tiny receive buffer; after 354 reads 600 octets every 2.4 s
+            (250 octets/s), then answers 250
   pipe      offers PIPELINING
 Each command and event is appended to LOG as one JSON object per line;
 a message taken is {"ev": "message", "rcpts": [...], "bytes": N}.
@@ -80,6 +82,18 @@ def handle(c, n):
                     log({"conn": n, "ev": "drop at DATA"})
                     return
                 send("354 go")
+                if "trickle" in mode:
+                    got = b""
+                    while not got.endswith(b"\r\n.\r\n"):
+                        time.sleep(2.4)
+                        d = c.recv(600)
+                        if not d:
+                            log({"conn": n, "ev": "eof in DATA", "bytes": len(got)})
+                            return
+                        got += d
+                    log({"conn": n, "ev": "message", "rcpts": rcpts, "bytes": len(got)})
+                    send("250 2.0.0 queued")
+                    continue
                 if "slowread" in mode:
                     log({"conn": n, "ev": "not reading"})
                     time.sleep(600)
@@ -109,6 +123,8 @@ def handle(c, n):
 
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if "trickle" in mode:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
 s.bind((host, port))
 s.listen(50)
 k = 0

@@ -24,7 +24,11 @@ scenario() {
 	mkdir -p "$SPOOL"
 	sed "s|^spool_dir .*|spool_dir $SPOOL|" "$T/conf.base" >"$CONF"
 	printf 'smarthost %s:%s\n' "$ip" "$P" >>"$CONF"
-	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$CONF"
+	local line
+	for line in "$@"; do
+		sed -i "/^${line%% *} /d" "$CONF"
+		printf '%s\n' "$line" >>"$CONF"
+	done
 	: >"$SLOG"
 	bg $PY "$TOP/tests/relay-script.py" "$ip" "$P" "$mode" "$SLOG" 2>>"$T/script.err"
 	wait_port "$P" "$ip"
@@ -156,5 +160,28 @@ check "the message in work stays locked" sh -c "! flock -n '$SPOOL/msg/LOCK2' tr
 wait "$RPID"
 expect_eq "a worker sends what it reads from the message file it opened" \
 	"$(taken "$T/locks/fast.log")" 'ok@[127.0.0.40]'
+
+# --- a server that takes the text slowly cannot hold DATA forever ---
+# The rule: smtp_timeout (10 s here) plus one second per 1024 octets. The
+# server takes about 250 octets/s, with pauses well under smtp_timeout;
+# the shim keeps the kernel's buffers small. 14 KB: given up after about
+# 24 s (without the rule the transfer would take some 40 s, then succeed).
+if out=$(cc -shared -fPIC -o "$T/sndbuf.so" "$TOP/tests/relay-sndbuf.c" -ldl 2>&1); then
+	scenario slow trickle "smtp_timeout 10s"
+	$PY -c 'import sys; sys.stdout.write("Subject: slow\n\n" + ("x" * 79 + "\n") * 175)' >"$T/slow.txt"
+	spool --id SLOW1 --rcpt slow@far.example --body "$T/slow.txt"
+	START=$(date +%s)
+	SNDBUF=1 LD_PRELOAD="$T/sndbuf.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		timeout 120 "$RELAY" -c "$CONF" -f
+	END=$(date +%s)
+	check "slow reader: the pass gives up in time ($((END - START)) s, limit 10 + 14 s)" \
+		test $((END - START)) -le 30
+	expect_eq "slow reader: deferred" "$(env_field SLOW1 slow@far.example STATE)" pending
+	check "slow reader: the reason says so" \
+		grep -q 'too slowly' <<<"$(env_field SLOW1 slow@far.example REPLY)"
+else
+	nok "the SO_SNDBUF shim builds: $out"
+fi
 
 exit 0
