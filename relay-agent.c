@@ -92,6 +92,8 @@ struct qmsg {
 	struct envelope env;
 	struct outcome *out;            /* env.nrcpts of them */
 	int jobs_left;                  /* workers still holding recipients */
+	int unlink_msg;                 /* envelope gone: msg/ID goes once env/
+	                                   is synced */
 };
 
 /* The recipients of one message that one worker delivers. */
@@ -268,7 +270,13 @@ static void clean_stale(const struct config *cf)
 				continue;
 			if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
 				continue;
-			if (lstat(path, &st) < 0 || now - st.st_mtime < dirs[k].age)
+			if (lstat(path, &st) < 0)
+				continue;
+			/* A message's age in msg/ counts from its rename there (which
+			 * sets st_ctime), not from the end of DATA (st_mtime): a
+			 * commit under way renames it a moment before its envelope. */
+			if (now - (k == 1 && st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime) <
+			    dirs[k].age)
 				continue;
 			if (k == 1) {
 				if (spool_path(env, sizeof env, cf, "env", de->d_name) < 0 ||
@@ -307,6 +315,11 @@ static int list_queue(const struct config *cf)
 	time_t now = time(NULL);
 
 	if (list_ids(cf, &ids, &n) < 0) {
+		if (errno == ENOENT) {
+			/* Nothing was ever spooled here: no env/ yet. */
+			printf("Mail queue is empty\n");
+			return 0;
+		}
 		fprintf(stderr, "relay-agent: cannot read the spool %s/env: %s\n", cf->spool_dir,
 		        strerror(errno));
 		return EXIT_TEMPFAIL;
@@ -366,34 +379,45 @@ static void set_outcome(struct qmsg *m, int rcpt, char kind, const char *relay,
 }
 
 /*
- * remove_msg - take a finished message out of the spool: env/ID, then
- * msg/ID (the order of spool.h, so no envelope ever lacks its text). The
- * fsync of env/ is left to the end of the batch, one for all: until then
- * a crash can only bring a delivered message back for a second delivery,
- * never lose one, and a pass does not pay one disk flush per message.
+ * remove_msg - take a finished message out of the spool: env/ID now,
+ * msg/ID at the end of the batch, after one fsync of env/ for all the
+ * batch's envelopes (sync_removals). So no envelope ever lacks its text,
+ * not even after a crash (the order of spool.h), a crash can only bring a
+ * delivered message back for a second delivery, never lose one, and a
+ * pass does not pay one disk flush per message.
  */
-static int remove_msg(struct pass *p, const char *id)
+static int remove_msg(struct pass *p, struct qmsg *m)
 {
 	char path[4400];
 
-	if (spool_path(path, sizeof path, p->cf, "env", id) < 0 ||
+	if (spool_path(path, sizeof path, p->cf, "env", m->id) < 0 ||
 	    (unlink(path) < 0 && errno != ENOENT))
 		return -1;
 	p->removed++;
-	if (spool_path(path, sizeof path, p->cf, "msg", id) < 0 ||
-	    (unlink(path) < 0 && errno != ENOENT))
-		return -1;
+	m->unlink_msg = 1;
 	return 0;
 }
 
-/* sync_removals - make the removals of this batch durable. */
+/* sync_removals - make the batch's envelope removals durable, then
+ * remove their messages. */
 static void sync_removals(struct pass *p)
 {
-	char dir[4200];
+	char dir[4200], path[4400];
+	int i;
 
-	if (p->removed && path_join(dir, sizeof dir, p->cf->spool_dir, "env") == 0)
-		fsync_dir(dir);
+	if (p->removed && path_join(dir, sizeof dir, p->cf->spool_dir, "env") == 0 &&
+	    fsync_dir(dir) < 0)
+		log_msg(LOG_WARNING, "cannot sync %s: %s", dir, strerror(errno));
 	p->removed = 0;
+	for (i = 0; i < p->nmsgs; i++) {
+		if (!p->msgs[i].unlink_msg)
+			continue;
+		p->msgs[i].unlink_msg = 0;
+		if (spool_path(path, sizeof path, p->cf, "msg", p->msgs[i].id) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			log_msg(LOG_ERR, "%s: cannot remove %s: %s", p->msgs[i].id, path,
+			        strerror(errno));
+	}
 }
 
 /* remote_host - the host part of a "host[ip]:port" relay, or NULL. */
@@ -496,7 +520,7 @@ static void finish_msg(struct pass *p, struct qmsg *m)
 		if (env->rcpts[i].state == RS_PENDING)
 			pending++;
 	if (changed && pending == 0) {
-		if (remove_msg(p, m->id) < 0)
+		if (remove_msg(p, m) < 0)
 			log_msg(LOG_ERR, "%s: cannot remove from the spool: %s", m->id, strerror(errno));
 		else
 			log_msg(LOG_INFO, "%s: removed", m->id);
@@ -527,6 +551,39 @@ out:
 	m->fd = -1;
 }
 
+/*
+ * envelope_orphan - env/ID whose msg/ID is missing: another pass may just
+ * be removing the message (envelope first), but one older than
+ * SPOOL_ORPHAN_STALE_SEC can only be what a crash or a hand left; it can
+ * never be delivered, so it is logged and removed.
+ */
+static void envelope_orphan(struct pass *p, const char *id)
+{
+	char path[4400];
+	struct envelope env;
+	struct stat st;
+	time_t age;
+	int i, pending = 0;
+
+	if (spool_path(path, sizeof path, p->cf, "env", id) < 0 || lstat(path, &st) < 0)
+		return;
+	age = time(NULL) - (st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime);
+	if (age < SPOOL_ORPHAN_STALE_SEC)
+		return;
+	if (spool_env_read(path, &env) == 0) {
+		for (i = 0; i < env.nrcpts; i++)
+			if (env.rcpts[i].state == RS_PENDING)
+				pending++;
+		log_msg(LOG_ERR, "%s: envelope without its message file (from=<%s>, %d recipient(s) "
+		        "pending), removed", id, env.sender, pending);
+		spool_env_free(&env);
+	} else {
+		log_msg(LOG_ERR, "%s: envelope without its message file, removed", id);
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_msg(LOG_ERR, "%s: cannot remove %s: %s", id, path, strerror(errno));
+}
+
 /* lock_msg - open and lock msg/ID, read its envelope: 1 taken, 0 skip. */
 static int lock_msg(struct pass *p, const char *id, struct qmsg *m)
 {
@@ -543,6 +600,8 @@ static int lock_msg(struct pass *p, const char *id, struct qmsg *m)
 	if (m->fd < 0) {
 		if (errno != ENOENT)
 			log_msg(LOG_ERR, "%s: cannot open %s: %s", id, path, strerror(errno));
+		else
+			envelope_orphan(p, id);
 		return 0;
 	}
 	if (flock(m->fd, LOCK_EX | LOCK_NB) < 0) {

@@ -657,12 +657,36 @@ static void conn_error(const struct smtp_client *c, struct smtp_reply *err,
 		set_reply(err, 451, "451 4.4.2 lost connection with %s[%s]", c->host, c->ip);
 }
 
+/* wire_size - the octets of the message in MSGFD (SIZE octets, LF line
+ * ends) as it goes out: one more per line for its CR (RFC 1870 counts the
+ * CRLFs; dot-stuffing and folding, rare, are left out of the estimate). */
+static off_t wire_size(int msgfd, off_t size)
+{
+	char in[IO_BUF_SIZE];
+	off_t off = 0, lines = 0;
+
+	while (off < size) {
+		size_t want = size - off < (off_t)sizeof in ? (size_t)(size - off) : sizeof in;
+		ssize_t n = pread(msgfd, in, want, off), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			lines += in[i] == '\n';
+		off += n;
+	}
+	return size + lines;
+}
+
 /* smtp_send - one transaction; each recipient gets its reply. */
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err)
 {
 	struct smtp_reply r, mail;
 	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK;
 	char params[64] = "";
+	off_t wire = wire_size(t->msgfd, t->size);
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
 	ok = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *ok);
@@ -677,7 +701,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	c->messages++;
 	c->dirty = 1;
 	if (c->size)
-		snprintf(params, sizeof params, " SIZE=%lld", (long long)t->size);
+		snprintf(params, sizeof params, " SIZE=%lld", (long long)wire);
 	if (t->body8bit && c->eightbitmime)
 		snprintf(params + strlen(params), sizeof params - strlen(params),
 		         " BODY=8BITMIME");
@@ -791,12 +815,13 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	/*
 	 * The whole text, final dot included, must be written within
 	 * smtp_timeout plus one second per RELAY_DATA_RATE_MIN (1024) octets
-	 * of it: a server may take it slowly, but not slower than that on
-	 * average (each wait for room is bounded by smtp_timeout as well).
+	 * of it on the wire (CRLF line ends): a server may take it slowly,
+	 * but not slower than that on average (and each wait for room is
+	 * bounded by smtp_timeout as well).
 	 */
 	c->too_slow = 0;
 	c->data_deadline = now_ms() + (long long)c->opt->timeout * 1000 +
-		(long long)t->size * 1000 / RELAY_DATA_RATE_MIN;
+		(long long)wire * 1000 / RELAY_DATA_RATE_MIN;
 	v = smtp_write_body(t->msgfd, t->size, emit_client, c) < 0 || flush(c) < 0;
 	c->data_deadline = 0;
 	if (v) {

@@ -15,6 +15,7 @@ the message, 250. MODE, a comma-separated list, changes things:
   trickle   a tiny receive buffer; after 354 reads 600 octets every 2.4 s
             (250 octets/s), then answers 250
   pipe      offers PIPELINING
+  size      offers SIZE
 Each command and event is appended to LOG as one JSON object per line;
 a message taken is {"ev": "message", "rcpts": [...], "bytes": N}.
 """
@@ -56,11 +57,12 @@ def handle(c, n):
             if u.startswith("EHLO"):
                 if "ehlo220" in mode:
                     send("220 mx ESMTP")
-                elif "pipe" in mode:
-                    send("250-mx")
-                    send("250 PIPELINING")
                 else:
-                    send("250 mx")
+                    ext = ["PIPELINING"] if "pipe" in mode else []
+                    ext += ["SIZE 10000000"] if "size" in mode else []
+                    for e in ["mx"] + ext[:-1]:
+                        send("250-" + e)
+                    send("250 " + (ext[-1] if ext else "mx"))
             elif u.startswith("HELO"):
                 send("250 mx")
             elif u.startswith("MAIL"):

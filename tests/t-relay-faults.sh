@@ -11,6 +11,16 @@ write_conf "nameserver 127.0.0.1:$DNSPORT" "dns_timeout 2s" "connect_timeout 3s"
 	"smtp_timeout 3s" "retry_min 15m" "retry_max 4h" "queue_lifetime 5d"
 cp "$T/conf" "$T/conf.base"
 NEXTIP=30
+if out=$(cc -shared -fPIC -o "$T/shim.so" "$TOP/tests/relay-shim.c" -ldl 2>&1); then
+	ok "the test shim builds"
+else
+	nok "the test shim builds: $out"
+fi
+# shimmed VAR=VALUE... CMD... - CMD with tests/relay-shim.c preloaded.
+shimmed() {
+	env LD_PRELOAD="$T/shim.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
 
 # scenario NAME MODE [CONF LINES] - a server relay-script.py in MODE on a
 # fresh loopback address as the smarthost of a fresh spool: $CONF, $SPOOL,
@@ -166,22 +176,65 @@ expect_eq "a worker sends what it reads from the message file it opened" \
 # server takes about 250 octets/s, with pauses well under smtp_timeout;
 # the shim keeps the kernel's buffers small. 14 KB: given up after about
 # 24 s (without the rule the transfer would take some 40 s, then succeed).
-if out=$(cc -shared -fPIC -o "$T/sndbuf.so" "$TOP/tests/relay-sndbuf.c" -ldl 2>&1); then
-	scenario slow trickle "smtp_timeout 10s"
-	$PY -c 'import sys; sys.stdout.write("Subject: slow\n\n" + ("x" * 79 + "\n") * 175)' >"$T/slow.txt"
-	spool --id SLOW1 --rcpt slow@far.example --body "$T/slow.txt"
-	START=$(date +%s)
-	SNDBUF=1 LD_PRELOAD="$T/sndbuf.so" \
+scenario slow trickle "smtp_timeout 10s"
+$PY -c 'import sys; sys.stdout.write("Subject: slow\n\n" + ("x" * 79 + "\n") * 175)' >"$T/slow.txt"
+spool --id SLOW1 --rcpt slow@far.example --body "$T/slow.txt"
+START=$(date +%s)
+shimmed SNDBUF=1 timeout 120 "$RELAY" -c "$CONF" -f
+END=$(date +%s)
+check "slow reader: the pass gives up in time ($((END - START)) s, limit 10 + 14 s)" \
+	test $((END - START)) -le 30
+expect_eq "slow reader: deferred" "$(env_field SLOW1 slow@far.example STATE)" pending
+check "slow reader: the reason says so" \
+	grep -q 'too slowly' <<<"$(env_field SLOW1 slow@far.example REPLY)"
+
+# --- SIZE= counts the CRLF line ends ---
+scenario size size
+printf 'Subject: size\n\none\ntwo\n' >"$T/size.txt"
+spool --id SIZE1 --rcpt s@far.example --body "$T/size.txt"
+"$RELAY" -c "$CONF" -f
+check "SIZE= is the file size plus one octet per line ($(( $(stat -c %s "$T/size.txt") + 4 )))" \
+	grep -q "MAIL FROM:<alice@test.example> SIZE=$(( $(stat -c %s "$T/size.txt") + 4 ))\"" "$SLOG"
+expect_eq "SIZE=: sent" "$(taken "$SLOG")" s@far.example
+
+# --- -l on a spool never used ---
+sed "s|^spool_dir .*|spool_dir $T/never/spool|" "$T/conf.base" >"$T/conf.never"
+"$RELAY" -c "$T/conf.never" -l >"$T/never.out" 2>&1
+expect_eq "-l without env/: exit 0" "$?" 0
+expect_eq "-l without env/: the queue is empty" "$(cat "$T/never.out")" "Mail queue is empty"
+
+# --- orphans: ages count from the rename, envelopes without a message ---
+scenario orphans plain
+spool --id NOTEXT --rcpt lost@far.example
+rm "$SPOOL/msg/NOTEXT"
+: >"$SPOOL/tmp/RENAMED"
+touch -d '2 hours ago' "$SPOOL/tmp/RENAMED"   # written long ago,
+mv "$SPOOL/tmp/RENAMED" "$SPOOL/msg/RENAMED"  # renamed now
+"$RELAY" -c "$CONF"
+check "a message written long ago but just renamed into msg/ is kept" test -e "$SPOOL/msg/RENAMED"
+check "a fresh envelope without its message is kept" test -e "$SPOOL/env/NOTEXT"
+shimmed CLOCK_SHIFT=7200 "$RELAY" -c "$CONF"
+check "two hours after the rename it is removed" test ! -e "$SPOOL/msg/RENAMED"
+check "an old envelope without its message is removed" test ! -e "$SPOOL/env/NOTEXT"
+check "and logged" grep -q 'NOTEXT: envelope without its message file (from=<alice@test.example>, 1 recipient(s) pending), removed' "$T/log"
+
+# --- removal order: every envelope, one fsync of env/, then the messages ---
+if [ -f "$TOP/tests/faultinject.c" ] &&
+   cc -shared -fPIC -o "$T/fi.so" "$TOP/tests/faultinject.c" -ldl 2>/dev/null; then
+	scenario order plain
+	spool --id ORD1 --rcpt o1@far.example
+	spool --id ORD2 --rcpt o2@far.example
+	FI_DIR="$SPOOL" FI_LOG="$T/order.trace" LD_PRELOAD="$T/fi.so" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		timeout 120 "$RELAY" -c "$CONF" -f
-	END=$(date +%s)
-	check "slow reader: the pass gives up in time ($((END - START)) s, limit 10 + 14 s)" \
-		test $((END - START)) -le 30
-	expect_eq "slow reader: deferred" "$(env_field SLOW1 slow@far.example STATE)" pending
-	check "slow reader: the reason says so" \
-		grep -q 'too slowly' <<<"$(env_field SLOW1 slow@far.example REPLY)"
-else
-	nok "the SO_SNDBUF shim builds: $out"
+		"$RELAY" -c "$CONF" -f
+	awk -F'\t' '$2 == "unlink" && $3 ~ /\/(env|msg)\/ORD/ { sub(/.*\/spool\//, "", $3); print "unlink " $3 }
+		$2 == "fsync" && $3 ~ /\/spool\/env$/ { print "fsync env" }' "$T/order.trace" >"$T/order.list"
+	expect_eq "removal order: envelopes, fsync env/, messages" "$(cat "$T/order.list")" \
+		"unlink env/ORD1
+unlink env/ORD2
+fsync env
+unlink msg/ORD1
+unlink msg/ORD2"
 fi
 
 exit 0

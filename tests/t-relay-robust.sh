@@ -164,11 +164,11 @@ fi
 # --- stale spool files ---
 touch -d '2 days ago' "$SPOOL/tmp/OLD.msg"
 touch "$SPOOL/tmp/NEW.msg"
-touch -d '2 hours ago' "$SPOOL/msg/ORPHAN"
+# (msg/ files age from their rename, st_ctime, which touch cannot set
+# back: t-relay-faults.sh removes an old one with a shifted clock.)
 touch "$SPOOL/msg/FRESHORPHAN"
 "$RELAY" -c "$T/conf"
 check "stale tmp/ file removed" test ! -e "$SPOOL/tmp/OLD.msg"
 check "fresh tmp/ file kept (a commit may be under way)" test -e "$SPOOL/tmp/NEW.msg"
-check "old msg/ file without envelope removed" test ! -e "$SPOOL/msg/ORPHAN"
 check "fresh msg/ file without envelope kept" test -e "$SPOOL/msg/FRESHORPHAN"
 exit 0

@@ -1,15 +1,19 @@
 /*
- * relay-sndbuf.c - an LD_PRELOAD shim for the relay-agent tests: every TCP
- * socket that connects gets SO_SNDBUF set to $SNDBUF octets first, so
- * what the kernel buffers cannot hide a server that reads slowly.
+ * relay-shim.c - an LD_PRELOAD shim for the relay-agent tests.
  *
- *   cc -shared -fPIC -o sndbuf.so relay-sndbuf.c -ldl
- *   SNDBUF=1 LD_PRELOAD=./sndbuf.so relay-agent ...
+ *   cc -shared -fPIC -o shim.so relay-shim.c -ldl
+ *   SNDBUF=1 CLOCK_SHIFT=7200 LD_PRELOAD=./shim.so relay-agent ...
+ *
+ * SNDBUF: every TCP socket that connects gets SO_SNDBUF set to that many
+ * octets first, so what the kernel buffers cannot hide a server that
+ * reads slowly. CLOCK_SHIFT: time() runs that many seconds ahead, so
+ * files made now look that old (st_ctime cannot be set back by hand).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -28,4 +32,19 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 	}
 	return real_connect(fd, sa, len);
+}
+
+time_t
+time(time_t *t)
+{
+	static time_t (*real_time)(time_t *);
+	const char *v = getenv("CLOCK_SHIFT");
+	time_t now;
+
+	if (!real_time)
+		real_time = (time_t (*)(time_t *))dlsym(RTLD_NEXT, "time");
+	now = real_time(NULL) + (v ? atol(v) : 0);
+	if (t)
+		*t = now;
+	return now;
 }
