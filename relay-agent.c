@@ -525,11 +525,14 @@ static void finish_msg(struct pass *p, struct qmsg *m)
 		else
 			log_msg(LOG_INFO, "%s: removed", m->id);
 	} else if (changed) {
-		/* Into the file reserved at lock time: no room to run out of. */
-		int fd = m->envfd;
+		/* Into the file reserved at lock time, if one was needed (see
+		 * run_batch): no room to run out of. */
+		int fd = m->envfd, rc;
 
 		m->envfd = -1;
-		if (spool_env_replace_reserved(cf->spool_dir, fd, env) != RES_OK) {
+		rc = fd >= 0 ? spool_env_replace_reserved(cf->spool_dir, fd, env)
+		             : spool_env_replace(cf->spool_dir, env);
+		if (rc != RES_OK) {
 			/* The sent recipients still read pending: the next pass
 			 * would send them again. Start nothing more now. */
 			log_msg(LOG_ERR, "%s: cannot update the envelope: %s; no more deliveries "
@@ -1115,8 +1118,12 @@ static void run_batch(struct pass *p, char **ids, int n)
 		struct qmsg *m = &p->msgs[p->nmsgs];
 		int ndue0 = ndue, touched = 0;
 
+		int npending = 0;
+
 		if (!lock_msg(p, ids[i], m))
 			continue;
+		for (k = 0; k < m->env.nrcpts; k++)
+			npending += m->env.rcpts[k].state == RS_PENDING;
 		for (k = 0; k < m->env.nrcpts; k++) {
 			struct spool_rcpt *r = &m->env.rcpts[k];
 			if (r->state != RS_PENDING)
@@ -1147,8 +1154,11 @@ static void run_batch(struct pass *p, char **ids, int n)
 		}
 		/* The envelope update after a delivery must not fail for want
 		 * of space (the sent recipients would be sent again on every
-		 * pass): its room is taken now, or the message waits. */
-		if (ndue > ndue0 || touched) {
+		 * pass): its room is taken now, or the message waits. With one
+		 * pending recipient no update can matter: sent or bounced, the
+		 * message is removed (no space needed); deferred, a lost update
+		 * only means the same attempt again. */
+		if ((ndue > ndue0 || touched) && npending >= 2) {
 			m->envfd = spool_env_reserve(cf->spool_dir, &m->env);
 			if (m->envfd < 0) {
 				log_msg(LOG_WARNING, "%s: no room for its envelope update (%s); not "
