@@ -28,6 +28,7 @@
 #include <udns.h>
 
 #include "dns.h"
+#include "log.h"
 #include "util.h"
 
 /* Our own hostname, for the mail loop check in mx_done. */
@@ -38,19 +39,15 @@ static void say(const struct dns_route *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void say(const struct dns_route *r, const char *fmt, ...)
 {
-	char line[DOMAIN_MAX + SMTP_REPLY_MAX + 64];
+	char prefix[DOMAIN_MAX + 32];
 	va_list ap;
-	int n, m;
 
 	if (!r->verbose)
 		return;
-	n = snprintf(line, sizeof line, "relay-agent: dns %s: ", r->domain);
+	snprintf(prefix, sizeof prefix, "relay-agent: dns %s: ", r->domain);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	log_narrate(prefix, fmt, ap);
 	va_end(ap);
-	n += m < 0 ? 0 : (size_t)m < sizeof line - n - 1 ? m : (int)(sizeof line - n - 2);
-	line[n++] = '\n';
-	(void)write_all(2, line, (size_t)n);
 }
 
 /* route_fail - decide route R as failed with RESULT and reply text. */

@@ -64,6 +64,22 @@ log_open(const char *target)
 	return 0;
 }
 
+/* log_narrate - one narration line on stderr, written whole. */
+void
+log_narrate(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX * 8];
+	int n = snprintf(line, sizeof line, "%s", prefix), m;
+
+	if (n < 0 || (size_t)n >= sizeof line - 1)
+		n = 0;
+	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	if (m > 0)
+		n += (size_t)m < sizeof line - (size_t)n - 1 ? m : (int)(sizeof line - (size_t)n - 2);
+	line[n++] = '\n';
+	(void)write_all(2, line, (size_t)n);
+}
+
 /* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
 void
 log_to_stderr_too(int on)

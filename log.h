@@ -7,6 +7,7 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stdarg.h>
 #include <syslog.h>
 
 /* log_init - set the program name; until log_open, lines go to syslog. */
@@ -18,6 +19,11 @@ int log_open(const char *target);
 /* log_msg - one line at priority PRIO (LOG_INFO, LOG_WARNING, LOG_ERR). */
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* log_narrate - PREFIX and the formatted text as one line on stderr, in a
+ * single write (parallel workers share stderr): relay-agent -v. */
+void log_narrate(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
 void log_to_stderr_too(int on);

@@ -762,15 +762,15 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 		const char **addrs = calloc(n, sizeof *addrs);
 		struct smtp_reply *rep = calloc(n, sizeof *rep), *trep = calloc(n, sizeof *trep);
 		char (*relay)[RELAY_TEXT_MAX] = calloc(n, sizeof *relay);
-		int *todo = calloc(n, sizeof *todo), *map = calloc(n, sizeof *map);
+		int *unsettled = calloc(n, sizeof *unsettled), *map = calloc(n, sizeof *map);
 
 		char path[4400];
 		int msgfd = -1;
 
-		if (!addrs || !rep || !trep || !relay || !todo || !map)
+		if (!addrs || !rep || !trep || !relay || !unsettled || !map)
 			_exit(1);
 		for (i = 0; i < n; i++) {
-			todo[i] = 1;
+			unsettled[i] = 1;
 			rep[i].code = 451;
 			snprintf(rep[i].text, sizeof rep[i].text, "451 4.4.1 no mail host for %s answered",
 			         rt->domain);
@@ -793,7 +793,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 
 			if (dead[h]) {
 				for (i = 0; i < n; i++)
-					if (todo[i])
+					if (unsettled[i])
 						rep[i] = hosterr[h];
 				continue;
 			}
@@ -808,7 +808,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 					dead[h] = 1;
 					host_error(&hosterr[h], host->name);
 					for (i = 0; i < n; i++)
-						if (todo[i]) {
+						if (unsettled[i]) {
 							rep[i] = hosterr[h];
 							smtp_format_relay(c, relay[i], sizeof relay[i]);
 						}
@@ -817,7 +817,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 				cur = h;
 			}
 			for (i = 0; i < n; i++)
-				if (todo[i]) {
+				if (unsettled[i]) {
 					addrs[nt] = m->env.rcpts[it->rcpts[i]].addr;
 					map[nt++] = i;
 				}
@@ -840,7 +840,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 				rep[r] = trep[i];
 				smtp_format_relay(c, relay[r], sizeof relay[r]);
 				if (trep[i].code / 100 == 2 || trep[i].code / 100 == 5) {
-					todo[r] = 0;
+					unsettled[r] = 0;
 					left--;
 				}
 			}
@@ -858,7 +858,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 		free(rep);
 		free(trep);
 		free(relay);
-		free(todo);
+		free(unsettled);
 		free(map);
 	}
 	smtp_close(c);

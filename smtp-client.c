@@ -31,6 +31,7 @@
 
 #include "base64.h"
 #include "smtp-client.h"
+#include "log.h"
 #include "util.h"
 
 /* Octets of text on one line we send: 1000 minus the CRLF. */
@@ -41,21 +42,16 @@ static void say(const struct smtp_client *c, const char *dir, const char *fmt, .
 	__attribute__((format(printf, 3, 4)));
 static void say(const struct smtp_client *c, const char *dir, const char *fmt, ...)
 {
-	char line[SMTP_AUTH_MAX + 512];
+	char prefix[DOMAIN_MAX + INET6_ADDRSTRLEN + 64];
 	va_list ap;
-	int n, m;
 
 	if (!c->opt || !c->opt->verbose)
 		return;
-	/* One write per line: workers share stderr. */
-	n = snprintf(line, sizeof line, "relay-agent[%d]: %s[%s] %s ", (int)getpid(), c->host,
-	             c->ip, dir);
+	snprintf(prefix, sizeof prefix, "relay-agent[%d]: %s[%s] %s ", (int)getpid(), c->host,
+	         c->ip, dir);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+	log_narrate(prefix, fmt, ap);
 	va_end(ap);
-	n += m < 0 ? 0 : (size_t)m < sizeof line - n - 1 ? m : (int)(sizeof line - n - 2);
-	line[n++] = '\n';
-	(void)write_all(2, line, (size_t)n);
 }
 
 /* set_reply - a reply of our own: CODE and formatted text. */
