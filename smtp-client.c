@@ -430,20 +430,19 @@ static int authenticate(struct smtp_client *c, struct smtp_reply *r)
 		if (unsolicited(c, r) < 0 || queue_cmd(c, NULL, "AUTH LOGIN") < 0 ||
 		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
 			return RES_TEMP;
-		if (r->code != 334)
-			goto refused;
-		if (base64_encode((const unsigned char *)user, ul, b64, sizeof b64) < 0)
-			goto toolong;
-		if (unsolicited(c, r) < 0 || queue_cmd(c, "****", "%s", b64) < 0 ||
-		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
-			return RES_TEMP;
-		if (r->code != 334)
-			goto refused;
-		if (base64_encode((const unsigned char *)pass, pl, b64, sizeof b64) < 0)
-			goto toolong;
-		if (unsolicited(c, r) < 0 || queue_cmd(c, "****", "%s", b64) < 0 ||
-		    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
-			return RES_TEMP;
+		/* Two 334 challenges: user name, then password. */
+		const char *answer[2] = { user, pass };
+		size_t len[2] = { ul, pl };
+		for (int i = 0; i < 2; i++) {
+			if (r->code != 334)
+				goto refused;
+			if (base64_encode((const unsigned char *)answer[i], len[i], b64,
+			                  sizeof b64) < 0)
+				goto toolong;
+			if (unsolicited(c, r) < 0 || queue_cmd(c, "****", "%s", b64) < 0 ||
+			    read_reply(c, c->opt->timeout, 0, "AUTH", r) < 0)
+				return RES_TEMP;
+		}
 	} else {
 		set_reply(r, 451, "451 4.7.0 %s[%s] offers no AUTH PLAIN or LOGIN",
 		          c->host, c->ip);
