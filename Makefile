@@ -41,8 +41,9 @@ CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-COMMON_OBJS  = util.o log.o config.o linereader.o addr.o spool.o deliver.o
-SESSION_OBJS = smtp-session.o dataread.o mime.o auth.o base64.o
+COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
+               deliver.o bufout.o inject.o
+SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o dataread.o mime.o auth.o base64.o
 RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
 PROGS        = smtp-session relay-agent
 
@@ -55,7 +56,7 @@ $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -ludns
 
 $(O)/%.o: %.c $(wildcard *.h) | $(O)
-	$(CC) $(WARN) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) -DSYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(O):
 	mkdir -p $@
@@ -141,15 +142,15 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
-FUZZ_SESSION_SRC = dataread.c mime.c auth.c base64.c util.c log.c config.c \
-                   linereader.c addr.c spool.c deliver.c
+FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c dataread.c mime.c auth.c base64.c util.c log.c config.c users.c \
+                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-session.c $(FUZZ_SESSION_SRC) -lcrypt
-build-fuzz/fuzz-config: fuzz/fuzz-config.c config.c util.c $(wildcard *.h)
+build-fuzz/fuzz-config: fuzz/fuzz-config.c config.c users.c util.c $(wildcard *.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-config.c config.c util.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-config.c config.c users.c util.c
 build-fuzz/fuzz-addr: fuzz/fuzz-addr.c addr.c $(wildcard *.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-addr.c addr.c

@@ -1,5 +1,5 @@
 /*
- * config.c - read the configuration file and the users file.
+ * config.c - read the configuration file (the users file: users.c).
  *
  * Both are read once at start; every error names the file and the line,
  * and the caller refuses to run (exit 78). After config_load() the
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "users.h"
 #include "util.h"
 
 /* How a key's value is read: most keys are a field of one type. */
@@ -41,9 +42,9 @@ struct key {
 	int repeatable;         /* others may be given only once */
 };
 
-/* cf_err - format "FILE:LINE: text" into ERR; always returns -1. */
-static int
-cf_err(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
+/* config_error - format "FILE:LINE: text" into ERR; always returns -1. */
+int
+config_error(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -132,9 +133,9 @@ parse_bool(const char *val, int *out, char *why, size_t whysz)
 	return 0;
 }
 
-/* valid_domain - letters, digits, hyphens and dots; sane label lengths. */
-static int
-valid_domain(const char *d)
+/* config_valid_domain - letters, digits, hyphens and dots; sane labels. */
+int
+config_valid_domain(const char *d)
 {
 	size_t n = strlen(d), label = 0;
 
@@ -195,7 +196,7 @@ parse_cidr(const char *s, struct cidr *c)
 static int
 k_hostname(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	if (!valid_domain(v)) {
+	if (!config_valid_domain(v)) {
 		snprintf(why, whysz, "bad host name \"%s\"", v);
 		return -1;
 	}
@@ -205,7 +206,7 @@ k_hostname(struct config *cf, const char *v, char *why, size_t whysz)
 static int
 k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	if (!valid_domain(v)) {
+	if (!config_valid_domain(v)) {
 		snprintf(why, whysz, "bad domain \"%s\"", v);
 		return -1;
 	}
@@ -461,9 +462,9 @@ config_defaults(struct config *cf)
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
 }
 
-/* trim - strip leading and trailing blanks (and a CR) in place. */
-static char *
-trim(char *s)
+/* config_trim - strip leading and trailing blanks (and a CR) in place. */
+char *
+config_trim(char *s)
 {
 	size_t n;
 
@@ -475,9 +476,9 @@ trim(char *s)
 	return s;
 }
 
-/* read_line - one line of F into BUF; 1, 0 at EOF, -1 when too long. */
-static int
-read_line(FILE *f, char *buf, size_t bufsz)
+/* config_read_line - one line of F into BUF; 1, 0 at EOF, -1 when too long. */
+int
+config_read_line(FILE *f, char *buf, size_t bufsz)
 {
 	size_t n;
 
@@ -497,242 +498,6 @@ read_line(FILE *f, char *buf, size_t bufsz)
 	return -1;
 }
 
-/* valid_user_name - letters, digits, ".", "_", "-"; not ".x", not "x.lock". */
-static int
-valid_user_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > USER_NAME_MAX || s[0] == '.')
-		return 0;
-	if (n >= 5 && strcasecmp(s + n - 5, ".lock") == 0)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-			return 0;
-	return 1;
-}
-
-/* valid_foreign - a plain local@domain with a printable ASCII local part. */
-static int
-valid_foreign(const char *s)
-{
-	const char *at = strrchr(s, '@');
-
-	if (!at || at == s || strlen(s) > ADDR_MAX || (size_t)(at - s) > LOCALPART_MAX)
-		return 0;
-	for (const char *p = s; p < at; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[]\\,;:\"", *p))
-			return 0;
-	return valid_domain(at + 1);
-}
-
-static int
-user_cmp(const void *a, const void *b)
-{
-	return strcasecmp(((const struct user *)a)->name, ((const struct user *)b)->name);
-}
-
-/* target_local - whether alias target T names a local mailbox or alias;
- * LOCAL gets the name part. */
-static int
-target_local(const struct config *cf, const char *t, char *local, size_t localsz)
-{
-	const char *at = strrchr(t, '@');
-
-	if (!at) {
-		strlcpy_ck(local, t, localsz);
-		return 1;
-	}
-	if (!config_is_local_domain(cf, at + 1))
-		return 0;
-	size_t n = (size_t)(at - t);
-	if (n >= localsz)
-		n = localsz - 1;
-	memcpy(local, t, n);
-	local[n] = '\0';
-	return 1;
-}
-
-/* check_alias - walk an alias, refusing loops and depth over the limit;
- * *MAILBOXES counts the mailboxes reached. */
-static int
-check_alias(const struct config *cf, const struct user *u, int depth,
-            const struct user **stack, int *mailboxes, char *why, size_t whysz)
-{
-	if (u->ntargets == 0) {
-		(*mailboxes)++;
-		return 0;
-	}
-	for (int i = 0; i < depth; i++)
-		if (stack[i] == u) {
-			snprintf(why, whysz, "alias loop through \"%s\"", u->name);
-			return -1;
-		}
-	if (depth >= ALIAS_DEPTH_MAX) {
-		snprintf(why, whysz, "aliases nest more than %d deep at \"%s\"",
-		    ALIAS_DEPTH_MAX, u->name);
-		return -1;
-	}
-	stack[depth] = u;
-	for (int i = 0; i < u->ntargets; i++) {
-		char local[USER_NAME_MAX + 2];
-		if (!target_local(cf, u->targets[i], local, sizeof local))
-			continue;
-		const struct user *t = config_find_user(cf, local);
-		if (!t) {
-			snprintf(why, whysz, "alias \"%s\": unknown local name \"%s\"",
-			    u->name, u->targets[i]);
-			return -1;
-		}
-		if (check_alias(cf, t, depth + 1, stack, mailboxes, why, whysz) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* parse_targets - split "a, b@x, c" into U's targets. */
-static int
-parse_targets(const struct config *cf, struct user *u, char *list, char *why, size_t whysz)
-{
-	char *tok, *save = NULL;
-
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *t = trim(tok);
-		char local[USER_NAME_MAX + 2];
-		if (t[0] == '\0')
-			continue;
-		if (u->ntargets >= ALIAS_TARGETS_MAX) {
-			snprintf(why, whysz, "more than %d targets", ALIAS_TARGETS_MAX);
-			return -1;
-		}
-		if (strchr(t, '@') ? !valid_foreign(t) :
-		    !valid_user_name(t)) {
-			snprintf(why, whysz, "bad alias target \"%s\"", t);
-			return -1;
-		}
-		if (target_local(cf, t, local, sizeof local) && !valid_user_name(local)) {
-			snprintf(why, whysz, "bad alias target \"%s\"", t);
-			return -1;
-		}
-		char **nt = realloc(u->targets, (size_t)(u->ntargets + 1) * sizeof *nt);
-		if (!nt) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		u->targets = nt;
-		if (!(t = strdup(t))) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		u->targets[u->ntargets++] = t;
-	}
-	if (u->ntargets == 0) {
-		snprintf(why, whysz, "alias \"%s\" has no target", u->name);
-		return -1;
-	}
-	return 0;
-}
-
-/* users_load - read the users file and check aliases and postmaster. */
-static int
-users_load(struct config *cf, char *err, size_t errsz)
-{
-	FILE *f = fopen(cf->users_file, "r");
-	char buf[CONF_LINE_MAX], why[512];
-	int lineno = 0, rc, cap = 0;
-
-	if (!f)
-		return cf_err(err, errsz, cf->users_file, 0, "cannot open: %s", strerror(errno));
-	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
-		char *line, *colon;
-		struct user *u;
-
-		lineno++;
-		if (rc < 0) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "line too long");
-		}
-		line = trim(buf);
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		if (cf->nusers >= USERS_MAX) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "more than %d users", USERS_MAX);
-		}
-		if (cf->nusers == cap) {
-			int ncap = cap ? cap * 2 : 64;
-			struct user *nu = realloc(cf->users, (size_t)ncap * sizeof *nu);
-			if (!nu) {
-				fclose(f);
-				return cf_err(err, errsz, cf->users_file, lineno, "out of memory");
-			}
-			cf->users = nu;
-			cap = ncap;
-		}
-		u = &cf->users[cf->nusers];
-		memset(u, 0, sizeof *u);
-		colon = strchr(line, ':');
-		if (colon)
-			*colon = '\0';
-		line = trim(line);
-		if (!valid_user_name(line)) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno,
-			    "bad name \"%s\" (letters, digits, '.', '_', '-'; at most %d; "
-			    "not starting with '.' nor ending in .lock)", line, USER_NAME_MAX);
-		}
-		strcpy(u->name, line);
-		cf->nusers++;
-		if (colon && parse_targets(cf, u, colon + 1, why, sizeof why) < 0) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "%s", why);
-		}
-		u->line = lineno;
-	}
-	fclose(f);
-	if (cf->nusers > 0)
-		qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
-	/* Sorted, a name given twice (in any case) sits beside its twin. */
-	for (int i = 1; i < cf->nusers; i++)
-		if (strcasecmp(cf->users[i - 1].name, cf->users[i].name) == 0) {
-			const struct user *later = cf->users[i].line > cf->users[i - 1].line ?
-			    &cf->users[i] : &cf->users[i - 1];
-			return cf_err(err, errsz, cf->users_file, later->line,
-			    "\"%s\" given twice", later->name);
-		}
-
-	for (int i = 0; i < cf->nusers; i++) {
-		const struct user *stack[ALIAS_DEPTH_MAX + 1];
-		int mailboxes = 0;
-		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) < 0)
-			return cf_err(err, errsz, cf->users_file, 0, "%s", why);
-	}
-	for (int i = 0; i < cf->nusers; i++) {
-		struct expansion *ex = calloc(1, sizeof *ex);
-		int rc = ex ? config_expand_local(cf, cf->users[i].name, ex) : -1;
-		if (ex) {
-			expansion_free(ex);
-			free(ex);
-		}
-		if (rc < 0)
-			return cf_err(err, errsz, cf->users_file, cf->users[i].line,
-			    "\"%s\" expands to more than %d addresses", cf->users[i].name,
-			    RCPT_EXPAND_MAX);
-	}
-	const struct user *pm = config_find_user(cf, "postmaster");
-	int mailboxes = 0;
-	if (pm) {
-		const struct user *stack[ALIAS_DEPTH_MAX + 1];
-		check_alias(cf, pm, 0, stack, &mailboxes, why, sizeof why);
-	}
-	if (mailboxes == 0)
-		return cf_err(err, errsz, cf->users_file, 0,
-		    "postmaster must be a mailbox or an alias reaching a local mailbox");
-	return 0;
-}
-
 /* config_load - read FILE (and its users file) into CF. */
 int
 config_load(struct config *cf, const char *file, enum config_mode mode,
@@ -749,60 +514,60 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 	if (!f) {
 		if (mode == CONFIG_DEBUG && errno == ENOENT)
 			return 0;
-		return cf_err(err, errsz, file, 0, "cannot open: %s", strerror(errno));
+		return config_error(err, errsz, file, 0, "cannot open: %s", strerror(errno));
 	}
-	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
+	while ((rc = config_read_line(f, buf, sizeof buf)) != 0) {
 		char *line, *val;
 		size_t k;
 
 		lineno++;
 		if (rc < 0) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "line too long");
+			return config_error(err, errsz, file, lineno, "line too long");
 		}
-		line = trim(buf);
+		line = config_trim(buf);
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
 		val = line + strcspn(line, " \t");
 		if (*val)
 			*val++ = '\0';
-		val = trim(val);
+		val = config_trim(val);
 		for (k = 0; k < NKEYS; k++)
 			if (strcmp(keys[k].name, line) == 0)
 				break;
 		if (k == NKEYS) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "unknown key \"%s\"", line);
+			return config_error(err, errsz, file, lineno, "unknown key \"%s\"", line);
 		}
 		if (seen[k] && !keys[k].repeatable) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "\"%s\" given twice", line);
+			return config_error(err, errsz, file, lineno, "\"%s\" given twice", line);
 		}
 		seen[k] = 1;
 		if (val[0] == '\0') {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "\"%s\" needs a value", line);
+			return config_error(err, errsz, file, lineno, "\"%s\" needs a value", line);
 		}
 		if (key_parse(&keys[k], cf, val, why, sizeof why) < 0) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "%s: %s", line, why);
+			return config_error(err, errsz, file, lineno, "%s: %s", line, why);
 		}
 	}
 	if (ferror(f)) {
 		fclose(f);
-		return cf_err(err, errsz, file, 0, "read error");
+		return config_error(err, errsz, file, 0, "read error");
 	}
 	fclose(f);
 	if (cf->retry_max < cf->retry_min)
-		return cf_err(err, errsz, file, 0, "retry_max is shorter than retry_min");
+		return config_error(err, errsz, file, 0, "retry_max is shorter than retry_min");
 	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)
-		return cf_err(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
+		return config_error(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
 	if (mode == CONFIG_DEBUG)
 		return 0;
 	if (cf->ndomains == 0)
-		return cf_err(err, errsz, file, 0, "no \"domain\" given");
+		return config_error(err, errsz, file, 0, "no \"domain\" given");
 	if (cf->users_file[0] == '\0')
-		return cf_err(err, errsz, file, 0, "no \"users\" file given");
+		return config_error(err, errsz, file, 0, "no \"users\" file given");
 	return users_load(cf, err, errsz);
 }
 
@@ -814,17 +579,6 @@ config_is_local_domain(const struct config *cf, const char *domain)
 		if (strcasecmp(cf->domains[i], domain) == 0)
 			return 1;
 	return 0;
-}
-
-/* config_find_user - the users-file entry for NAME (any case), or NULL. */
-const struct user *
-config_find_user(const struct config *cf, const char *name)
-{
-	struct user key;
-
-	if (strlcpy_ck(key.name, name, sizeof key.name) < 0 || cf->nusers == 0)
-		return NULL;
-	return bsearch(&key, cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
 }
 
 /* config_addr_in_cidr - whether SA lies in C (v4-mapped v6 counts as v4). */
@@ -869,93 +623,12 @@ config_relay_allowed(const struct config *cf, const struct sockaddr *sa)
 	return 0;
 }
 
-/* expand_add_mailbox - add NAME unless present. */
-static int
-expand_add_mailbox(struct expansion *ex, const char *name)
-{
-	for (int i = 0; i < ex->nmailboxes; i++)
-		if (strcmp(ex->mailboxes[i], name) == 0)
-			return 0;
-	if (ex->nmailboxes >= RCPT_EXPAND_MAX)
-		return -1;
-	ex->mailboxes[ex->nmailboxes++] = name;
-	return 0;
-}
-
-/* expand_add_foreign - add a copy of ADDR unless present (any case). */
-static int
-expand_add_foreign(struct expansion *ex, const char *addr)
-{
-	for (int i = 0; i < ex->nforeign; i++)
-		if (strcasecmp(ex->foreign[i], addr) == 0)
-			return 0;
-	if (ex->nforeign >= RCPT_EXPAND_MAX)
-		return -1;
-	if (!(ex->foreign[ex->nforeign] = strdup(addr)))
-		return -1;
-	ex->nforeign++;
-	return 0;
-}
-
-/* expand_user - add what U reaches; loops were refused at load time. */
-static int
-expand_user(const struct config *cf, const struct user *u, int depth, struct expansion *ex)
-{
-	if (u->ntargets == 0)
-		return expand_add_mailbox(ex, u->name);
-	if (depth > ALIAS_DEPTH_MAX)
-		return -1;
-	for (int i = 0; i < u->ntargets; i++) {
-		char local[USER_NAME_MAX + 2];
-		if (target_local(cf, u->targets[i], local, sizeof local)) {
-			const struct user *t = config_find_user(cf, local);
-			if (!t || expand_user(cf, t, depth + 1, ex) < 0)
-				return -1;
-		} else if (expand_add_foreign(ex, u->targets[i]) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* config_expand_local - expand LOCAL (any case; "+tag" ignored). */
-int
-config_expand_local(const struct config *cf, const char *local, struct expansion *ex)
-{
-	char name[LOCALPART_MAX + 1];
-	const struct user *u;
-	char *plus;
-
-	if (strlcpy_ck(name, local, sizeof name) < 0)
-		return 0;
-	if ((plus = strchr(name, '+')) != NULL)
-		*plus = '\0';
-	if (!(u = config_find_user(cf, name)))
-		return 0;
-	return expand_user(cf, u, 0, ex) < 0 ? -1 : 1;
-}
-
-/* expansion_free - release the foreign addresses of EX. */
-void
-expansion_free(struct expansion *ex)
-{
-	for (int i = 0; i < ex->nforeign; i++)
-		free(ex->foreign[i]);
-	ex->nforeign = 0;
-	ex->nmailboxes = 0;
-}
-
 /* config_free - release what config_load allocated. */
 void
 config_free(struct config *cf)
 {
 	for (int i = 0; i < cf->ndomains; i++)
 		free(cf->domains[i]);
-	for (int i = 0; i < cf->nusers; i++) {
-		for (int j = 0; j < cf->users[i].ntargets; j++)
-			free(cf->users[i].targets[j]);
-		free(cf->users[i].targets);
-	}
-	free(cf->users);
-	cf->users = NULL;
-	cf->nusers = cf->ndomains = 0;
+	cf->ndomains = 0;
+	users_free(cf);
 }

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 typedef int (*dr_sink)(void *arg, const char *buf, size_t n);
 

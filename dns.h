@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
-#include "limits.h"
+#include "bounds.h"
 
 struct dns_route;
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 enum lr_status {
 	LR_LINE,        /* a whole line (LF seen) */

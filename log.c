@@ -108,9 +108,7 @@ log_msg(int prio, const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	/* Text from the network may hold anything: keep lines one line. */
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = '?';
+	text_scrub(text, SCRUB_CTL, '?');
 
 	if (log_kind == TO_SYSLOG)
 		syslog(prio, "%s", text);

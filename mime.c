@@ -58,7 +58,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "mime.h"
 
 #define NUMBER_MAX   (MIME_DEPTH_MAX * 11 + 4) /* "1.2.3" part numbers */

@@ -67,12 +67,12 @@
 #include "bounce.h"
 #include "config.h"
 #include "dns.h"
+#include "inject.h"
 #include "log.h"
 #include "smtp-client.h"
 #include "spool.h"
 #include "util.h"
 
-#define DEFAULT_CONF "/etc/smtp-session.conf"
 #define RELAY_TEXT_MAX (DOMAIN_MAX + 80)   /* "host[ip]:port" */
 
 /* One recipient's outcome in this pass. */
@@ -180,117 +180,6 @@ static long retry_delay(const struct config *cf, int attempts)
 	return d < cf->retry_max ? d : cf->retry_max;
 }
 
-/* spool_path - SPOOL/SUB/NAME into OUT; -1 when too long. */
-static int spool_path(char *out, size_t outsz, const struct config *cf,
-                      const char *sub, const char *name)
-{
-	int n = snprintf(out, outsz, "%s/%s/%s", cf->spool_dir, sub, name);
-
-	return n < 0 || (size_t)n >= outsz ? -1 : 0;
-}
-
-/* valid_id - a queue id as spool.c makes them (letters and digits). */
-static int valid_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= QUEUE_ID_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= 'a' && *s <= 'z')))
-			return 0;
-	return 1;
-}
-
-/* cmp_str - qsort of strings. */
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* list_ids - the queue ids in env/, sorted; -1 when unreadable. */
-static int list_ids(const struct config *cf, char ***ids, int *n)
-{
-	char path[4200];
-	struct dirent *de;
-	DIR *d;
-	int cap = 0;
-
-	*ids = NULL;
-	*n = 0;
-	if (path_join(path, sizeof path, cf->spool_dir, "env") < 0 || !(d = opendir(path)))
-		return -1;
-	while ((de = readdir(d))) {
-		if (!valid_id(de->d_name))
-			continue;
-		if (*n == cap) {
-			char **m = realloc(*ids, (cap = cap ? cap * 2 : 256) * sizeof **ids);
-			if (!m)
-				break;
-			*ids = m;
-		}
-		if (!((*ids)[*n] = strdup(de->d_name)))
-			break;
-		(*n)++;
-	}
-	closedir(d);
-	qsort(*ids, *n, sizeof **ids, cmp_str);
-	return 0;
-}
-
-/* free_ids - release what list_ids made. */
-static void free_ids(char **ids, int n)
-{
-	while (n-- > 0)
-		free(ids[n]);
-	free(ids);
-}
-
-/* clean_stale - remove staging files a crash left and message files
- * that never got (or lost) their envelope. */
-static void clean_stale(const struct config *cf)
-{
-	static const struct { const char *sub; long age; } dirs[] = {
-		{ "tmp", SPOOL_TMP_STALE_SEC }, { "msg", SPOOL_ORPHAN_STALE_SEC },
-	};
-	time_t now = time(NULL);
-	char dir[4200], path[4400], env[4400];
-	struct dirent *de;
-	struct stat st;
-	size_t k;
-
-	for (k = 0; k < sizeof dirs / sizeof dirs[0]; k++) {
-		DIR *d;
-
-		if (path_join(dir, sizeof dir, cf->spool_dir, dirs[k].sub) < 0 || !(d = opendir(dir)))
-			continue;
-		while ((de = readdir(d))) {
-			if (de->d_name[0] == '.')
-				continue;
-			if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
-				continue;
-			if (lstat(path, &st) < 0)
-				continue;
-			/* A message's age in msg/ counts from its rename there (which
-			 * sets st_ctime), not from the end of DATA (st_mtime): a
-			 * commit under way renames it a moment before its envelope. */
-			if (now - (k == 1 && st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime) <
-			    dirs[k].age)
-				continue;
-			if (k == 1) {
-				if (spool_path(env, sizeof env, cf, "env", de->d_name) < 0 ||
-				    access(env, F_OK) == 0 || errno != ENOENT)
-					continue;
-			}
-			if (unlink(path) == 0)
-				log_msg(LOG_INFO, "removed stale spool file %s/%s", dirs[k].sub,
-				        de->d_name);
-		}
-		closedir(d);
-	}
-}
-
 /* fmt_age - "2d3h", "4h05m", "12m", "30s". */
 static void fmt_age(char *out, size_t outsz, long s)
 {
@@ -309,12 +198,12 @@ static void fmt_age(char *out, size_t outsz, long s)
 /* list_queue - -l: print the queue like mailq. */
 static int list_queue(const struct config *cf)
 {
-	char **ids, path[4400], age[32], next[32];
+	char **ids, age[32], next[32];
 	int n, i, j, total = 0;
 	long long bytes = 0;
 	time_t now = time(NULL);
 
-	if (list_ids(cf, &ids, &n) < 0) {
+	if (spool_list(cf->spool_dir, &ids, &n) < 0) {
 		if (errno == ENOENT) {
 			/* Nothing was ever spooled here: no env/ yet. */
 			printf("Mail queue is empty\n");
@@ -328,10 +217,9 @@ static int list_queue(const struct config *cf)
 		struct envelope env;
 		struct stat st;
 
-		if (spool_path(path, sizeof path, cf, "env", ids[i]) < 0 ||
-		    spool_env_read(path, &env) < 0)
+		if (spool_env_load(cf->spool_dir, ids[i], &env) < 0)
 			continue;
-		if (spool_path(path, sizeof path, cf, "msg", ids[i]) < 0 || stat(path, &st) < 0)
+		if (spool_msg_stat(cf->spool_dir, ids[i], &st) < 0)
 			st.st_size = 0;
 		if (total == 0)
 			printf("%-20s %10s %-8s %s\n", "-Queue ID-", "--Size--", "--Age--",
@@ -356,9 +244,9 @@ static int list_queue(const struct config *cf)
 			printf("%42s(%d attempt%s, next in %s: %s)\n", "", r->attempts,
 			       r->attempts == 1 ? "" : "s", next, r->last_reply);
 		}
-		spool_env_free(&env);
+		envelope_free(&env);
 	}
-	free_ids(ids, n);
+	spool_ids_free(ids, n);
 	if (total == 0)
 		printf("Mail queue is empty\n");
 	else
@@ -388,10 +276,7 @@ static void set_outcome(struct qmsg *m, int rcpt, char kind, const char *relay,
  */
 static int remove_msg(struct pass *p, struct qmsg *m)
 {
-	char path[4400];
-
-	if (spool_path(path, sizeof path, p->cf, "env", m->id) < 0 ||
-	    (unlink(path) < 0 && errno != ENOENT))
+	if (spool_env_unlink(p->cf->spool_dir, m->id) < 0)
 		return -1;
 	p->removed++;
 	m->unlink_msg = 1;
@@ -402,20 +287,17 @@ static int remove_msg(struct pass *p, struct qmsg *m)
  * remove their messages. */
 static void sync_removals(struct pass *p)
 {
-	char dir[4200], path[4400];
 	int i;
 
-	if (p->removed && path_join(dir, sizeof dir, p->cf->spool_dir, "env") == 0 &&
-	    fsync_dir(dir) < 0)
-		log_msg(LOG_WARNING, "cannot sync %s: %s", dir, strerror(errno));
+	if (p->removed && spool_env_sync(p->cf->spool_dir) < 0)
+		log_msg(LOG_WARNING, "cannot sync %s/env: %s", p->cf->spool_dir, strerror(errno));
 	p->removed = 0;
 	for (i = 0; i < p->nmsgs; i++) {
 		if (!p->msgs[i].unlink_msg)
 			continue;
 		p->msgs[i].unlink_msg = 0;
-		if (spool_path(path, sizeof path, p->cf, "msg", p->msgs[i].id) == 0 &&
-		    unlink(path) < 0 && errno != ENOENT)
-			log_msg(LOG_ERR, "%s: cannot remove %s: %s", p->msgs[i].id, path,
+		if (spool_msg_unlink(p->cf->spool_dir, p->msgs[i].id) < 0)
+			log_msg(LOG_ERR, "%s: cannot remove its message file: %s", p->msgs[i].id,
 			        strerror(errno));
 	}
 }
@@ -549,62 +431,26 @@ out:
 	free(hosts);
 	free(m->out);
 	m->out = NULL;
-	spool_env_free(env);
+	envelope_free(env);
 	close(m->fd);
 	m->fd = -1;
-}
-
-/*
- * envelope_orphan - env/ID whose msg/ID is missing: another pass may just
- * be removing the message (envelope first), but one older than
- * SPOOL_ORPHAN_STALE_SEC can only be what a crash or a hand left; it can
- * never be delivered, so it is logged and removed.
- */
-static void envelope_orphan(struct pass *p, const char *id)
-{
-	char path[4400];
-	struct envelope env;
-	struct stat st;
-	time_t age;
-	int i, pending = 0;
-
-	if (spool_path(path, sizeof path, p->cf, "env", id) < 0 || lstat(path, &st) < 0)
-		return;
-	age = time(NULL) - (st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime);
-	if (age < SPOOL_ORPHAN_STALE_SEC)
-		return;
-	if (spool_env_read(path, &env) == 0) {
-		for (i = 0; i < env.nrcpts; i++)
-			if (env.rcpts[i].state == RS_PENDING)
-				pending++;
-		log_msg(LOG_ERR, "%s: envelope without its message file (from=<%s>, %d recipient(s) "
-		        "pending), removed", id, env.sender, pending);
-		spool_env_free(&env);
-	} else {
-		log_msg(LOG_ERR, "%s: envelope without its message file, removed", id);
-	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_msg(LOG_ERR, "%s: cannot remove %s: %s", id, path, strerror(errno));
 }
 
 /* lock_msg - open and lock msg/ID, read its envelope: 1 taken, 0 skip. */
 static int lock_msg(struct pass *p, const char *id, struct qmsg *m)
 {
-	char path[4400];
 	struct stat st;
 
 	memset(m, 0, sizeof *m);
 	m->fd = -1;
 	m->envfd = -1;
 	snprintf(m->id, sizeof m->id, "%s", id);
-	if (spool_path(path, sizeof path, p->cf, "msg", id) < 0)
-		return 0;
-	m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	m->fd = spool_msg_open(p->cf->spool_dir, id);
 	if (m->fd < 0) {
 		if (errno != ENOENT)
-			log_msg(LOG_ERR, "%s: cannot open %s: %s", id, path, strerror(errno));
+			log_msg(LOG_ERR, "%s: cannot open its message file: %s", id, strerror(errno));
 		else
-			envelope_orphan(p, id);
+			spool_env_orphan(p->cf->spool_dir, id);
 		return 0;
 	}
 	if (flock(m->fd, LOCK_EX | LOCK_NB) < 0) {
@@ -615,16 +461,14 @@ static int lock_msg(struct pass *p, const char *id, struct qmsg *m)
 	if (fstat(m->fd, &st) < 0 || st.st_nlink == 0)
 		goto skip;
 	m->size = st.st_size;
-	if (spool_path(path, sizeof path, p->cf, "env", id) < 0)
-		goto skip;
-	if (spool_env_read(path, &m->env) < 0) {
-		if (access(path, F_OK) == 0)
-			log_msg(LOG_ERR, "%s: malformed envelope %s, left alone", id, path);
+	if (spool_env_load(p->cf->spool_dir, id, &m->env) < 0) {
+		if (errno != ENOENT)
+			log_msg(LOG_ERR, "%s: malformed envelope, left alone", id);
 		goto skip;
 	}
 	m->out = calloc(m->env.nrcpts, sizeof *m->out);
 	if (!m->out) {
-		spool_env_free(&m->env);
+		envelope_free(&m->env);
 		goto skip;
 	}
 	return 1;
@@ -725,9 +569,7 @@ static void report(int fd, const char *fmt, ...)
 /* relay_word - make a relay text one word for the result line. */
 static void relay_word(char *s)
 {
-	for (; *s; s++)
-		if (*s == ' ' || (unsigned char)*s < 0x21 || (unsigned char)*s >= 0x7f)
-			*s = '_';
+	text_scrub(s, SCRUB_TEXT | SCRUB_SPACE, '_');
 }
 
 /* host_error - a dead host's reason, given to every later recipient
@@ -764,7 +606,6 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 		char (*relay)[RELAY_TEXT_MAX] = calloc(n, sizeof *relay);
 		int *unsettled = calloc(n, sizeof *unsettled), *map = calloc(n, sizeof *map);
 
-		char path[4400];
 		int msgfd = -1;
 
 		if (!addrs || !rep || !trep || !relay || !unsettled || !map)
@@ -778,8 +619,7 @@ static void job_run(struct pass *p, struct job *j, int wfd)
 		}
 		/* Our own descriptor of the message (the parent's lock covers it;
 		 * see job_start). */
-		if (spool_path(path, sizeof path, p->cf, "msg", m->id) == 0)
-			msgfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		msgfd = spool_msg_open(p->cf->spool_dir, m->id);
 		if (msgfd < 0) {
 			left = 0;
 			for (i = 0; i < n; i++)
@@ -1166,7 +1006,7 @@ static void run_batch(struct pass *p, char **ids, int n)
 				ndue = ndue0;
 				free(m->out);
 				m->out = NULL;
-				spool_env_free(&m->env);
+				envelope_free(&m->env);
 				close(m->fd);
 				m->fd = -1;
 				continue;
@@ -1190,8 +1030,8 @@ static void run_batch(struct pass *p, char **ids, int n)
 		if (due[i].route == -1) {
 			/* A local domain: only our own bounces get here. */
 			char why[SMTP_REPLY_MAX + 1];
-			int rc = bounce_deliver_local(cf, m->fd, m->env.sender, r->addr, why,
-			                              sizeof why);
+			struct msgtext text = { .fd = m->fd };
+			int rc = inject_queued(cf, &text, &m->env, r, why, sizeof why);
 			set_outcome(m, due[i].rcpt, rc == RES_OK ? 'S' : rc == RES_PERM ? 'B' : 'D',
 			            "local", why);
 			continue;
@@ -1251,7 +1091,7 @@ static int batch_size(const struct config *cf)
 int main(int argc, char **argv)
 {
 	static struct config cf;
-	const char *file = DEFAULT_CONF;
+	const char *file = CONFIG_DEFAULT;
 	int opt, flush = 0, list = 0, i, batch;
 	char err[1024], **ids;
 	int nids;
@@ -1288,13 +1128,13 @@ int main(int argc, char **argv)
 		return list_queue(&cf);
 
 	signal(SIGPIPE, SIG_IGN);
-	if (spool_dirs(cf.spool_dir) < 0 || list_ids(&cf, &ids, &nids) < 0) {
+	if (spool_dirs(cf.spool_dir) < 0 || spool_list(cf.spool_dir, &ids, &nids) < 0) {
 		log_msg(LOG_ERR, "cannot read the spool %s: %s", cf.spool_dir, strerror(errno));
 		fprintf(stderr, "relay-agent: cannot read the spool %s: %s\n", cf.spool_dir,
 		        strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
-	clean_stale(&cf);
+	spool_clean_stale(cf.spool_dir);
 
 	memset(&p, 0, sizeof p);
 	p.cf = &cf;
@@ -1312,7 +1152,7 @@ int main(int argc, char **argv)
 	narrate("%d message(s) in the spool", nids);
 	for (i = 0; i < nids && !p.update_failed; i += batch)
 		run_batch(&p, ids + i, nids - i < batch ? nids - i : batch);
-	free_ids(ids, nids);
+	spool_ids_free(ids, nids);
 	free(p.routes);
 	config_free(&cf);
 	return 0;

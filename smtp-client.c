@@ -167,8 +167,7 @@ static int queue_cmd(struct smtp_client *c, const char *shown, const char *fmt, 
 	if (n < 0 || (size_t)n >= sizeof line - 2)
 		return -1;
 	for (i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
+		line[i] = scrub_octet(line[i], SCRUB_CTL, '?');
 	say(c, ">", "%s", shown ? shown : line);
 	line[n++] = '\r';
 	line[n++] = '\n';

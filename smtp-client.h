@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "bounds.h"
 #include "linereader.h"
 
 /*

@@ -1,76 +1,89 @@
 /*
- * spool.h - the relay queue on disk: layout, envelope format, commit.
+ * spool.h - the relay queue on disk. Every path under spool_dir is built
+ * here and nowhere else.
  *
  * Layout under spool_dir:
  *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent)
  *   msg/ID                   message text, immutable once renamed here;
  *                            relay-agent takes flock(LOCK_EX) on it
- *   env/ID                   envelope; replaced whole by rename on update
+ *   env/ID                   envelope (envelope.h); replaced whole by
+ *                            rename on update
  *
  * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
  * fsync env/. The rename into env/ is the commit point: before it the
  * message does not exist for relay-agent, after it the message is whole.
- * smtp-session holds the message's flock through the commit, so if the
+ * The writer holds the message's flock through the commit, so if the
  * last fsync fails and the commit is undone, no relay-agent pass has
  * begun to deliver it.
  *
- * The message file holds our Received header and the message as received,
- * dot-unstuffed, with LF line ends (bare CRs kept as they came).
+ * The message file holds a msgtext (msgtext.h).
  */
 #ifndef SPOOL_H
 #define SPOOL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
-#include "limits.h"
+#include "bounds.h"
+#include "envelope.h"
+#include "msgtext.h"
 
-#define SPOOL_VERSION 1
-
-enum rcpt_state { RS_PENDING, RS_SENT, RS_BOUNCED };
-
-struct spool_rcpt {
-	char orig[ADDR_MAX + 1];        /* as the client gave it */
-	char addr[ADDR_MAX + 1];        /* after alias expansion */
-	enum rcpt_state state;
-	int attempts;
-	time_t next_attempt;            /* 0: as soon as possible */
-	time_t last_attempt;            /* 0: never */
-	char last_reply[SPOOL_REPLY_MAX + 1]; /* "" when none */
-};
-
-struct envelope {
-	int version;
-	char id[QUEUE_ID_MAX];
-	time_t arrival;
-	char sender[ADDR_MAX + 1];      /* "" for <> */
-	char body[16];                  /* "7BIT" or "8BITMIME" */
-	char auth[256];                 /* authenticated user, "" if none */
-	char client[64];                /* peer address */
-	char helo[HELO_MAX + 1];
-	struct spool_rcpt *rcpts;       /* malloc'ed */
-	int nrcpts;
-};
-
-/* spool_dirs - make tmp/, msg/ and env/ under DIR (mode 0700) if missing. */
+/* spool_dirs - make DIR and tmp/, msg/, env/ under it (0700) if missing. */
 int spool_dirs(const char *dir);
 
-/* spool_env_format - write ENV as text to FD (see spool.c for the format). */
-int spool_env_write_fd(int fd, const struct envelope *env);
+/* ------------------------------------------------------- writing mail */
 
-/* spool_env_parse - read an envelope file; 0, or -1 when malformed. */
-int spool_env_read(const char *path, struct envelope *env);
+/* spool_stage_open - create tmp/ID.msg (O_EXCL, 0600) with a fresh ID
+ * written to ID; returns the fd, or -1 with errno. */
+int spool_stage_open(const char *dir, char *id, size_t idsz);
 
-/* spool_env_free - release env->rcpts. */
-void spool_env_free(struct envelope *env);
-
-/* spool_env_add_rcpt - append a pending recipient; 0 or -1. */
-int spool_env_add_rcpt(struct envelope *env, const char *orig, const char *addr);
+/* spool_stage_discard - remove tmp/ID.msg (gone already after a commit). */
+void spool_stage_discard(const char *dir, const char *id);
 
 /*
- * spool_env_replace - atomically replace env/ID with ENV (write tmp/ID.env,
- * fsync, rename, fsync env/). Returns RES_OK or RES_TEMP.
+ * spool_commit - queue TEXT for ENV's recipients. When TEXT is the
+ * staging file of env->id it is taken by rename; otherwise it is copied
+ * into a new staging file and env->id is set to that file's id. Returns
+ * RES_OK, or RES_TEMP with errno and nothing visible.
  */
+int spool_commit(const char *dir, const struct msgtext *text, struct envelope *env);
+
+/* spool_uncommit - undo a commit whose later steps failed elsewhere. */
+void spool_uncommit(const char *dir, const char *id);
+
+/* ------------------------------------------------- the queue's side */
+
+/* spool_list - the ids in env/, sorted, into *IDS (N of them); -1 with
+ * errno when env/ cannot be read (ENOENT: nothing was ever queued). */
+int spool_list(const char *dir, char ***ids, int *n);
+
+/* spool_ids_free - release what spool_list made. */
+void spool_ids_free(char **ids, int n);
+
+/* spool_valid_id - whether S is a queue id as spool.c makes them. */
+int spool_valid_id(const char *s);
+
+/* spool_msg_open - open msg/ID read-only (not locked); -1 with errno. */
+int spool_msg_open(const char *dir, const char *id);
+
+/* spool_msg_stat - stat msg/ID; 0 or -1. */
+int spool_msg_stat(const char *dir, const char *id, struct stat *st);
+
+/* spool_env_load - read env/ID; 0, or -1 with errno (EINVAL: malformed,
+ * ENOENT: gone). */
+int spool_env_load(const char *dir, const char *id, struct envelope *env);
+
+/*
+ * spool_env_orphan - env/ID whose msg/ID is missing: another pass may
+ * just be removing the message (envelope first), but one older than
+ * SPOOL_ORPHAN_STALE_SEC can only be what a crash or a hand left; it can
+ * never be delivered, so it is logged and removed.
+ */
+void spool_env_orphan(const char *dir, const char *id);
+
+/* spool_env_replace - atomically replace env/ID with ENV (write
+ * tmp/ID.env, fsync, rename, fsync env/). RES_OK or RES_TEMP. */
 int spool_env_replace(const char *dir, const struct envelope *env);
 
 /*
@@ -80,34 +93,31 @@ int spool_env_replace(const char *dir, const struct envelope *env);
  */
 int spool_env_reserve(const char *dir, const struct envelope *env);
 
-/*
- * spool_env_replace_reserved - replace env/ID with ENV, written into FD
+/* spool_env_replace_reserved - replace env/ID with ENV, written into FD
  * from spool_env_reserve (cut to length, fsync, rename, fsync env/).
- * Closes FD. RES_OK or RES_TEMP.
- */
+ * Closes FD. RES_OK or RES_TEMP. */
 int spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env);
 
 /* spool_env_unreserve - close FD (-1: none) and remove tmp/ID.env. */
 void spool_env_unreserve(const char *dir, const char *id, int fd);
 
-/*
- * spool_commit - make a staged message visible: MSGFD is the open staging
- * file tmp/ID.msg (already written). Writes the envelope and renames both
- * in commit order. Returns RES_OK or RES_TEMP; on RES_TEMP nothing is visible.
- */
-int spool_commit(const char *dir, int msgfd, const struct envelope *env);
+/* spool_env_unlink - remove env/ID, not yet durably: several removals
+ * share one spool_env_sync, and only then their msg/ files go
+ * (spool_msg_unlink), so an envelope never outlives its text. */
+int spool_env_unlink(const char *dir, const char *id);
 
-/* spool_uncommit - undo a commit whose later steps failed elsewhere. */
-void spool_uncommit(const char *dir, const char *id);
+/* spool_env_sync - make the removals in env/ durable; 0 or -1. */
+int spool_env_sync(const char *dir);
 
-/* spool_stage_open - create tmp/ID.msg (O_EXCL, 0600) with a fresh ID
- * written to ID; returns the fd or -1. */
-int spool_stage_open(const char *dir, char *id, size_t idsz);
+/* spool_msg_unlink - remove msg/ID; 0 or -1 (ENOENT counts as done). */
+int spool_msg_unlink(const char *dir, const char *id);
 
-/* spool_stage_discard - remove tmp/ID.msg. */
-void spool_stage_discard(const char *dir, const char *id);
-
-/* spool_remove - remove env/ID then msg/ID (relay-agent, when done). */
+/* spool_remove - env/ID, sync, then msg/ID: a message leaves the queue. */
 int spool_remove(const char *dir, const char *id);
+
+/* spool_clean_stale - remove staging files a crash left (older than
+ * SPOOL_TMP_STALE_SEC) and message files that never got, or lost, their
+ * envelope (older than SPOOL_ORPHAN_STALE_SEC); each removal is logged. */
+void spool_clean_stale(const char *dir);
 
 #endif

@@ -176,13 +176,19 @@ parse_duration(const char *s)
 	return n * unit;
 }
 
+/* text_scrub - scrub S in place. */
+void
+text_scrub(char *s, unsigned what, char with)
+{
+	for (; *s; s++)
+		*s = scrub_octet(*s, what, with);
+}
+
 /* sanitize_text - control and non-ASCII octets become '_'. */
 void
 sanitize_text(char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '_';
+	text_scrub(s, SCRUB_TEXT, '_');
 }
 
 /* rename_noreplace - rename FROM to TO unless TO exists (EEXIST). */

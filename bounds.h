@@ -1,11 +1,11 @@
 /*
- * limits.h - every limit of the product, named, with its unit.
+ * bounds.h - every limit of the product, named, with its unit.
  *
  * Network input is hostile: each buffer that holds client or server text
  * has its size here, and the code checks against these names only.
  */
-#ifndef LIMITS_H
-#define LIMITS_H
+#ifndef BOUNDS_H
+#define BOUNDS_H
 
 /* SMTP line lengths, in octets including the CRLF (RFC 5321 4.5.3.1). */
 #define SMTP_CMD_MAX        512     /* ordinary command line */
@@ -23,13 +23,24 @@
 
 /* Session. */
 #define SESSION_ERRORS_MAX  10      /* 5xx replies before 421 and close */
+#define AUTH_FAILURES_MAX   3       /* failed AUTH attempts before 421 */
+#ifndef AUTH_FAIL_DELAY_MS
+#define AUTH_FAIL_DELAY_MS  1000    /* ms of pause before each 535 */
+#endif
+#define AUTH_FIELD_MAX      255     /* octets of a user name or password
+                                       (RFC 4616) */
 #define HOPS_MAX            50      /* Received headers before 554 5.4.6 */
-#define RCPT_EXPAND_MAX     1000    /* addresses one message may expand to */
+#define RCPT_EXPAND_MAX     1000    /* addresses one recipient may expand to */
+#define INJECT_TARGETS_MAX  RCPT_EXPAND_MAX /* distinct mailboxes and foreign
+                                       targets of one message */
 #define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
 #define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
 
 /* Configuration. */
 #define CONF_LINE_MAX       4096    /* octets of one configuration line */
+#define CONF_PATH_MAX       4096    /* octets of a configured path, with NUL */
+#define FILE_PATH_MAX       (CONF_PATH_MAX + 128) /* a configured directory
+                                       and a name below it, with NUL */
 #define CONF_DOMAINS_MAX    64      /* domain lines */
 #define CONF_CIDRS_MAX      64      /* relay_from networks */
 #define CONF_NAMESERVERS_MAX 6      /* udns limit (dns_add_serv_s) */

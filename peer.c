@@ -1,0 +1,104 @@
+/*
+ * peer.c - who the client of a session is.
+ *
+ * The socket's peer when fd 0 is an AF_INET or AF_INET6 socket; else the
+ * first of REMOTE_ADDR (systemd), TCPREMOTEIP (tcpserver), REMOTE_HOST
+ * (xinetd, stunnel) that holds an address; else a local session on a
+ * pipe (127.0.0.1). Behind stunnel (tls_wrapped) a loopback socket peer
+ * gives way to REMOTE_HOST. smtp-session never asks DNS.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "peer.h"
+
+/* peer_from_env - an address from the launcher's environment, if valid. */
+static int
+peer_from_env(const char *name, struct sockaddr_storage *ss)
+{
+	const char *v = getenv(name);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	if (!v || !*v)
+		return 0;
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		return 1;
+	}
+	if (inet_pton(AF_INET6, v, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		return 1;
+	}
+	return 0;
+}
+
+/* is_loopback - 127.0.0.0/8, ::1 or a v4-mapped 127/8. */
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/* peer_find - identify the client on fd 0. */
+void
+peer_find(struct peer *p, const struct config *cf)
+{
+	socklen_t len = sizeof p->sa;
+	struct sockaddr_storage *ss = &p->sa;
+	int found = 0, unknown_behind_tls = 0;
+
+	memset(p, 0, sizeof *p);
+	p->uid = -1;
+	if (getpeername(0, (struct sockaddr *)ss, &len) == 0 &&
+	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)) {
+		found = 1;
+		if (cf->tls_wrapped && is_loopback(ss)) {
+			struct sockaddr_storage env;
+			if (peer_from_env("REMOTE_HOST", &env))
+				*ss = env;
+			else
+				unknown_behind_tls = 1;
+		}
+	}
+	if (!found)
+		found = peer_from_env("REMOTE_ADDR", ss) || peer_from_env("TCPREMOTEIP", ss) ||
+		    peer_from_env("REMOTE_HOST", ss);
+	if (!found) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		p->local = 1;
+		memset(ss, 0, sizeof *ss);
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	if (ss->ss_family == AF_INET6) {
+		struct in6_addr *a = &((struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			struct sockaddr_in s4 = { .sin_family = AF_INET };
+			memcpy(&s4.sin_addr, a->s6_addr + 12, 4);
+			memset(ss, 0, sizeof *ss);
+			memcpy(ss, &s4, sizeof s4);
+		}
+	}
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, p->addr, sizeof p->addr);
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, p->addr, sizeof p->addr);
+	p->relay_ok = config_relay_allowed(cf, (struct sockaddr *)ss);
+	if (unknown_behind_tls) {
+		/* The TLS front end did not say who the client is: never let
+		 * its loopback address grant relaying. */
+		log_msg(LOG_WARNING, "tls_wrapped: no valid REMOTE_HOST from the TLS front end; "
+		    "relaying only after AUTH");
+		p->relay_ok = 0;
+	}
+}
