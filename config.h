@@ -56,6 +56,8 @@ struct config {
 	char smarthost_password[1024];
 	int tls_wrapped;
 	int max_connections;
+	int destination_concurrency;    /* deliveries at once to one destination */
+	int address_connections;        /* connections at once to one address */
 	int retry_min;                  /* seconds */
 	int retry_max;                  /* seconds */
 	int queue_lifetime;             /* seconds */

@@ -9,11 +9,20 @@
  * final dot), and anything that is not "DDD", "DDD " or "DDD-" with one
  * code throughout is garbage. Any of those ends the connection with a
  * 4xx reply of our own, so the caller moves on to the next MX host.
+ * Reply lines up to RELAY_REPLY_LINE_MAX octets are read (real servers
+ * send lines over 512); the first SMTP_REPLY_MAX octets are kept. A 421
+ * to any command means the server is closing: the connection is dropped
+ * and the transaction counts as broken, so the caller reconnects. A 552
+ * to RCPT counts as 452 (RFC 5321 4.5.3.1.10). A greeting or EHLO reply
+ * that names our own host name is a mail loop (RES_PERM from smtp_open).
  *
  * What goes out never holds a bare CR or LF: the spooled message has LF
  * line ends, each becomes CRLF, any CR inside a line is sent as a space,
  * and a line longer than 998 octets is folded with CRLF and a space, as
- * Postfix does. Lines starting with "." are dot-stuffed after folding.
+ * Postfix does; the dot added to a line starting with "." counts toward
+ * those 998. A message with 8-bit octets goes to a server without
+ * 8BITMIME made 7-bit (mime7.c), or is refused with 554 5.6.3 when that
+ * cannot be done safely (RFC 6152 section 3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +39,7 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "mime7.h"
 #include "smtp-client.h"
 #include "log.h"
 #include "util.h"
@@ -216,7 +226,7 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
                       const char *what, struct smtp_reply *r)
 {
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
-	char line[SMTP_REPLY_MAX + 1];
+	char line[RELAY_REPLY_LINE_MAX + 1];
 	size_t len, tl = 0;
 	int lines = 0, code = -1, last = 0;
 
@@ -243,14 +253,14 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 			st = LR_TIMEOUT;
 		} else {
 			c->lr.timeout_ms = (int)left;
-			st = lr_getline(&c->lr, line, SMTP_REPLY_MAX, &len);
+			st = lr_getline(&c->lr, line, RELAY_REPLY_LINE_MAX, &len);
 		}
 		switch (st) {
 		case LR_LINE:
 			break;
 		case LR_TOOLONG:
 			set_reply(r, 451, "451 4.5.0 %s[%s] sent a line over %d octets in %s",
-			          c->host, c->ip, SMTP_REPLY_MAX, awaited);
+			          c->host, c->ip, RELAY_REPLY_LINE_MAX, awaited);
 			drop(c);
 			return -1;
 		case LR_TIMEOUT:
@@ -267,6 +277,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		line[strnlen(line, len)] = '\0';        /* a NUL ends the text */
+		if (strlen(line) > SMTP_REPLY_MAX)
+			line[SMTP_REPLY_MAX] = '\0';   /* keep what fits */
 		len = strlen(line);
 		lc = reply_syntax(line, len, &last);
 		if (lc < 0 || (code >= 0 && lc != code) || ++lines > SMTP_REPLY_LINES_MAX) {
@@ -299,7 +311,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
  * 250 or 251 to MAIL and RCPT, 354 to DATA. 1 for those, 0 for a refusal
  * (4xx or 5xx), -1 for anything else (a 250 to DATA, a 220 to EHLO): the
  * server is out of step, so whatever we would conclude could be wrong. R
- * then holds our own 451 4.5.0 and the connection is dropped.
+ * then holds our own 451 4.5.0 and the connection is dropped. A 421 is
+ * -1 too, with R as the server sent it: it closes the connection.
  */
 static int judge(struct smtp_client *c, struct smtp_reply *r, const char *what, int ok1,
                  int ok2)
@@ -308,6 +321,12 @@ static int judge(struct smtp_client *c, struct smtp_reply *r, const char *what, 
 
 	if (r->code == ok1 || (ok2 && r->code == ok2))
 		return 1;
+	if (r->code == 421) {
+		/* The server is closing the connection (RFC 5321 3.8). */
+		say(c, "!", "server closes the connection");
+		drop(c);
+		return -1;
+	}
 	if (r->code / 100 == 4 || r->code / 100 == 5)
 		return 0;
 	why = *r;
@@ -462,6 +481,18 @@ toolong:
 	return RES_TEMP;
 }
 
+/* names_me - whether the greeting or EHLO reply R names our own host
+ * (the first word after the code, as Postfix checks it). */
+static int names_me(const struct smtp_client *c, const struct smtp_reply *r)
+{
+	const char *w = strlen(r->text) > 4 ? r->text + 4 : "";
+	size_t n = strcspn(w, " \t"), me = strlen(c->opt->helo);
+
+	if (n > 0 && w[n - 1] == '.')
+		n--;
+	return n == me && me > 0 && strncasecmp(w, c->opt->helo, n) == 0;
+}
+
 /* smtp_open - connect, greeting, EHLO or HELO, AUTH (see smtp-client.h). */
 int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
               const struct sockaddr_storage *sa, const char *name,
@@ -502,6 +533,8 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 		goto fail;
 	if (v == 0)
 		goto refused;
+	if (names_me(c, &r))
+		goto loop;
 
 	if (unsolicited(c, &r) < 0 || queue_cmd(c, NULL, "EHLO %s", opt->helo) < 0 ||
 	    read_reply(c, opt->timeout, 1, "EHLO", &r) < 0)
@@ -521,6 +554,8 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 	}
 	if (v == 0)
 		goto refused;
+	if (names_me(c, &r))
+		goto loop;
 	if (opt->auth_user && opt->auth_user[0] && authenticate(c, &r) != RES_OK) {
 		*err = r;
 		smtp_close(c);
@@ -528,6 +563,13 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 	}
 	return RES_OK;
 
+loop:
+	/* This is us under another name: every message would come back. */
+	set_reply(err, 554, "554 5.4.6 %s[%s] greets me with my own name %s: mail loop",
+	          c->host, c->ip, opt->helo);
+	say(c, "!", "%s", err->text);
+	smtp_close(c);
+	return RES_PERM;
 refused:
 	/* A refusal at this stage is about this host, never the message: the
 	 * next host may take it, so it counts as temporary (Postfix skips a
@@ -565,9 +607,65 @@ static int enc_put(struct body_enc *e, const char *s, size_t n)
 	return 0;
 }
 
-/* smtp_write_body - the message as it goes on the wire, ending in ".". */
-int smtp_write_body(int msgfd, off_t size,
-                    int (*emit)(void *arg, const char *buf, size_t len), void *arg)
+/* enc_feed - N octets of stored text (LF line ends) as they go on the
+ * wire: CRLF, no bare CR, folded at 998 octets, dot-stuffed. */
+static int enc_feed(struct body_enc *e, const char *in, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char ch = in[i];
+
+		if (ch == '\n') {
+			if (enc_put(e, "\r\n", 2) < 0)
+				return -1;
+			e->col = 0;
+			continue;
+		}
+		if (ch == '\r')
+			ch = ' ';       /* never a bare CR on the wire */
+		if (e->col == TEXT_OCTETS_MAX) {
+			/* Fold: the continuation starts with a space, so it
+			 * can never be a lone "." line. */
+			if (enc_put(e, "\r\n ", 3) < 0)
+				return -1;
+			e->col = 1;
+		}
+		if (e->col == 0 && ch == '.') {
+			/* The stuffed dot is on the wire too: it counts. */
+			if (enc_put(e, ".", 1) < 0)
+				return -1;
+			e->col++;
+		}
+		if (enc_put(e, &ch, 1) < 0)
+			return -1;
+		e->col++;
+	}
+	return 0;
+}
+
+/* enc_sink - mime7_write's output into the encoder. */
+static int enc_sink(void *arg, const char *buf, size_t len)
+{
+	return enc_feed(arg, buf, len);
+}
+
+/* enc_end - the last line end, the final ".", everything emitted. */
+static int enc_end(struct body_enc *e)
+{
+	if (e->col > 0 && enc_put(e, "\r\n", 2) < 0)
+		return -1;
+	if (enc_put(e, ".\r\n", 3) < 0)
+		return -1;
+	if (e->len && e->emit(e->arg, e->buf, e->len) < 0)
+		return -1;
+	return 0;
+}
+
+/* write_body - the message (made 7-bit through M when M is not NULL) as
+ * it goes on the wire, ending in ".". */
+static int write_body(int msgfd, off_t size, struct mime7 *m,
+                      int (*emit)(void *arg, const char *buf, size_t len), void *arg)
 {
 	static struct body_enc e;      /* large; one body at a time per process */
 	char in[IO_BUF_SIZE];
@@ -577,48 +675,28 @@ int smtp_write_body(int msgfd, off_t size,
 	e.arg = arg;
 	e.len = 0;
 	e.col = 0;
+	if (m)
+		return mime7_write(m, msgfd, size, enc_sink, &e) < 0 ? -1 : enc_end(&e);
 	while (off < size) {
 		size_t want = size - off < (off_t)sizeof in ? (size_t)(size - off) : sizeof in;
 		ssize_t n = pread(msgfd, in, want, off);
-		ssize_t i;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		off += n;
-		for (i = 0; i < n; i++) {
-			char ch = in[i];
-
-			if (ch == '\n') {
-				if (enc_put(&e, "\r\n", 2) < 0)
-					return -1;
-				e.col = 0;
-				continue;
-			}
-			if (ch == '\r')
-				ch = ' ';       /* never a bare CR on the wire */
-			if (e.col == TEXT_OCTETS_MAX) {
-				/* Fold: the continuation starts with a space, so it
-				 * can never be a lone "." line. */
-				if (enc_put(&e, "\r\n ", 3) < 0)
-					return -1;
-				e.col = 1;
-			}
-			if (e.col == 0 && ch == '.' && enc_put(&e, ".", 1) < 0)
-				return -1;
-			if (enc_put(&e, &ch, 1) < 0)
-				return -1;
-			e.col++;
-		}
+		if (enc_feed(&e, in, (size_t)n) < 0)
+			return -1;
 	}
-	if (e.col > 0 && enc_put(&e, "\r\n", 2) < 0)
-		return -1;
-	if (enc_put(&e, ".\r\n", 3) < 0)
-		return -1;
-	if (e.len && emit(arg, e.buf, e.len) < 0)
-		return -1;
-	return 0;
+	return enc_end(&e);
+}
+
+/* smtp_write_body - the message as it goes on the wire, ending in ".". */
+int smtp_write_body(int msgfd, off_t size,
+                    int (*emit)(void *arg, const char *buf, size_t len), void *arg)
+{
+	return write_body(msgfd, size, NULL, emit, arg);
 }
 
 /* emit_client - the body encoder's sink: the connection. */
@@ -653,8 +731,9 @@ static void conn_error(const struct smtp_client *c, struct smtp_reply *err,
 
 /* wire_size - the octets of the message in MSGFD (SIZE octets, LF line
  * ends) as it goes out: one more per line for its CR (RFC 1870 counts the
- * CRLFs; dot-stuffing and folding, rare, are left out of the estimate). */
-static off_t wire_size(int msgfd, off_t size)
+ * CRLFs; dot-stuffing and folding, rare, are left out of the estimate).
+ * *EIGHT is set when the text holds an octet over 0x7f. */
+static off_t wire_size(int msgfd, off_t size, int *eight)
 {
 	char in[IO_BUF_SIZE];
 	off_t off = 0, lines = 0;
@@ -667,8 +746,10 @@ static off_t wire_size(int msgfd, off_t size)
 			continue;
 		if (n <= 0)
 			break;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			lines += in[i] == '\n';
+			*eight |= (unsigned char)in[i] > 0x7f;
+		}
 		off += n;
 	}
 	return size + lines;
@@ -678,9 +759,37 @@ static off_t wire_size(int msgfd, off_t size)
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err)
 {
 	struct smtp_reply r, mail;
-	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK;
+	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK, eight = 0;
 	char params[64] = "";
-	off_t wire = wire_size(t->msgfd, t->size);
+	off_t wire = wire_size(t->msgfd, t->size, &eight);
+	static struct mime7 m7;        /* one message at a time per process */
+	struct mime7 *conv = NULL;
+
+	if (t->nrcpts > RELAY_TXN_RCPTS_MAX) {
+		set_reply(&r, 451, "451 4.5.3 more than %d recipients in one transaction",
+		          RELAY_TXN_RCPTS_MAX);
+		for (i = 0; i < t->nrcpts; i++)
+			t->replies[i] = r;
+		return RES_OK;
+	}
+	if (eight && !c->eightbitmime) {
+		/* RFC 6152 section 3: convert, or refuse for good. */
+		if (mime7_check(&m7, t->msgfd, t->size) < 0) {
+			if (errno == EINVAL)
+				set_reply(&r, 554, "554 5.6.3 %s[%s] does not take 8-bit mail (no "
+				          "8BITMIME) and the message cannot be made 7-bit: %s", c->host,
+				          c->ip, m7.why);
+			else
+				set_reply(&r, 451, "451 4.3.0 cannot read the message: %s",
+				          strerror(errno));
+			say(c, "!", "%s", r.text);
+			for (i = 0; i < t->nrcpts; i++)
+				t->replies[i] = r;
+			return RES_OK;
+		}
+		conv = &m7;
+		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable", m7.leaves);
+	}
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
 	ok = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *ok);
@@ -696,7 +805,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	c->dirty = 1;
 	if (c->size)
 		snprintf(params, sizeof params, " SIZE=%lld", (long long)wire);
-	if (t->body8bit && c->eightbitmime)
+	if ((t->body8bit || eight) && c->eightbitmime)
 		snprintf(params + strlen(params), sizeof params - strlen(params),
 		         " BODY=8BITMIME");
 
@@ -753,6 +862,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		if (read_reply(c, c->opt->timeout, 0, "RCPT TO", &r) < 0 ||
 		    (v = judge(c, &r, "RCPT TO", 250, 251)) < 0)
 			goto lost;
+		if (r.code == 552)
+			r.code = 452;   /* RFC 5321 4.5.3.1.10: "too many recipients" */
 		/* A refused MAIL decides for every recipient. */
 		t->replies[i] = mail.code / 100 == 2 ? r : mail;
 		done[i] = 1;
@@ -816,7 +927,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	c->too_slow = 0;
 	c->data_deadline = now_ms() + (long long)c->opt->timeout * 1000 +
 		(long long)wire * 1000 / RELAY_DATA_RATE_MIN;
-	v = smtp_write_body(t->msgfd, t->size, emit_client, c) < 0 || flush(c) < 0;
+	v = write_body(t->msgfd, t->size, conv, emit_client, c) < 0 || flush(c) < 0;
 	c->data_deadline = 0;
 	if (v) {
 		if (c->too_slow)

@@ -353,6 +353,41 @@ fail:
 	return RES_TEMP;
 }
 
+/* spool_env_put - write ENV into FD (reserved) or a new tmp/ID.env,
+ * fsync, rename into env/; the caller syncs env/ once for many. */
+int
+spool_env_put(const char *dir, int fd, const struct envelope *env)
+{
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX];
+	off_t end;
+	int err;
+
+	if (spool_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
+	    spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0) {
+		if (fd >= 0)
+			close(fd);
+		return RES_TEMP;
+	}
+	if (fd < 0 && (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	                         0600)) < 0)
+		return RES_TEMP;
+	if (lseek(fd, 0, SEEK_SET) < 0 || envelope_write(fd, env) < 0 ||
+	    (end = lseek(fd, 0, SEEK_CUR)) < 0 || ftruncate(fd, end) < 0 || fsync(fd) < 0)
+		goto fail;
+	err = close(fd);
+	fd = -1;
+	if (err < 0 || rename(tmp, dst) < 0)
+		goto fail;
+	return RES_OK;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = err;
+	return RES_TEMP;
+}
+
 /* spool_env_unreserve - close FD (if open) and remove tmp/ID.env: the
  * reservation was not needed. */
 void
@@ -541,4 +576,151 @@ spool_clean_stale(const char *dir)
 		}
 		closedir(d);
 	}
+}
+
+/* spool_corrupt - move env/ID and msg/ID into corrupt/. */
+int
+spool_corrupt(const char *dir, const char *id)
+{
+	char from[FILE_PATH_MAX], to[FILE_PATH_MAX], sub[FILE_PATH_MAX];
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(sub, sizeof sub, dir, NULL, "corrupt", "") < 0 ||
+	    (mkdir(sub, 0700) < 0 && errno != EEXIST))
+		return -1;
+	/* The text first: an envelope in env/ must never lack it. */
+	if (spool_path(from, sizeof from, dir, "msg", id, "") < 0 ||
+	    spool_path(to, sizeof to, dir, "corrupt", id, ".msg") < 0 ||
+	    (rename(from, to) < 0 && errno != ENOENT))
+		return -1;
+	if (spool_path(from, sizeof from, dir, "env", id, "") < 0 ||
+	    spool_path(to, sizeof to, dir, "corrupt", id, "") < 0 || rename(from, to) < 0)
+		return -1;
+	fsync_dir(sub);
+	return spool_env_sync(dir);
+}
+
+/* spool_corrupt_list - the ids in corrupt/, sorted. */
+int
+spool_corrupt_list(const char *dir, char ***ids, int *n)
+{
+	char path[FILE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (spool_path(path, sizeof path, dir, NULL, "corrupt", "") < 0)
+		return -1;
+	if (!(d = opendir(path)))
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d))) {
+		if (!spool_valid_id(de->d_name))
+			continue;       /* ID.msg has a dot: listed through its ID */
+		if (*n == cap) {
+			char **m = realloc(*ids, (size_t)(cap = cap ? cap * 2 : 16) * sizeof **ids);
+			if (!m)
+				break;
+			*ids = m;
+		}
+		if (!((*ids)[*n] = strdup(de->d_name)))
+			break;
+		(*n)++;
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(*ids, (size_t)*n, sizeof **ids, cmp_str);
+	return 0;
+}
+
+/* spool_corrupt_remove - remove corrupt/ID and corrupt/ID.msg. */
+int
+spool_corrupt_remove(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+	int gone;
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "corrupt", id, "") < 0)
+		return -1;
+	gone = unlink(path) == 0;
+	if (spool_path(path, sizeof path, dir, "corrupt", id, ".msg") < 0)
+		return -1;
+	gone |= unlink(path) == 0;
+	if (!gone) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/* spool_corrupt_open - open corrupt/ID or corrupt/ID.msg read-only. */
+int
+spool_corrupt_open(const char *dir, const char *id, const char *suffix)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "corrupt", id, suffix) < 0)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* spool_env_open - open env/ID read-only. */
+int
+spool_env_open(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "env", id, "") < 0)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* spool_msg_lock - open msg/ID and flock it, waiting at most WAIT_MS. */
+int
+spool_msg_lock(const char *dir, const char *id, long wait_ms)
+{
+	long long end = now_ms() + wait_ms;
+	struct stat st;
+	int fd = spool_msg_open(dir, id), err;
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			goto fail;
+		if (now_ms() >= end) {
+			errno = EWOULDBLOCK;
+			goto fail;
+		}
+		sleep_ms(50);
+	}
+	/* Locked; a pass may have finished the message meanwhile. */
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		goto fail;
+	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
 }
