@@ -99,6 +99,8 @@ struct route {
 	int *aidx;                      /* address table index per host and
 	                                   address: [h * DNS_ADDRS_MAX + a] */
 	double window;
+	int start;                      /* the host to try first: a backup that
+	                                   worked when those before it did not */
 	int inflight;
 	struct unit *qhead, *qtail;
 	int nqueued;
@@ -110,6 +112,7 @@ struct route {
 struct addrent {
 	struct sockaddr_storage sa;
 	int down;
+	int ok;                         /* a delivery over it worked */
 	int nconn;                      /* workers connected (or about to be) */
 };
 
@@ -317,7 +320,8 @@ static struct route *route_find(struct pass *p, const char *key, int hosts_only,
 	rt->dr.port = port;
 	rt->dr.verbose = relay_verbose;
 	rt->dr.owner = rt;
-	rt->window = RELAY_CONCURRENCY_START;
+	rt->window = RELAY_CONCURRENCY_START < p->cf->destination_concurrency
+	             ? RELAY_CONCURRENCY_START : p->cf->destination_concurrency;
 	p->routes[p->nroutes++] = rt;
 	dns_lookup(&rt->dr);
 	return rt;
@@ -874,10 +878,12 @@ static int pick_worker(struct pass *p, struct route *rt)
 				if (rt->aidx[h * DNS_ADDRS_MAX + a] == w->conn && live_addr(p, rt, h, a))
 					return i;
 	}
-	for (h = 0; h < rt->dr.nhosts && target < 0; h++)
+	for (i = 0; i < rt->dr.nhosts && target < 0; i++) {
+		h = i == 0 ? rt->start : i <= rt->start ? i - 1 : i;
 		for (a = 0; a < rt->dr.hosts[h].naddrs && target < 0; a++)
 			if (live_addr(p, rt, h, a))
 				target = rt->aidx[h * DNS_ADDRS_MAX + a];
+	}
 	if (target < 0)
 		return -3;              /* every address down */
 	if (p->addrs[target].nconn >= p->cf->address_connections)
@@ -909,7 +915,7 @@ static void task_fill(struct pass *p, struct unit *u, struct task *t)
 {
 	struct qmsg *m = &p->msgs[u->msg];
 	struct route *rt = u->rt;
-	int h, a, i;
+	int k, a, i;
 
 	memset(t, 0, offsetof(struct task, hosts));
 	t->unit = u->id;
@@ -920,7 +926,9 @@ static void task_fill(struct pass *p, struct unit *u, struct task *t)
 	t->size = m->size;
 	snprintf(t->domain, sizeof t->domain, "%s", rt->dr.domain);
 	t->nhosts = 0;
-	for (h = 0; !rt->local && h < rt->dr.nhosts; h++) {
+	for (k = 0; !rt->local && k < rt->dr.nhosts; k++) {
+		/* From the host the pass stays on, then the others in order. */
+		int h = k == 0 ? rt->start : k <= rt->start ? k - 1 : k;
 		struct task_host *th = &t->hosts[t->nhosts];
 		th->naddrs = 0;
 		for (a = 0; a < rt->dr.hosts[h].naddrs; a++)
@@ -1015,6 +1023,24 @@ static void dispatch(struct pass *p)
 	p->rr = k ? (p->rr + 1) % k : 0;
 }
 
+/* route_stay - a delivery of RT worked over address A: when A is a
+ * later host's than RT's first, the hosts before it failed that delivery,
+ * so the pass stays on A's host (the others are tried after it). */
+static void route_stay(struct route *rt, int a)
+{
+	int h, k;
+
+	for (h = 0; !rt->local && h < rt->dr.nhosts; h++)
+		for (k = 0; k < rt->dr.hosts[h].naddrs; k++)
+			if (rt->aidx[h * DNS_ADDRS_MAX + k] == a) {
+				if (h != rt->start)
+					relay_narrate("%s: staying on %s", rt->dr.domain,
+					              rt->dr.hosts[h].name);
+				rt->start = h;
+				return;
+			}
+}
+
 /* worker_result - one record from worker W. */
 static void worker_result(struct pass *p, struct worker *w, const struct wresult *r)
 {
@@ -1034,8 +1060,9 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		if ((a = addr_index(p, &r->addr)) < 0)
 			break;
 		snprintf(u->rt->lasterr, sizeof u->rt->lasterr, "%s", r->reply);
-		if (p->addrs[a].nconn - (w->conn == a) > 0) {
-			/* Others to it work: too many of us, not a dead host. */
+		if (p->addrs[a].ok) {
+			/* It has worked in this pass: too many of us, not a
+			 * dead host. */
 			u->rt->window = u->rt->window / 2 < 1 ? 1 : u->rt->window / 2;
 			relay_narrate("%s: connection failed, others work: at most %d at once",
 			              u->rt->dr.domain, (int)u->rt->window);
@@ -1047,7 +1074,12 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		}
 		break;
 	case WR_DONE:
-		worker_conn(p, w, r->addr.ss_family ? addr_index(p, &r->addr) : -1);
+		a = r->addr.ss_family ? addr_index(p, &r->addr) : -1;
+		worker_conn(p, w, a);
+		if (r->worked && a >= 0) {
+			p->addrs[a].ok = 1;
+			route_stay(u->rt, a);
+		}
 		if (r->worked && u->rt->window < p->cf->destination_concurrency)
 			u->rt->window += 1;     /* slow start: one more per success */
 		w->unit = -1;
