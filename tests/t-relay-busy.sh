@@ -8,7 +8,7 @@
 # message). Everything must be delivered in one pass.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay-lib.sh"
-plan 24
+plan 23
 
 write_conf "nameserver 127.0.0.1:$DNSPORT" "remote_port $P" "dns_timeout 5s" \
 	"connect_timeout 5s" "smtp_timeout 10s"
