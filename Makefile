@@ -44,8 +44,8 @@ endif
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
                deliver.o bufout.o inject.o
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o dataread.o mime.o auth.o base64.o
-RELAY_OBJS   = relay-agent.o relay-sched.o relay-worker.o relay-admin.o dns.o smtp-client.o \
-               mime7.o bounce.o base64.o
+RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-worker.o relay-admin.o dns.o smtp-client.o \
+               smtp-body.o mime7.o bounce.o base64.o
 PROGS        = smtp-session relay-agent
 
 all: $(addprefix $(O)/,$(PROGS))

@@ -2,41 +2,33 @@
  * relay-sched.c - one relay-agent pass: a scheduler with a rolling set
  * of deliveries.
  *
- * Messages are taken from env/ in order, up to a number the descriptor
- * limit allows, each under the flock of its msg/ID for as long as the pass
- * works on it; when one is done the next is taken, so no message waits
- * for another's slow destination. A message's due recipients become
- * units: up to RELAY_TXN_RCPTS_MAX recipients of one message for one
- * destination (a domain, the smarthost, or the local mailboxes). A new
- * destination starts its DNS lookup at once (dns.c bounds the queries in
- * flight); its units wait until it is resolved.
- *
- * Units go to worker processes (relay-worker.c), each holding at most one
- * SMTP connection, at most max_connections of them, plus one for local
- * mailboxes so local mail never waits behind remote servers. Limits:
+ * The message side (relay-msg.c) turns the due recipients of each
+ * message it takes into units: up to RELAY_TXN_RCPTS_MAX recipients of
+ * one message for one destination (a domain, the smarthost, or the local
+ * mailboxes). A new destination starts its DNS lookup at once (dns.c
+ * bounds the queries in flight); its units wait until it is resolved.
+ * Units go to worker processes (relay-worker.c), each holding at most
+ * one SMTP connection, at most max_connections of them, plus one for
+ * local mailboxes so local mail never waits behind remote servers.
  *
  *   per destination   a window that starts at RELAY_CONCURRENCY_START,
  *                     grows by one with each delivery a server answered,
  *                     up to destination_concurrency, and halves when a
- *                     connection fails while others to it work (Postfix's
- *                     slow start and back-off)
+ *                     connection to an address that worked fails
+ *                     (Postfix's slow start and back-off)
  *   per address       at most address_connections connections (busy or
  *                     kept open) to one address and port
  *   reuse             an idle worker already connected to one of the
  *                     destination's addresses gets the unit first, for
  *                     any domain and any message
- *   down              an address whose connect, greeting or EHLO failed,
- *                     with no other connection to it working, is not
- *                     tried again in this pass
+ *   backup MX         once a later host delivered what the first ones
+ *                     refused, the destination starts there
+ *   down              an address whose connect, greeting or EHLO failed
+ *                     before it ever worked is not tried again in this
+ *                     pass
  *
- * Outcomes: workers report each recipient as its reply comes; the
- * envelope is rewritten (through the room reserved at lock time) within
- * RELAY_FLUSH_MS, many envelopes sharing one fsync of env/, so a killed
- * pass repeats only what was in flight. A refused recipient is "failed"
- * on disk until the message is done in this pass; then one bounce reports
- * all of them (bounce.c) and they become "bounced". SIGTERM or SIGINT:
- * nothing new starts, workers get RELAY_STOP_GRACE_MS to report, what is
- * known is written, and the pass ends.
+ * SIGTERM or SIGINT: nothing new starts, workers get RELAY_STOP_GRACE_MS
+ * to report, what is known is written, and the pass ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,100 +54,7 @@
 #include "spool.h"
 #include "util.h"
 
-/* One message the pass holds. */
-struct qmsg {
-	int used;
-	char id[QUEUE_ID_MAX];
-	int fd;                         /* msg/ID, flock held */
-	int envfd;                      /* reserved tmp/ID.env; -1: none */
-	off_t size;
-	struct envelope env;
-	char (*relay)[RELAY_TEXT_MAX];  /* per recipient: who answered */
-	int open;                       /* units queued or in flight */
-	int dirty;                      /* outcomes not written yet */
-	int changed;                    /* any outcome in this pass */
-	time_t expiry;
-};
-
-struct route;
-
-/* Recipients of one message for one destination. */
-struct unit {
-	int id;                         /* index in p->units */
-	int msg;
-	struct route *rt;
-	int nrcpts;
-	int rcpt[RELAY_TXN_RCPTS_MAX];
-	char got[RELAY_TXN_RCPTS_MAX];  /* outcome received */
-	int worker;                     /* -1: queued */
-	struct unit *next;              /* the route's queue */
-};
-
-/* A destination: a domain, the smarthost, or the local mailboxes. */
-struct route {
-	struct dns_route dr;
-	int local;
-	int ready;                      /* resolved (or local) */
-	int *aidx;                      /* address table index per host and
-	                                   address: [h * DNS_ADDRS_MAX + a] */
-	double window;
-	int start;                      /* the host to try first: a backup that
-	                                   worked when those before it did not */
-	int inflight;
-	struct unit *qhead, *qtail;
-	int nqueued;
-	int listed;                     /* on the ready list */
-	char lasterr[SMTP_REPLY_MAX + 1];
-};
-
-/* An address and port of a mail host. */
-struct addrent {
-	struct sockaddr_storage sa;
-	int down;
-	int ok;                         /* a delivery over it worked */
-	int nconn;                      /* workers connected (or about to be) */
-};
-
-/* A worker process. */
-struct worker {
-	pid_t pid;
-	int fd;                         /* -1: gone */
-	int unit;                       /* -1: idle */
-	int local;                      /* the local mailboxes' worker */
-	int conn;                       /* address table index; -1: none */
-	long long idle_since;
-};
-
-/* Everything of one pass. */
-struct pass {
-	const struct config *cf;
-	const struct smtp_options *opt;
-	int force;
-	char **ids;
-	int nids, nextid;
-	struct qmsg *msgs;
-	int capmsgs, nactive;
-	struct route **routes;
-	int nroutes, caproutes;
-	struct route local;
-	struct route **ready;           /* routes with queued units */
-	int nready, capready, rr;
-	struct unit **units;            /* by id; NULL: free */
-	int nunits;
-	int *freeids, nfree;
-	struct addrent *addrs;
-	int naddrs, capaddrs;
-	struct worker *workers;
-	int nworkers, nremote;
-	long long flush_at;             /* 0: nothing to write */
-	int need_sync;                  /* env/ changed since the last fsync */
-	char (*unlinks)[QUEUE_ID_MAX];  /* msg/ files to remove after it */
-	int nunlinks, capunlinks;
-	int update_failed;
-	int stopping;
-	long long stop_deadline;
-	struct task *task;              /* scratch */
-};
+#include "relay-pass.h"
 
 static struct pass *P;                  /* for dns.c's callback */
 static volatile sig_atomic_t stop_signal;
@@ -164,26 +63,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/* relay_expiry - arrival, queue_lifetime, and the time held. */
-time_t relay_expiry(const struct config *cf, const struct envelope *env, time_t now)
-{
-	time_t t = env->arrival + cf->queue_lifetime + env->held;
-
-	if (env->hold && now > env->hold)
-		t += now - env->hold;
-	return t;
-}
-
-/* retry_delay - seconds until the next attempt after ATTEMPTS tries. */
-static long retry_delay(const struct config *cf, int attempts)
-{
-	long d = cf->retry_min;
-
-	while (--attempts > 0 && d < cf->retry_max)
-		d *= 2;
-	return d < cf->retry_max ? d : cf->retry_max;
 }
 
 /* ---------------------------------------------------------- addresses */
@@ -254,10 +133,6 @@ static void ready_add(struct pass *p, struct route *rt)
 	rt->listed = 1;
 }
 
-static void unit_outcome(struct pass *p, struct unit *u, int i, char kind,
-                         const char *relay, const char *reply);
-static void unit_done(struct pass *p, struct unit *u);
-
 /* route_resolved - dns.c decided RT: register its addresses, or settle
  * its queued units with the failure. */
 static void route_resolved(struct dns_route *dr)
@@ -287,8 +162,8 @@ static void route_resolved(struct dns_route *dr)
 			rt->qhead = u->next;
 			rt->nqueued--;
 			for (i = 0; i < u->nrcpts; i++)
-				unit_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why);
-			unit_done(p, u);
+				msg_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why);
+			msg_unit_done(p, u);
 		}
 		rt->qtail = NULL;
 		return;
@@ -327,8 +202,8 @@ static struct route *route_find(struct pass *p, const char *key, int hosts_only,
 	return rt;
 }
 
-/* rcpt_route - the destination of recipient R; NULL when out of memory. */
-static struct route *rcpt_route(struct pass *p, const struct spool_rcpt *r)
+/* sched_route - the destination of recipient R; NULL when out of memory. */
+struct route *sched_route(struct pass *p, const struct spool_rcpt *r)
 {
 	const struct config *cf = p->cf;
 	char dom[DOMAIN_MAX + 1];
@@ -350,8 +225,8 @@ static struct route *rcpt_route(struct pass *p, const struct spool_rcpt *r)
 
 /* ------------------------------------------------------------- units */
 
-/* unit_new - an empty unit of message M for RT. */
-static struct unit *unit_new(struct pass *p, int m, struct route *rt)
+/* sched_unit_new - an empty unit of message M for RT. */
+struct unit *sched_unit_new(struct pass *p, int m, struct route *rt)
 {
 	struct unit *u = calloc(1, sizeof *u);
 
@@ -384,8 +259,8 @@ static struct unit *unit_new(struct pass *p, int m, struct route *rt)
 	return u;
 }
 
-/* unit_queue - put U at the end of its route's queue. */
-static void unit_queue(struct pass *p, struct unit *u)
+/* sched_unit_queue - put U at the end of its route's queue. */
+void sched_unit_queue(struct pass *p, struct unit *u)
 {
 	struct route *rt = u->rt;
 
@@ -397,382 +272,6 @@ static void unit_queue(struct pass *p, struct unit *u)
 	rt->qtail = u;
 	rt->nqueued++;
 	ready_add(p, rt);
-}
-
-/*
- * unit_outcome - recipient I of unit U: KIND ('S', 'D', 'B') with REPLY
- * from RELAY. The envelope in memory changes now and is written within
- * RELAY_FLUSH_MS; the log line is written now.
- */
-static void unit_outcome(struct pass *p, struct unit *u, int i, char kind,
-                         const char *relay, const char *reply)
-{
-	struct qmsg *m = &p->msgs[u->msg];
-	struct spool_rcpt *r = &m->env.rcpts[u->rcpt[i]];
-	time_t now = time(NULL);
-	char why[SMTP_REPLY_MAX + 1];
-
-	if (u->got[i] || r->state != RS_PENDING)
-		return;
-	u->got[i] = 1;
-	r->attempts++;
-	r->last_attempt = now;
-	snprintf(why, sizeof why, "%s", reply);
-	if (kind == 'D' && now >= m->expiry) {
-		/* That was the final attempt. */
-		snprintf(why, sizeof why, "554 5.4.7 delivery time expired (%.470s)", reply);
-		kind = 'B';
-	}
-	snprintf(r->last_reply, sizeof r->last_reply, "%s", why);
-	snprintf(m->relay[u->rcpt[i]], sizeof m->relay[0], "%s", relay);
-	log_msg(LOG_INFO, "%s: to=<%s>, relay=%s, delay=%ld, status=%s (%s)", m->id, r->addr,
-	        relay, (long)(now - m->env.arrival),
-	        kind == 'S' ? "sent" : kind == 'B' ? "bounced" : "deferred", why);
-	if (kind == 'S') {
-		r->state = RS_SENT;
-	} else if (kind == 'B') {
-		r->state = RS_FAILED;   /* its bounce goes when the message is done */
-	} else {
-		time_t next = now + retry_delay(p->cf, r->attempts);
-		r->next_attempt = next < m->expiry ? next : m->expiry;
-	}
-	m->dirty = m->changed = 1;
-	if (!p->flush_at)
-		p->flush_at = now_ms() + RELAY_FLUSH_MS;
-}
-
-static void msg_finish(struct pass *p, int mi);
-
-/* unit_done - U is over (its recipients without an outcome are left as
- * they were); its message finishes when it was the last. */
-static void unit_done(struct pass *p, struct unit *u)
-{
-	int mi = u->msg;
-
-	if (u->worker >= 0)
-		u->rt->inflight--;
-	p->units[u->id] = NULL;
-	p->freeids[p->nfree++] = u->id;
-	free(u);
-	if (--p->msgs[mi].open == 0)
-		msg_finish(p, mi);
-}
-
-/* ---------------------------------------------------------- messages */
-
-/* msg_write - write M's envelope (within the next env/ fsync). */
-static void msg_write(struct pass *p, struct qmsg *m)
-{
-	int fd = m->envfd;
-
-	m->envfd = -1;
-	m->dirty = 0;
-	if (spool_env_put(p->cf->spool_dir, fd, &m->env) != RES_OK) {
-		/* The sent recipients still read pending: the next pass would
-		 * send them again. Start nothing more now. */
-		log_msg(LOG_ERR, "%s: cannot update the envelope: %s; no more deliveries in "
-		        "this pass", m->id, strerror(errno));
-		p->update_failed = 1;
-		return;
-	}
-	p->need_sync = 1;
-	/* Room for the next update, while deliveries of it are still open. */
-	if (m->open > 0 && (m->envfd = spool_env_reserve(p->cf->spool_dir, &m->env)) < 0) {
-		log_msg(LOG_ERR, "%s: no room for its next envelope update (%s); no more "
-		        "deliveries in this pass", m->id, strerror(errno));
-		p->update_failed = 1;
-	}
-}
-
-/* flush - write every changed envelope, one fsync of env/ for all, then
- * remove the message files of the envelopes removed. */
-static void flush(struct pass *p)
-{
-	int i;
-
-	for (i = 0; i < p->capmsgs; i++)
-		if (p->msgs[i].used && p->msgs[i].dirty)
-			msg_write(p, &p->msgs[i]);
-	if (p->need_sync && spool_env_sync(p->cf->spool_dir) < 0)
-		log_msg(LOG_WARNING, "cannot sync %s/env: %s", p->cf->spool_dir, strerror(errno));
-	p->need_sync = 0;
-	for (i = 0; i < p->nunlinks; i++)
-		if (spool_msg_unlink(p->cf->spool_dir, p->unlinks[i]) < 0)
-			log_msg(LOG_ERR, "%s: cannot remove its message file: %s", p->unlinks[i],
-			        strerror(errno));
-	p->nunlinks = 0;
-	p->flush_at = 0;
-}
-
-/* msg_bounce - one bounce for M's failed recipients; they become bounced
- * (or pending again when no bounce can be made now). */
-static void msg_bounce(struct pass *p, struct qmsg *m)
-{
-	const struct config *cf = p->cf;
-	struct envelope *env = &m->env;
-	struct bounce_item *items = calloc(env->nrcpts, sizeof *items);
-	char (*status)[16] = calloc(env->nrcpts, sizeof *status);
-	time_t now = time(NULL);
-	char bid[QUEUE_ID_MAX], why[512];
-	int i, nb = 0;
-
-	if (!items || !status)
-		goto out;
-	for (i = 0; i < env->nrcpts; i++) {
-		struct spool_rcpt *r = &env->rcpts[i];
-		char *b;
-
-		if (r->state != RS_FAILED)
-			continue;
-		bounce_status(r->last_reply, status[nb], sizeof status[nb]);
-		status[nb][0] = '5';    /* a failure reported as final */
-		items[nb].rcpt = r;
-		items[nb].status = status[nb];
-		items[nb].remote_mta = NULL;
-		if ((b = strchr(m->relay[i], '[')) != NULL) {
-			*b = '\0';      /* "host[ip]:port" -> "host" */
-			items[nb].remote_mta = m->relay[i];
-		}
-		items[nb].diagnostic = r->last_reply;
-		items[nb].when = r->last_attempt ? r->last_attempt : now;
-		nb++;
-	}
-	if (nb == 0)
-		goto out;
-	if (env->sender[0] == '\0') {
-		log_msg(LOG_INFO, "%s: bounce dropped: the message is itself a bounce (from <>)",
-		        m->id);
-	} else if (bounce_send(cf, env, m->fd, items, nb, bid, sizeof bid, why, sizeof why)
-	           == RES_OK) {
-		if (bid[0])
-			log_msg(LOG_INFO, "%s: sender non-delivery notification: %s", m->id, bid);
-		else
-			log_msg(LOG_INFO, "%s: bounce dropped: %s", m->id, why);
-	} else {
-		/* No bounce, no loss: the recipients stay pending and the next
-		 * pass meets the same failure again. */
-		log_msg(LOG_WARNING, "%s: %s; recipients kept in the queue", m->id, why);
-		for (i = 0; i < env->nrcpts; i++)
-			if (env->rcpts[i].state == RS_FAILED) {
-				env->rcpts[i].state = RS_PENDING;
-				env->rcpts[i].next_attempt = now + cf->retry_min;
-			}
-		m->changed = 1;
-		goto out;
-	}
-	for (i = 0; i < env->nrcpts; i++)
-		if (env->rcpts[i].state == RS_FAILED)
-			env->rcpts[i].state = RS_BOUNCED;
-	m->changed = 1;
-out:
-	free(items);
-	free(status);
-}
-
-/* msg_release - forget slot MI: unlock, free. */
-static void msg_release(struct pass *p, int mi)
-{
-	struct qmsg *m = &p->msgs[mi];
-
-	if (m->envfd >= 0)
-		spool_env_unreserve(p->cf->spool_dir, m->id, m->envfd);
-	envelope_free(&m->env);
-	free(m->relay);
-	close(m->fd);
-	memset(m, 0, sizeof *m);
-	m->fd = m->envfd = -1;
-	p->nactive--;
-}
-
-/* msg_finish - nothing of message MI is open in this pass: bounce what
- * failed, then write the envelope or remove the message. */
-static void msg_finish(struct pass *p, int mi)
-{
-	struct qmsg *m = &p->msgs[mi];
-	int i, live = 0;
-
-	msg_bounce(p, m);
-	for (i = 0; i < m->env.nrcpts; i++)
-		live += m->env.rcpts[i].state == RS_PENDING || m->env.rcpts[i].state == RS_FAILED;
-	if (live == 0) {
-		/* Envelope now, text after the next fsync of env/: an
-		 * envelope never lacks its text, even after a crash. */
-		if (spool_env_unlink(p->cf->spool_dir, m->id) < 0) {
-			log_msg(LOG_ERR, "%s: cannot remove from the spool: %s", m->id,
-			        strerror(errno));
-		} else {
-			log_msg(LOG_INFO, "%s: removed", m->id);
-			p->need_sync = 1;
-			if (p->nunlinks == p->capunlinks) {
-				int cap = p->capunlinks ? p->capunlinks * 2 : 64;
-				void *n = realloc(p->unlinks, (size_t)cap * sizeof *p->unlinks);
-				if (n) {
-					p->unlinks = n;
-					p->capunlinks = cap;
-				}
-			}
-			/* No room to remember it: housekeeping removes the text. */
-			if (p->nunlinks < p->capunlinks)
-				snprintf(p->unlinks[p->nunlinks++], QUEUE_ID_MAX, "%s", m->id);
-		}
-		if (!p->flush_at)
-			p->flush_at = now_ms() + RELAY_FLUSH_MS;
-	} else if (m->changed) {
-		msg_write(p, m);
-		if (!p->flush_at)
-			p->flush_at = now_ms() + RELAY_FLUSH_MS;
-	}
-	msg_release(p, mi);
-}
-
-/* msg_due - whether pending recipient R is to be tried now. */
-static int msg_due(const struct pass *p, const struct qmsg *m, const struct spool_rcpt *r,
-                   time_t now)
-{
-	if (p->force || r->next_attempt <= now || now >= m->expiry)
-		return 1;
-	/* A next attempt further ahead than any retry delay can put it: the
-	 * clock was stepped back since. */
-	return r->next_attempt > now + p->cf->retry_max + 3600;
-}
-
-/* msg_plan - the due recipients of message MI as units; 1 when anything
- * of it is to be done in this pass. */
-static int msg_plan(struct pass *p, int mi)
-{
-	struct qmsg *m = &p->msgs[mi];
-	struct unit *open[64];          /* the unit being filled per route */
-	struct route *openrt[64];
-	int nopen = 0, i, k, pending = 0, due = 0, failed = 0;
-	time_t now = time(NULL);
-
-	for (i = 0; i < m->env.nrcpts; i++) {
-		pending += m->env.rcpts[i].state == RS_PENDING;
-		failed += m->env.rcpts[i].state == RS_FAILED;
-		due += m->env.rcpts[i].state == RS_PENDING && msg_due(p, m, &m->env.rcpts[i], now);
-	}
-	if (due == 0)
-		return failed > 0;      /* a bounce a crash kept from going */
-	/* The envelope update after a delivery must not fail for want of
-	 * space (the sent recipients would be sent again on every pass): its
-	 * room is taken now, or the message waits. With one pending
-	 * recipient no update can matter: sent or bounced, the message is
-	 * removed; deferred, a lost update only means the same attempt. */
-	if (pending >= 2 && (m->envfd = spool_env_reserve(p->cf->spool_dir, &m->env)) < 0) {
-		log_msg(LOG_WARNING, "%s: no room for its envelope update (%s); not tried in "
-		        "this pass", m->id, strerror(errno));
-		return failed > 0;
-	}
-	for (i = 0; i < m->env.nrcpts; i++) {
-		struct spool_rcpt *r = &m->env.rcpts[i];
-		struct route *rt;
-		struct unit *u = NULL;
-
-		if (r->state != RS_PENDING || !msg_due(p, m, r, now))
-			continue;
-		if (!(rt = rcpt_route(p, r)))
-			continue;       /* out of memory: tried next time */
-		for (k = 0; k < nopen; k++)
-			if (openrt[k] == rt)
-				u = open[k];
-		if (u && u->nrcpts == RELAY_TXN_RCPTS_MAX)
-			u = NULL;
-		if (!u) {
-			if (!(u = unit_new(p, mi, rt)))
-				continue;
-			unit_queue(p, u);
-			for (k = 0; k < nopen && openrt[k] != rt; k++)
-				;
-			if (k == nopen && nopen < 64)
-				nopen++;
-			if (k < 64) {
-				openrt[k] = rt;
-				open[k] = u;
-			}
-		}
-		u->rcpt[u->nrcpts++] = i;
-	}
-	return 1;
-}
-
-/* msg_take - lock message ID into a free slot and plan it; 0 when there
- * is nothing to do with it. */
-static int msg_take(struct pass *p, const char *id)
-{
-	struct qmsg *m = NULL;
-	struct stat st;
-	int mi;
-
-	for (mi = 0; mi < p->capmsgs; mi++)
-		if (!p->msgs[mi].used) {
-			m = &p->msgs[mi];
-			break;
-		}
-	if (!m)
-		return 0;
-	memset(m, 0, sizeof *m);
-	m->envfd = -1;
-	snprintf(m->id, sizeof m->id, "%s", id);
-	m->fd = spool_msg_open(p->cf->spool_dir, id);
-	if (m->fd < 0) {
-		if (errno == ENOENT)
-			spool_env_orphan(p->cf->spool_dir, id);
-		else
-			log_msg(LOG_ERR, "%s: cannot open its message file: %s", id, strerror(errno));
-		return 0;
-	}
-	if (flock(m->fd, LOCK_EX | LOCK_NB) < 0) {
-		relay_narrate("%s: busy in another pass, skipped", id);
-		goto skip;
-	}
-	/* Locked. Another pass may have finished it meanwhile. */
-	if (fstat(m->fd, &st) < 0 || st.st_nlink == 0)
-		goto skip;
-	m->size = st.st_size;
-	if (spool_env_load(p->cf->spool_dir, id, &m->env) < 0) {
-		if (errno == EINVAL) {
-			if (spool_corrupt(p->cf->spool_dir, id) == 0)
-				log_msg(LOG_ERR, "%s: malformed envelope: moved to %s/corrupt/", id,
-				        p->cf->spool_dir);
-			else
-				log_msg(LOG_ERR, "%s: malformed envelope, cannot move it aside: %s", id,
-				        strerror(errno));
-		} else if (errno != ENOENT) {
-			log_msg(LOG_ERR, "%s: cannot read its envelope: %s", id, strerror(errno));
-		}
-		goto skip;
-	}
-	if (m->env.hold) {
-		relay_narrate("%s: on hold, skipped", id);
-		envelope_free(&m->env);
-		goto skip;
-	}
-	if (!(m->relay = calloc(m->env.nrcpts, sizeof *m->relay))) {
-		envelope_free(&m->env);
-		goto skip;
-	}
-	m->used = 1;
-	m->expiry = relay_expiry(p->cf, &m->env, time(NULL));
-	p->nactive++;
-	if (!msg_plan(p, mi)) {
-		msg_release(p, mi);
-		return 0;
-	}
-	if (m->open == 0)
-		msg_finish(p, mi);
-	return 1;
-skip:
-	close(m->fd);
-	m->fd = -1;
-	return 0;
-}
-
-/* take_more - fill the free slots with the next messages of the list. */
-static void take_more(struct pass *p)
-{
-	while (!p->stopping && !p->update_failed && p->nactive < p->capmsgs &&
-	       p->nextid < p->nids)
-		msg_take(p, p->ids[p->nextid++]);
 }
 
 /* ----------------------------------------------------------- workers */
@@ -960,8 +459,8 @@ static void route_all_down(struct pass *p, struct route *rt)
 		rt->qhead = u->next;
 		rt->nqueued--;
 		for (i = 0; i < u->nrcpts; i++)
-			unit_outcome(p, u, i, 'D', "none", why);
-		unit_done(p, u);
+			msg_outcome(p, u, i, 'D', "none", why);
+		msg_unit_done(p, u);
 	}
 	rt->qtail = NULL;
 }
@@ -1054,7 +553,7 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 	case WR_RCPT:
 		for (i = 0; i < u->nrcpts; i++)
 			if (u->rcpt[i] == r->rcpt && strchr("SDB", r->kind) && r->kind)
-				unit_outcome(p, u, i, r->kind, r->relay, r->reply);
+				msg_outcome(p, u, i, r->kind, r->relay, r->reply);
 		break;
 	case WR_DOWN:
 		if ((a = addr_index(p, &r->addr)) < 0)
@@ -1084,7 +583,7 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 			u->rt->window += 1;     /* slow start: one more per success */
 		w->unit = -1;
 		w->idle_since = now_ms();
-		unit_done(p, u);
+		msg_unit_done(p, u);
 		break;
 	}
 }
@@ -1106,9 +605,9 @@ static void worker_gone(struct pass *p, struct worker *w)
 		/* Stopped: what it did not report stays as it was. Died: the
 		 * recipients it did not report wait for the next attempt. */
 		for (i = 0; !p->stopping && !stop_signal && i < u->nrcpts; i++)
-			unit_outcome(p, u, i, 'D', "none",
+			msg_outcome(p, u, i, 'D', "none",
 			             "451 4.3.0 delivery process ended unexpectedly");
-		unit_done(p, u);
+		msg_unit_done(p, u);
 	}
 	w->unit = -1;
 }
@@ -1153,7 +652,7 @@ static void stop_begin(struct pass *p)
 			struct unit *u = rt->qhead;
 			rt->qhead = u->next;
 			rt->nqueued--;
-			unit_done(p, u);
+			msg_unit_done(p, u);
 		}
 		rt->qtail = NULL;
 		rt->listed = 0;
@@ -1162,7 +661,7 @@ static void stop_begin(struct pass *p)
 	while (p->local.qhead) {
 		struct unit *u = p->local.qhead;
 		p->local.qhead = u->next;
-		unit_done(p, u);
+		msg_unit_done(p, u);
 	}
 	p->local.qtail = NULL;
 	p->nready = 0;
@@ -1266,7 +765,7 @@ static void pass_end(struct pass *p)
 	for (i = 0; i < p->capmsgs; i++)
 		if (p->msgs[i].used)
 			msg_finish(p, i);
-	flush(p);
+	msg_flush(p);
 	for (i = 0; i < p->nroutes; i++) {
 		free(p->routes[i]->aidx);
 		free(p->routes[i]);
@@ -1330,7 +829,7 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 		log_msg(LOG_ERR, "cannot start the DNS resolver: %s", strerror(errno));
 
 	while (busy(p)) {
-		take_more(p);
+		msg_take_more(p);
 		dispatch(p);
 		if (!busy(p))
 			break;
@@ -1340,7 +839,7 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 		if (p->stopping && now_ms() >= p->stop_deadline)
 			break;          /* the rest is killed in pass_end */
 		if (p->flush_at && now_ms() >= p->flush_at)
-			flush(p);
+			msg_flush(p);
 	}
 	pass_end(p);
 	spool_ids_free(p->ids, p->nids);
