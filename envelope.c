@@ -3,7 +3,8 @@
  *
  * Text, one item per line, "key value":
  *
- *   version 3
+ *   version 2                           (3 when a hold or a failed
+ *                                        recipient needs it)
  *   id 6740A1B2C3D4E5F
  *   arrival 1732246000                  (seconds since the epoch)
  *   sender alice@example.org            (empty value for <>)
@@ -56,12 +57,18 @@ envelope_write(int fd, const struct envelope *env)
 	char mb[USER_NAME_MAX + 1];
 	int n;
 
+	/* The oldest version that can say it all: an envelope without a
+	 * hold or a failed recipient stays readable by version 2 readers. */
+	int version = env->hold || env->held ? 3 : 2;
+	for (int i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == RS_FAILED)
+			version = 3;
 	clean_value(s, sizeof s, env->sender);
 	clean_value(h, sizeof h, env->helo);
 	clean_value(au, sizeof au, env->auth);
 	n = snprintf(line, sizeof line,
 	    "version %d\nid %s\narrival %lld\nsender %s\nbody %s\nauth %s\n"
-	    "client %s\nhelo %s\n", ENVELOPE_VERSION, env->id, (long long)env->arrival,
+	    "client %s\nhelo %s\n", version, env->id, (long long)env->arrival,
 	    s, env->body[0] ? env->body : "7BIT", au, env->client, h);
 	if (n < 0 || (size_t)n >= sizeof line || write_all(fd, line, (size_t)n) < 0)
 		return -1;

@@ -12,7 +12,8 @@
 
 #include "bounds.h"
 
-/* The version envelope_write writes; envelope_read takes every earlier one. */
+/* The newest version envelope_read takes (every earlier one too);
+ * envelope_write writes the oldest that holds what the envelope says. */
 #define ENVELOPE_VERSION 3
 
 /* RS_FAILED: refused for good, its bounce not sent yet (version 3). */
