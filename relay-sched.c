@@ -356,8 +356,9 @@ static int live_addr(const struct pass *p, const struct route *rt, int h, int a)
 }
 
 /* pick_worker - a worker for the next unit of RT: -1 none now (RT must
- * wait), -2 none for anyone (every worker busy). */
-static int pick_worker(struct pass *p, struct route *rt)
+ * wait), -2 none for anyone (every worker busy), -3 every address of RT
+ * down. REUSE_ONLY: only an idle worker already connected to RT. */
+static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
 {
 	int i, h, a, best = -1, target = -1;
 
@@ -377,6 +378,8 @@ static int pick_worker(struct pass *p, struct route *rt)
 				if (rt->aidx[h * DNS_ADDRS_MAX + a] == w->conn && live_addr(p, rt, h, a))
 					return i;
 	}
+	if (reuse_only)
+		return -1;
 	for (i = 0; i < rt->dr.nhosts && target < 0; i++) {
 		h = i == 0 ? rt->start : i <= rt->start ? i - 1 : i;
 		for (a = 0; a < rt->dr.hosts[h].naddrs && target < 0; a++)
@@ -465,13 +468,14 @@ static void route_all_down(struct pass *p, struct route *rt)
 	rt->qtail = NULL;
 }
 
-/* dispatch_route - start RT's queued units while its window allows: 0,
- * or -2 when no worker is left for anyone. */
-static int dispatch_route(struct pass *p, struct route *rt)
+/* dispatch_route - start RT's queued units while its window allows (with
+ * REUSE_ONLY, only on connections already open to it): 0, or -2 when no
+ * worker is left for anyone. */
+static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 {
 	while (rt->qhead && (rt->local || rt->inflight < (int)rt->window)) {
 		struct unit *u = rt->qhead;
-		int wi = pick_worker(p, rt);
+		int wi = pick_worker(p, rt, reuse_only && !rt->local);
 		struct worker *w;
 
 		if (wi == -3) {
@@ -500,18 +504,33 @@ static int dispatch_route(struct pass *p, struct route *rt)
 	return 0;
 }
 
-/* dispatch - give queued units to workers, the destinations in turn. */
+/* idle_connected - whether some idle worker holds a connection. */
+static int idle_connected(const struct pass *p)
+{
+	int i;
+
+	for (i = 0; i < p->nworkers; i++)
+		if (p->workers[i].fd >= 0 && p->workers[i].unit < 0 && p->workers[i].conn >= 0)
+			return 1;
+	return 0;
+}
+
+/* dispatch - give queued units to workers, the destinations in turn:
+ * first to the connections already open to them, then to any worker. */
 static void dispatch(struct pass *p)
 {
-	int i, k, n = p->nready;
+	int i, k, n = p->nready, round;
 
 	if (p->stopping || p->update_failed || n == 0)
 		return;
-	for (i = 0; i < n; i++) {
-		struct route *rt = p->ready[(p->rr + i) % n];
-		if (rt->qhead && dispatch_route(p, rt) == -2)
-			break;
-	}
+	for (round = idle_connected(p) ? 0 : 1; round < 2; round++)
+		for (i = 0; i < n; i++) {
+			struct route *rt = p->ready[(p->rr + i) % n];
+			if (rt->qhead && dispatch_route(p, rt, round == 0) == -2)
+				break;
+			if (round == 0 && !idle_connected(p))
+				break;
+		}
 	for (i = 0, k = 0; i < p->nready; i++) {
 		if (p->ready[i]->qhead)
 			p->ready[k++] = p->ready[i];
@@ -827,6 +846,13 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 	snprintf(p->local.dr.domain, sizeof p->local.dr.domain, "local mailboxes");
 	if (dns_start(cf, route_resolved) < 0)
 		log_msg(LOG_ERR, "cannot start the DNS resolver: %s", strerror(errno));
+	/* The workers a queue this long can use are forked now, while the
+	 * pass's memory is small: a worker forked later shares every page
+	 * the scheduler has written so far, and each later write to one of
+	 * them costs a copy and a flush of every CPU's TLB. */
+	for (i = 0; i < cf->max_connections && i < p->nids; i++)
+		if (worker_start(p, 0) < 0)
+			break;
 
 	while (busy(p)) {
 		msg_take_more(p);
