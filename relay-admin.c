@@ -3,8 +3,8 @@
  * mailq, postcat and postsuper:
  *
  *   -l        list the queue: each message with its recipients still
- *             pending, their last reply and next attempt; held messages
- *             marked "!"; envelopes moved to corrupt/ and envelopes that
+ *             pending, their last reply and next attempt; a held message
+ *             says so; envelopes moved to corrupt/ and envelopes that
  *             cannot be read listed as errors
  *   -s ID     print the envelope, then the message text
  *   -d ID     delete one message (ALL: every one, corrupt ones included)
