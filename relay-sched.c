@@ -656,15 +656,12 @@ static void worker_read(struct pass *p, int wi)
 
 /* ------------------------------------------------------------- pass */
 
-/* stop_begin - a signal came: drop what waits, ask workers to stop. */
-static void stop_begin(struct pass *p)
+/* drop_queued - every unit not handed to a worker yet is given up for
+ * this pass: its recipients stay as they were. */
+static void drop_queued(struct pass *p)
 {
 	int i;
 
-	log_msg(LOG_INFO, "signal %d: stopping; what is not delivered now is kept",
-	        (int)stop_signal);
-	p->stopping = 1;
-	p->stop_deadline = now_ms() + RELAY_STOP_GRACE_MS;
 	for (i = 0; i < p->nroutes; i++) {
 		struct route *rt = p->routes[i];
 		while (rt->qhead) {
@@ -684,6 +681,18 @@ static void stop_begin(struct pass *p)
 	}
 	p->local.qtail = NULL;
 	p->nready = 0;
+}
+
+/* stop_begin - a signal came: drop what waits, ask workers to stop. */
+static void stop_begin(struct pass *p)
+{
+	int i;
+
+	log_msg(LOG_INFO, "signal %d: stopping; what is not delivered now is kept",
+	        (int)stop_signal);
+	p->stopping = 1;
+	p->stop_deadline = now_ms() + RELAY_STOP_GRACE_MS;
+	drop_queued(p);
 	for (i = 0; i < p->nworkers; i++)
 		if (p->workers[i].fd >= 0)
 			kill(p->workers[i].pid, SIGTERM);
@@ -862,6 +871,8 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 		wait_events(p);
 		if (stop_signal && !p->stopping)
 			stop_begin(p);
+		if (p->update_failed && p->nready > 0)
+			drop_queued(p); /* nothing more starts; see msg_write */
 		if (p->stopping && now_ms() >= p->stop_deadline)
 			break;          /* the rest is killed in pass_end */
 		if (p->flush_at && now_ms() >= p->flush_at)

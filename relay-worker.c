@@ -6,7 +6,8 @@
  * any domain and message). For each task it walks the hosts in order,
  * each host's addresses in order, at most RELAY_ADDRS_TRIED_MAX new
  * addresses in all; a task given to a worker already connected to one of
- * the task's addresses starts there (a backup MX that works is kept).
+ * the task's addresses starts there (a backup MX that works is kept),
+ * and comes back to the hosts before it last.
  *
  *   connect, greeting or EHLO fails   WR_DOWN for that address; the next
  *                                     address, then the next host
@@ -226,7 +227,7 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
                       const struct task *t)
 {
 	struct trcpt *r = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *r);
-	int i, h, a, hs, as, tried = 0, worked = 0, msgfd;
+	int i, k, a, hs, as, tried = 0, worked = 0, msgfd;
 
 	if (!r)
 		_exit(1);
@@ -245,13 +246,15 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 		goto out;
 	}
 	start_at(t, &hs, &as);
-	for (h = hs; h < t->nhosts; h++) {
-		const struct task_host *host = &t->hosts[h];
+	for (k = 0; k < t->nhosts; k++) {
+		/* From the host of the connection kept, then on, then the
+		 * hosts before it. */
+		const struct task_host *host = &t->hosts[(hs + k) % t->nhosts];
 		int answered = 0;
 
 		for (i = 0; i < t->nrcpts; i++)
 			r[i].here = r[i].open;
-		for (a = h == hs ? as : 0; a < host->naddrs && !answered; a++) {
+		for (a = k == 0 ? as : 0; a < host->naddrs && !answered; a++) {
 			struct smtp_reply err;
 			int reopened = 0, rc;
 

@@ -35,8 +35,8 @@ STALLPID=$SINKPID
 spool --subject siblings --rcpt a@fast.example --rcpt b@stall.example
 SIB=$ID
 "$RELAY" -c "$T/conf" & RPID=$!
-check "the fast sibling is taken while the slow one stalls" \
-	wait_for 10 test -e "$T/stall/stalled" -a -n "$(received "$T/fast")"
+both_seen() { test -e "$T/stall/stalled" -a -n "$(received "$T/fast")"; }
+check "the fast sibling is taken while the slow one stalls" wait_for 10 both_seen
 fast_sent() { [ "$(env_field "$SIB" a@fast.example STATE)" = sent ]; }
 check "the fast sibling's outcome is on disk within a second or so" wait_for 2 fast_sent
 kill -9 "$RPID"; wait "$RPID" 2>/dev/null
