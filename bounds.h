@@ -100,5 +100,12 @@
 #define MIME_PARTS_MAX      1000    /* body parts listed per message */
 #define MIME_SERIALS_MAX    4096    /* containers remembered between the
                                        reader's two passes */
+#define MIME_TYPE_MAX       128     /* octets of "type/subtype", NUL
+                                       included; longer is a bad type */
+#define MIME_CHARSET_MAX    48      /* octets of a charset name, NUL
+                                       included; longer is unknown */
+#define MIME_QP_WS_MAX      64      /* octets of white space the
+                                       quoted-printable decoder holds back
+                                       to drop it before a line end */
 
 #endif
