@@ -62,7 +62,7 @@ static const char *charset_name(const char *cs)
 
 /* charset_open - a descriptor from CS to UTF-8; *UNKNOWN set when CS is
  * not known and UTF-8 (replacing what is not UTF-8) is used instead. */
-iconv_t charset_open(const char *cs, int *unknown)
+static iconv_t charset_open(const char *cs, int *unknown)
 {
 	const char *name = charset_name(cs);
 	iconv_t cd = (iconv_t)-1;

@@ -76,13 +76,20 @@ struct mime_out {
 	int cont;               /* the text line is a continuation */
 };
 
+/* out_indent - N spaces before every line from now on. */
 void out_indent(struct mime_out *o, size_t n);
+/* out_text - LEAD and TEXT, made safe and split, the later lines led by
+ * CONTLEAD. */
 void out_text(struct mime_out *o, const char *lead, const char *contlead,
               const char *text, size_t len);
+/* out_say - one formatted line, made safe and split. */
 void out_say(struct mime_out *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* out_quote - S escaped for name="..." into OUT; OUT. */
 const char *out_quote(char *out, size_t outsz, const char *s);
+/* out_line_put - one octet of a part's text, gathered into "| " lines. */
 void out_line_put(struct mime_out *o, unsigned char c);
+/* out_line_end - the text ends: report the line left without its end. */
 void out_line_end(struct mime_out *o);
 
 /* ---- mime-charset.c: charsets to UTF-8 ---- */
@@ -103,25 +110,39 @@ struct charset_conv {
 	unsigned char work[CONV_CHUNK]; /* carried octets, then new ones */
 };
 
+/* sbuf_put - append N octets to B, truncated to fit. */
 void sbuf_put(struct sbuf *b, const void *s, size_t n);
-iconv_t charset_open(const char *cs, int *unknown);
+/* charset_convert - IN from charset CS to UTF-8, appended to OUT; an
+ * unknown charset's name left in BAD_CS (MIME_CHARSET_MAX octets). */
 void charset_convert(char *bad_cs, const char *cs, const unsigned char *in,
                      size_t n, struct sbuf *out);
+/* charset_conv_init - a converter not open, nothing counted. */
 void charset_conv_init(struct charset_conv *c);
+/* charset_conv_open - open C from CS; *UNKNOWN when read as UTF-8. */
 void charset_conv_open(struct charset_conv *c, const char *cs, int *unknown);
+/* charset_conv_feed - N octets through C, the UTF-8 to PUT. */
 void charset_conv_feed(struct charset_conv *c, const unsigned char *p,
                        size_t n, mime_put_fn *put, void *ctx);
+/* charset_conv_end - the stream ends: the last UTF-8 to PUT, C closed. */
 void charset_conv_end(struct charset_conv *c, mime_put_fn *put, void *ctx);
+/* charset_conv_close - close C without a word more. */
 void charset_conv_close(struct charset_conv *c);
 
 /* ---- mime-header.c: header field values ---- */
 
+/* header_words - IN with its RFC 2047 words decoded, UTF-8, into OUT. */
 void header_words(char *bad_cs, const char *in, size_t len, struct sbuf *out);
+/* header_skip_cfws - S past white space and comments. */
 const char *header_skip_cfws(const char *s);
+/* header_ctype - "type/subtype" of a Content-Type; -1 when it has none. */
 int header_ctype(const char *v, char *type, size_t typesz);
+/* header_token - the first token of V, lower-cased. */
 void header_token(const char *v, char *out, size_t outsz);
+/* header_param_raw - parameter NAME as written: 1, 0 absent, -1 too long. */
 int header_param_raw(const char *v, const char *name, char *out,
                      size_t outsz);
+/* header_param - parameter NAME as UTF-8 text (RFC 2231, RFC 2047); 1 if
+ * present. */
 int header_param(char *bad_cs, const char *v, const char *name, char *out,
                  size_t outsz);
 
@@ -144,9 +165,12 @@ struct transfer {
 	unsigned char dbuf[DECODE_BUF]; /* decoded, not yet put */
 };
 
+/* transfer_begin - ready T for a body in encoding CTE, decoded to PUT. */
 void transfer_begin(struct transfer *t, enum cte cte, mime_put_fn *put,
                     void *ctx);
+/* transfer_feed - N octets of the body. */
 void transfer_feed(struct transfer *t, const char *p, size_t n);
+/* transfer_end - the body ends: what is left decoded and put on. */
 void transfer_end(struct transfer *t);
 
 /* ---- html-text.c: HTML to text ---- */
@@ -169,8 +193,11 @@ struct html_text {
 	int started;            /* some text was shown */
 };
 
+/* html_text_begin - ready H for a new part, its text to PUT. */
 void html_text_begin(struct html_text *h, mime_put_fn *put, void *ctx);
+/* html_text_feed - one octet of UTF-8 HTML. */
 void html_text_feed(struct html_text *h, unsigned char c);
+/* html_text_end - the part ends. */
 void html_text_end(struct html_text *h);
 
 /* ---- mime.c and mime-leaf.c: the walk ---- */
@@ -267,11 +294,16 @@ struct mime_state {
 /* say - report one formatted line (mime-out.c makes it safe). */
 #define say(st, ...) out_say(&(st)->out, __VA_ARGS__)
 
+/* scope_has_plain - the current part's scope holds a text/plain part. */
 int scope_has_plain(const struct mime_state *st);
+/* scope_mark_plain - a text/plain part: its scopes hold one. */
 void scope_mark_plain(struct mime_state *st);
+/* leaf_begin - a leaf part begins (mime-leaf.c from here to leaf_end). */
 void leaf_begin(struct mime_state *st, const char *number, const char *type,
                 const char *ct, enum leaf_mode mode);
+/* leaf_piece - a piece of a line of the leaf's body; EOL: the line ends. */
 void leaf_piece(struct mime_state *st, const char *p, size_t n, int eol);
+/* leaf_end - the leaf part ends: its summary and notes. */
 void leaf_end(struct mime_state *st);
 
 #endif

@@ -25,8 +25,11 @@
  *		and "End of nested message (part N)";
  *	[...]	a note on what could not be shown, and why.
  *
- *	Part numbers are IMAP section numbers (1, 2.1, ...). Every line is
- *	made safe to log by mime-out.c (see mime.h for what that means).
+ *	Part numbers are IMAP section numbers (1, 2.1, ...). A line longer
+ *	than MIME_OUT_LINE_MAX octets goes on in lines led by "+ ".
+ *	Control characters become '?', a tab a space, octets that are not
+ *	UTF-8 U+FFFD: every line is UTF-8 and safe to log (mime.h says
+ *	exactly what that means; mime-out.c keeps the promise).
  *
  *	This file is the structure walk: it reads the message a piece of a
  *	line at a time, keeps the header fields of each entity, reports a
