@@ -25,6 +25,7 @@ UNITS      = smtp-session.socket smtp-session@.service \
              relay-agent.service relay-agent.timer smtp-submission.service
 # Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
 ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
+             logrotate.d/smtp-session:logrotate.d/smtp-session \
              smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
@@ -34,6 +35,9 @@ ETCCONFS   = smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
              stunnel/smarthost.conf:stunnel/smarthost.conf
+# The pid file of the system's xinetd (Debian's), told to reload when
+# uninstall removes its entry.
+XINETD_PIDFILE = /run/xinetd.pid
 
 ifeq ($(SAN),1)
 CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -103,7 +107,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
-		$(DESTDIR)$(SYSCONFDIR)/stunnel
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/stunnel
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
 	install -m 644 man/smtp-session.8 man/relay-agent.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/
@@ -123,13 +127,26 @@ install: all
 
 # uninstall - remove what install put there, except a configuration file
 # that differs from its sample (it holds the administrator's settings).
+# Without DESTDIR it acts on the running system: first every installed
+# unit that systemd runs from UNITDIR is stopped and disabled, and after
+# the files are gone a running xinetd (XINETD_PIDFILE) is told to reload,
+# so that no launcher goes on accepting connections for a program that is
+# no longer there. Then it says what it leaves: the data is yours.
 uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		for u in $(UNITS); do \
+			case $$u in *@*) continue;; esac; \
+			[ "$$(systemctl show -P FragmentPath $$u 2>/dev/null)" = "$(UNITDIR)/$$u" ] || continue; \
+			echo "systemctl disable --now $$u"; systemctl disable --now $$u || exit 1; \
+		done; \
+	fi
 	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
 	rm -f $(DESTDIR)$(MANDIR)/man8/smtp-session.8 \
 		$(DESTDIR)$(MANDIR)/man8/relay-agent.8 \
 		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
-	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
+	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/smtp-session
 	@for fs in $(ETCCONFS); do \
 		conf=$(DESTDIR)$(SYSCONFDIR)/$${fs%%:*}; src=$${fs#*:}; \
 		if [ -e $$conf ]; then \
@@ -138,6 +155,25 @@ uninstall:
 			else echo "kept $$conf (changed from the sample)"; fi; \
 		fi; \
 	done
+	@if [ -z "$(DESTDIR)" ]; then \
+		[ -d /run/systemd/system ] && systemctl daemon-reload; \
+		pid=$$(cat $(XINETD_PIDFILE) 2>/dev/null); \
+		if [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+			echo "kill -HUP $$pid (xinetd reloads without its smtp entry and stops listening on its port)"; \
+			kill -HUP "$$pid"; \
+		fi; \
+		echo "A tcpserver or other launcher you started yourself still runs: stop it."; \
+	fi
+	@conf=$(DESTDIR)$(SYSCONFDIR)/smtp-session.conf; \
+	key() { v=$$(sed -n "s/^$$1[[:space:]]\{1,\}//p" $$conf 2>/dev/null | tail -n 1); echo "$${v:-$$2}"; }; \
+	echo "Left in place (remove them yourself when you no longer want them):"; \
+	users=$$(key users $(SYSCONFDIR)/smtp-session.users); \
+	[ "$$users" = system ] && users="none (users system: the host's accounts, $$(key aliases /etc/aliases))"; \
+	echo "  the users file:          $$users"; \
+	echo "  the mailboxes:           $$(key mailbox_dir /var/vmail)"; \
+	echo "  the queue:               $$(key spool_dir /var/spool/smtp-session)"; \
+	echo "  the log:                 $$(key log syslog) (and /var/log/smtp-session)"; \
+	echo "  the service account:     vmail (userdel vmail)"
 
 # Fuzzing: libFuzzer harnesses under fuzz/, seed corpora under tests/fuzz/.
 FUZZ_CC      = clang
