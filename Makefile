@@ -6,6 +6,7 @@
 #   make check      install what is missing, build, run every test, then
 #                   run them again under ASan+UBSan
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make deb        the Debian package (debian/), left in $(O)/
 
 CC      ?= cc
 O       ?= build
@@ -175,6 +176,35 @@ uninstall:
 	echo "  the log:                 $$(key log syslog) (and /var/log/smtp-session)"; \
 	echo "  the service account:     vmail (userdel vmail)"
 
+# deb - the Debian package, built by dpkg-buildpackage from debian/ in a
+# copy of the tree ($(O)/deb/src: its clean step and its output in ../
+# stay there); the .deb is moved to $(O)/ and its path printed.
+# deps-deb installs what that needs (as root; only what is missing):
+# dpkg-dev and build-essential, debian/control's Build-Depends, lintian.
+DEB_JOBS ?= 2
+deps-deb:
+	@if ! command -v dpkg-checkbuilddeps >/dev/null || ! command -v lintian >/dev/null || \
+	    ! dpkg-checkbuilddeps >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deb: run as root to install dpkg-dev, build-essential, lintian and debian/control's Build-Depends" >&2; \
+			exit 1; \
+		fi; \
+		echo "make deb: installing dpkg-dev, build-essential, lintian and the Build-Depends" >&2; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q >&2 && \
+		apt-get install -y -q --no-install-recommends dpkg-dev build-essential lintian >&2 && \
+		apt-get build-dep -y -q --no-install-recommends ./ >&2; \
+	fi
+deb: deps-deb
+	rm -rf $(O)/deb
+	mkdir -p $(O)/deb/src
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./run --exclude=./deps \
+		--exclude=./bench/results --exclude=./$(O) . | tar -x -C $(O)/deb/src
+	cd $(O)/deb/src && dpkg-buildpackage -b -us -uc -J$(DEB_JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed; log: $(O)/deb/build.log" >&2; exit 1; }
+	@set -- $(O)/deb/smtp-session_*.deb; [ $$# -eq 1 ] && [ -f "$$1" ] || exit 1; \
+	mv -f "$$1" $(O)/ && echo "$(O)/$${1##*/}"
+
 # Fuzzing: libFuzzer harnesses under fuzz/, seed corpora under tests/fuzz/.
 FUZZ_CC      = clang
 FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -215,4 +245,4 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check clean deps-build deps-run deps-check install uninstall
+.PHONY: all run debug check clean deps-build deps-run deps-check deps-deb deb install uninstall
