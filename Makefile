@@ -93,7 +93,7 @@ debug: deps-run
 	exec systemd-socket-activate -l 127.0.0.1:2525 -a --inetd \
 		$(abspath $(O))/smtp-session -d -c $(CURDIR)/run/debug.conf
 
-check: deps-check
+check: deps-check deps-deb
 	$(MAKE) all
 	$(MAKE) O=build-asan SAN=1 all
 	$(MAKE) fuzz-build
