@@ -21,12 +21,14 @@
  *
  *	This file holds the session loop, the command table (each verb with
  *	its handler, line limit, order rule and counter) and the handlers of
- *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c,
- *	AUTH smtp-auth.c, the client's identity peer.c.
+ *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c
+ *	(and the content filter, filter.c), AUTH smtp-auth.c, the client's
+ *	identity peer.c. The limits on a noisy or slow client live here:
+ *	junk commands, the idle timeout, session_limit.
  *
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
- *	command line; 78 bad configuration (the client gets 421 4.3.0).
+ *	command line and 78 bad configuration (the client gets 421 4.3.0).
  */
 #include <ctype.h>
 #include <errno.h>
