@@ -14,7 +14,8 @@
  * first and then reports the error (Linux releases the descriptor).
  * Without FI_FAIL (or 0) nothing fails: the trace counts the calls.
  * With FI_QUOTA=PATH every write to the file PATH fails with EDQUOT, as
- * for a user over quota, without being counted.
+ * for a user over quota, and with FI_EIO=PATH with EIO, without being
+ * counted.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -196,11 +197,11 @@ openat(int dirfd, const char *path, int flags, ...)
 	return r_openat(dirfd, path, flags, mode);
 }
 
-/* over_quota - FD is the file FI_QUOTA names. */
+/* names - FD is the file the variable VAR names. */
 static int
-over_quota(int fd)
+names(int fd, const char *var)
 {
-	const char *q = getenv("FI_QUOTA");
+	const char *q = getenv(var);
 	char p[4096];
 
 	return q && *q && strcmp(fd_path(fd, p, sizeof p), q) == 0;
@@ -211,8 +212,12 @@ write(int fd, const void *buf, size_t n)
 {
 	REAL(write);
 
-	if (fd > 2 && over_quota(fd)) {
+	if (fd > 2 && names(fd, "FI_QUOTA")) {
 		errno = EDQUOT;
+		return -1;
+	}
+	if (fd > 2 && names(fd, "FI_EIO")) {
+		errno = EIO;
 		return -1;
 	}
 	if (fd > 2 && fd_hit("write", fd))

@@ -6,9 +6,10 @@
 # every accepted mailbox holds exactly one copy and no other file is
 # made. With a hard limit too low (512), the mailboxes per message are
 # lowered for the session and logged, and what is accepted is still
-# delivered. A mailbox file is never removed to clean up.
+# delivered. A mailbox file is never removed to clean up. Eleven aliases
+# of 100 foreign targets: 1000 are queued, the eleventh alias gets 452.
 . "$(dirname "$0")/lib.sh"
-plan $((2 * 5 + 1))
+plan $((2 * 5 + 1 + 3))
 
 # setup - 1200 mailboxes u0..u1199, aliases a0..a11 of 100 each.
 setup() {
@@ -72,3 +73,23 @@ setup
 judge "hard limit 512" 4 512:512
 check "hard limit 512: the lowered mailbox limit is logged" \
 	grep -q 'descriptor limit 512 is below .*: at most 448 mailboxes per message' "$T/log"
+
+# Foreign targets count too: eleven aliases of 100 foreign addresses.
+write_conf
+rm -rf "$T/mail" "$T/spool"; mkdir -p "$T/mail" "$T/spool"
+{
+	echo "alice"; echo "postmaster: alice"
+	for a in $(seq 0 10); do
+		printf 'f%d: ' "$a"
+		seq -s ', ' -f "x%g@far.example" $((a * 100)) $((a * 100 + 99))
+	done
+} >"$T/users"
+got=$({ printf 'EHLO c.example\r\nMAIL FROM:<s@remote.example>\r\n'
+	for a in $(seq 0 10); do printf 'RCPT TO:<f%d@test.example>\r\n' "$a"; done
+	printf 'DATA\r\nSubject: wide\r\n\r\nto many\r\n.\r\nQUIT\r\n'; } |
+	"$BIN/smtp-session" -c "$T/conf" | tr -d '\r')
+expect_eq "11 aliases of 100 foreign targets: 10 accepted, the 11th 452" \
+	"$(echo "$got" | grep -E '^(250 2\.1\.5|452|451)' | cut -d' ' -f1 | tr '\n' ' ')" \
+	"250 250 250 250 250 250 250 250 250 250 452 "
+expect_eq "... DATA 250" "$(echo "$got" | grep -A1 '^354' | tail -n 1 | cut -c1-9)" "250 2.0.0"
+expect_eq "... 1000 recipients queued" "$(grep -c '^rcpt' "$T"/spool/env/* 2>/dev/null)" "1000"

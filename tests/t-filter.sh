@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 PERM="100 64 65 70 76 77 78 112"
 TEMP="1 75 111"
-plan $((6 + 2 + 8 * 2 + 3 * 2 + 2 + 2 + 3 + 3 + 2 + 2 + 3))
+plan $((6 + 2 + 8 * 2 + 3 * 2 + 2 + 2 + 3 + 3 + 3))
 
 # filter NAME BODY - an executable filter script $T/NAME.
 filter() { printf '#!/bin/sh\n%s\n' "$2" >"$T/$1"; chmod 755 "$T/$1"; }

@@ -8,7 +8,7 @@
 #   - client text in the log (addresses, parameters echoed in a reply) is
 #     escaped or quoted: no key=value of the client's shows up in a line.
 . "$(dirname "$0")/lib.sh"
-plan $((4 + 3 + 2 + 9 + 3))
+plan $((4 + 4 + 9 + 3))
 write_conf
 
 first_reply_after_ehlo() {   # the reply to the HELO/EHLO line given

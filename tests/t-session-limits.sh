@@ -12,7 +12,7 @@
 #     else on a socket stderr;
 #   - a stale dotlock is removed, but never a fresh lock taken meanwhile.
 . "$(dirname "$0")/lib.sh"
-plan $((3 + 2 + 3 + 2 + 2 + 4 + 4))
+plan $((3 + 3 + 2 + 2 + 4 + 4))
 write_conf
 
 # --- junk commands ------------------------------------------------------
