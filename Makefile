@@ -50,7 +50,7 @@ COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spoo
                deliver.o bufout.o inject.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
-SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o dataread.o \
+SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
 RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
 PROGS        = smtp-session relay-agent
@@ -211,7 +211,7 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
-FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
+FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
                    linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)

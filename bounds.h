@@ -30,11 +30,20 @@
 #define AUTH_FIELD_MAX      255     /* octets of a user name or password
                                        (RFC 4616) */
 #define HOPS_MAX            50      /* Received headers before 554 5.4.6 */
+#define JUNK_COMMANDS_MAX   100     /* NOOP, RSET, VRFY, HELP and repeated
+                                       HELO/EHLO since the last accepted
+                                       message before 421 4.7.0 */
+#define FD_SPARE            64      /* descriptors kept beyond the mailboxes
+                                       of one message (log, spool, filter) */
 #define RCPT_EXPAND_MAX     1000    /* addresses one recipient may expand to */
 #define INJECT_TARGETS_MAX  RCPT_EXPAND_MAX /* distinct mailboxes and foreign
                                        targets of one message */
 #define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
 #define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
+
+/* Content filter (filter.c). */
+#define FILTER_ARGS_MAX     32      /* words of the filter command line */
+#define FILTER_ERR_MAX      200     /* octets kept of its first stderr line */
 
 /* Configuration. */
 #define CONF_LINE_MAX       4096    /* octets of one configuration line */
@@ -55,6 +64,8 @@
 #define LOCK_RETRY_MIN_MS   5       /* random back-off between lock tries */
 #define LOCK_RETRY_MAX_MS   50
 #define DOTLOCK_STALE_SEC   600     /* a dotlock older than this is removed */
+#define DELIVER_FD_SPARE    8       /* descriptors a delivery needs besides
+                                       its mailboxes (dotlock, spool commit) */
 
 /* Spool. */
 #define SPOOL_RCPTS_MAX     RCPT_EXPAND_MAX /* recipients in one envelope */
@@ -86,6 +97,8 @@
 #define DEF_RETRY_MAX        14400      /* seconds */
 #define DEF_QUEUE_LIFETIME   432000     /* seconds (5 days) */
 #define DEF_REMOTE_PORT      25
+#define DEF_SESSION_LIMIT    1800       /* seconds (30 minutes) */
+#define DEF_FILTER_TIMEOUT   300        /* seconds */
 
 /* Debug sink's message reader (mime.c): fixed-size state per message. */
 #define MIME_DEPTH_MAX      16      /* nested multiparts and messages walked */

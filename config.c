@@ -373,6 +373,34 @@ k_smarthost_auth(struct config *cf, const char *v, char *why, size_t whysz)
 	return copy_val(cf->smarthost_password, sizeof cf->smarthost_password, sp, why, whysz);
 }
 
+/* k_filter - "filter COMMAND [ARG ...]": an absolute path and its words,
+ * run later without a shell. */
+static int
+k_filter(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	if (copy_val(cf->filter_line, sizeof cf->filter_line, v, why, whysz) < 0 ||
+	    copy_val(cf->filter_words, sizeof cf->filter_words, v, why, whysz) < 0)
+		return -1;
+	for (tok = strtok_r(cf->filter_words, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (n >= FILTER_ARGS_MAX) {
+			snprintf(why, whysz, "more than %d words", FILTER_ARGS_MAX);
+			return -1;
+		}
+		cf->filter_argv[n++] = tok;
+	}
+	cf->filter_argv[n] = NULL;
+	if (n == 0 || cf->filter_argv[0][0] != '/') {
+		snprintf(why, whysz, "expected an absolute path to a program");
+		cf->filter_argv[0] = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 #define F(field) offsetof(struct config, field)
 #define S(field) F(field), sizeof ((struct config *)0)->field
 static const struct key keys[] = {
@@ -400,6 +428,10 @@ static const struct key keys[] = {
 	{ "retry_min", KT_DURATION, F(retry_min), 0, 0, 0, NULL, 0 },
 	{ "retry_max", KT_DURATION, F(retry_max), 0, 0, 0, NULL, 0 },
 	{ "queue_lifetime", KT_DURATION, F(queue_lifetime), 0, 0, 0, NULL, 0 },
+	{ "session_limit", KT_TIMEOUT, F(session_limit), 0, 0, 0, NULL, 0 },
+	{ "require_auth", KT_BOOL, F(require_auth), 0, 0, 0, NULL, 0 },
+	{ "filter", KT_FUNC, 0, 0, 0, 0, k_filter, 0 },
+	{ "filter_timeout", KT_TIMEOUT, F(filter_timeout), 0, 0, 0, NULL, 0 },
 };
 #undef S
 #undef F
@@ -460,6 +492,8 @@ config_defaults(struct config *cf)
 	cf->retry_min = DEF_RETRY_MIN;
 	cf->retry_max = DEF_RETRY_MAX;
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
+	cf->session_limit = DEF_SESSION_LIMIT;
+	cf->filter_timeout = DEF_FILTER_TIMEOUT;
 }
 
 /* config_trim - strip leading and trailing blanks (and a CR) in place. */
@@ -562,6 +596,9 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 		return config_error(err, errsz, file, 0, "retry_max is shorter than retry_min");
 	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)
 		return config_error(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
+	if (cf->filter_argv[0] && access(cf->filter_argv[0], X_OK) < 0)
+		return config_error(err, errsz, file, 0, "filter %s: %s", cf->filter_argv[0],
+		    strerror(errno));
 	if (mode == CONFIG_DEBUG)
 		return 0;
 	if (cf->ndomains == 0)

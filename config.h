@@ -59,6 +59,13 @@ struct config {
 	int retry_min;                  /* seconds */
 	int retry_max;                  /* seconds */
 	int queue_lifetime;             /* seconds */
+	int session_limit;              /* seconds: longest session */
+	int require_auth;               /* MAIL needs a successful AUTH */
+	char filter_line[CONF_LINE_MAX];/* the filter command as written */
+	char *filter_argv[FILTER_ARGS_MAX + 1]; /* its words (in filter_words);
+	                                   filter_argv[0] NULL when unset */
+	char filter_words[CONF_LINE_MAX];
+	int filter_timeout;             /* seconds */
 
 	struct user *users;             /* sorted by lower-cased name */
 	int nusers;

@@ -38,6 +38,7 @@ inject_begin(struct inject *in, const struct config *cf, const char *sender)
 	strlcpy_ck(in->env.sender, sender, sizeof in->env.sender);
 	strcpy(in->env.body, "7BIT");
 	in->env.version = ENVELOPE_VERSION;
+	in->max_boxes = INJECT_TARGETS_MAX;
 }
 
 /* inject_targets - distinct mailboxes and foreign targets so far. */
@@ -101,7 +102,7 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 	const struct config *cf = in->cf;
 	char local[LOCALPART_MAX + 1], dom[DOMAIN_MAX + 1], dt[ADDR_MAX + 1];
 	struct expansion *ex;
-	int rc, fresh = 0, i;
+	int rc, fresh = 0, fresh_boxes = 0, i;
 
 	if (split_addr(addr, local, sizeof local, dom, sizeof dom) < 0) {
 		snprintf(why, whysz, "501 5.5.4 <%s>: bad address", addr);
@@ -136,10 +137,12 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 		goto out;
 	}
 	for (i = 0; i < ex->nmailboxes; i++)
-		fresh += !has_mailbox(in, ex->mailboxes[i]);
+		fresh_boxes += !has_mailbox(in, ex->mailboxes[i]);
+	fresh = fresh_boxes;
 	for (i = 0; i < ex->nforeign; i++)
 		fresh += !has_foreign(in, ex->foreign[i]);
-	if (inject_targets(in) + fresh > INJECT_TARGETS_MAX) {
+	if (inject_targets(in) + fresh > INJECT_TARGETS_MAX ||
+	    in->txn.nboxes + fresh_boxes > in->max_boxes) {
 		rc = too_many(why, whysz);
 		goto out;
 	}
@@ -243,19 +246,23 @@ inject_store(struct inject *in, const struct msgtext *text, char *why, size_t wh
 	return RES_OK;
 }
 
-/* inject_log - one line per stored copy. */
+/* inject_log - one line per stored copy (addresses escaped: client text). */
 void
 inject_log(const struct inject *in, const char *id, double delay)
 {
+	char to[4 * ADDR_MAX + 1], orig[4 * ADDR_MAX + 1];
+
 	for (int i = 0; i < in->txn.nboxes; i++)
 		if (!in->txn.boxes[i].waiting)
 			log_msg(LOG_INFO, "%s: to=<%s>, relay=local, delay=%.2f, status=sent "
-			    "(delivered to mailbox %s)", id, in->txn.boxes[i].delivered_to, delay,
+			    "(delivered to mailbox %s)", id,
+			    log_token(to, sizeof to, in->txn.boxes[i].delivered_to), delay,
 			    in->txn.boxes[i].name);
 	for (int i = 0; i < in->env.nrcpts; i++)
 		log_msg(LOG_INFO, "%s: to=<%s>, orig_to=<%s>, relay=spool, delay=%.2f, "
-		    "status=queued (%sfor relay-agent)", id, in->env.rcpts[i].addr,
-		    in->env.rcpts[i].orig, delay,
+		    "status=queued (%sfor relay-agent)", id,
+		    log_token(to, sizeof to, in->env.rcpts[i].addr),
+		    log_token(orig, sizeof orig, in->env.rcpts[i].orig), delay,
 		    in->env.rcpts[i].mailbox[0] ? "mailbox busy, " : "");
 }
 

@@ -80,6 +80,71 @@ log_narrate(const char *prefix, const char *fmt, va_list ap)
 	(void)write_all(2, line, (size_t)n);
 }
 
+/* log_escape - S into OUT, octets for which ESC(c) holds as \xHH. */
+static void
+log_escape(char *out, size_t outsz, const char *s, int (*esc)(unsigned char))
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (esc(c)) {
+			if (n + 5 > outsz)
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		} else {
+			if (n + 2 > outsz)
+				break;
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+}
+
+/* esc_text - what log_quote escapes inside its quotes. */
+static int
+esc_text(unsigned char c)
+{
+	return c < 0x20 || c > 0x7e || c == '"' || c == '\\';
+}
+
+/* esc_word - what log_token escapes. */
+static int
+esc_word(unsigned char c)
+{
+	return c <= 0x20 || c > 0x7e || c == '<' || c == '>' || c == '"' || c == '\\' ||
+	    c == ',';
+}
+
+/* log_quote - S as a quoted, escaped string. */
+const char *
+log_quote(char *out, size_t outsz, const char *s)
+{
+	if (outsz < 3) {
+		if (outsz)
+			out[0] = '\0';
+		return out;
+	}
+	out[0] = '"';
+	log_escape(out + 1, outsz - 2, s, esc_text);
+	strcat(out, "\"");
+	return out;
+}
+
+/* log_token - S as one escaped word. */
+const char *
+log_token(char *out, size_t outsz, const char *s)
+{
+	if (outsz == 0)
+		return out;
+	log_escape(out, outsz, s, esc_word);
+	return out;
+}
+
 /* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
 void
 log_to_stderr_too(int on)

@@ -8,6 +8,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* log_init - set the program name; until log_open, lines go to syslog. */
@@ -24,6 +25,18 @@ void log_msg(int prio, const char *fmt, ...)
  * single write (parallel workers share stderr): relay-agent -v. */
 void log_narrate(const char *prefix, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+
+/*
+ * Text the client chose never reaches a log line raw, so that no
+ * "key=value" can be made to appear in it:
+ * log_quote - S as "..." with '"' and '\' escaped and every octet
+ * outside printable ASCII as \xHH (free text: replies, values);
+ * log_token - S with every octet outside printable ASCII, the space and
+ * < > " \ , as \xHH (a word inside <...>: addresses, HELO names).
+ * Both return OUT, cut to OUTSZ.
+ */
+const char *log_quote(char *out, size_t outsz, const char *s);
+const char *log_token(char *out, size_t outsz, const char *s);
 
 /* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
 void log_to_stderr_too(int on);

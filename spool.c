@@ -130,14 +130,46 @@ spool_stage_open(const char *dir, char *id, size_t idsz)
 	return -1;
 }
 
-/* spool_stage_discard - remove tmp/ID.msg. */
+/* spool_stage_paths - tmp/ID.msg and tmp/ID.new. */
+int
+spool_stage_paths(const char *dir, const char *id, char *msg, char *new_)
+{
+	return spool_path(msg, FILE_PATH_MAX, dir, "tmp", id, ".msg") < 0 ||
+	    spool_path(new_, FILE_PATH_MAX, dir, "tmp", id, ".new") < 0 ? -1 : 0;
+}
+
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new. */
 void
 spool_stage_discard(const char *dir, const char *id)
 {
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
+
+	if (spool_stage_paths(dir, id, msg, new_) == 0) {
+		unlink(msg);
+		unlink(new_);
+	}
+}
+
+/* spool_restage_open - create tmp/ID.new. */
+int
+spool_restage_open(const char *dir, const char *id)
+{
 	char path[FILE_PATH_MAX];
 
-	if (spool_path(path, sizeof path, dir, "tmp", id, ".msg") == 0)
-		unlink(path);
+	if (spool_path(path, sizeof path, dir, "tmp", id, ".new") < 0)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* spool_restage_commit - tmp/ID.new over tmp/ID.msg. */
+int
+spool_restage_commit(const char *dir, const char *id)
+{
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
+
+	if (spool_stage_paths(dir, id, msg, new_) < 0)
+		return -1;
+	return rename(new_, msg);
 }
 
 /*

@@ -3,7 +3,9 @@
  * here and nowhere else.
  *
  * Layout under spool_dir:
- *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent)
+ *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
+ *   tmp/ID.new               the content filter's version of tmp/ID.msg,
+ *                            renamed over it when the filter passes it
  *   msg/ID                   message text, immutable once renamed here;
  *                            relay-agent takes flock(LOCK_EX) on it
  *   env/ID                   envelope (envelope.h); replaced whole by
@@ -38,8 +40,21 @@ int spool_dirs(const char *dir);
  * written to ID; returns the fd, or -1 with errno. */
 int spool_stage_open(const char *dir, char *id, size_t idsz);
 
-/* spool_stage_discard - remove tmp/ID.msg (gone already after a commit). */
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new (gone already
+ * after a commit). */
 void spool_stage_discard(const char *dir, const char *id);
+
+/* spool_stage_paths - the paths spool_stage_discard removes, into MSG and
+ * NEW (FILE_PATH_MAX each), for a signal handler that must remove them
+ * without building paths; -1 if too long. */
+int spool_stage_paths(const char *dir, const char *id, char *msg, char *new_);
+
+/* spool_restage_open - create tmp/ID.new (O_EXCL, 0600): the staged text
+ * of ID as changed by the content filter; the fd, or -1 with errno. */
+int spool_restage_open(const char *dir, const char *id);
+
+/* spool_restage_commit - tmp/ID.new replaces tmp/ID.msg; 0, or -1. */
+int spool_restage_commit(const char *dir, const char *id);
 
 /*
  * spool_commit - queue TEXT for ENV's recipients. When TEXT is the

@@ -32,6 +32,10 @@ int rename_noreplace(const char *from, const char *to);
 /* path_join - DIR/NAME into out; -1 if it does not fit. */
 int path_join(char *out, size_t outsz, const char *dir, const char *name);
 
+/* fd_room - how many more descriptors this process may open now; -1
+ * when it cannot tell. */
+long fd_room(void);
+
 /* now_ms - monotonic milliseconds. */
 long long now_ms(void);
 
