@@ -90,6 +90,7 @@ expect_eq "the files of the package, their modes and owners" \
 	lrwxrwxrwx root/root usr/share/man/man8/newaliases.8.gz -> sendmail.8.gz
 	-rw-r--r-- root/root usr/share/man/man8/relay-agent.8.gz
 	-rw-r--r-- root/root usr/share/man/man8/sendmail.8.gz
+	-rw-r--r-- root/root usr/share/man/man8/smtp-mkmbox.8.gz
 	-rw-r--r-- root/root usr/share/man/man8/smtp-session.8.gz
 	LIST
 )"
