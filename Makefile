@@ -93,7 +93,7 @@ debug: deps-run
 	exec systemd-socket-activate -l 127.0.0.1:2525 -a --inetd \
 		$(abspath $(O))/smtp-session -d -c $(CURDIR)/run/debug.conf
 
-check: deps-check deps-deb
+check: deps-check deps-deb deps-debroot
 	$(MAKE) all
 	$(MAKE) O=build-asan SAN=1 all
 	$(MAKE) fuzz-build
@@ -195,6 +195,11 @@ deps-deb:
 		apt-get install -y -q --no-install-recommends dpkg-dev build-essential lintian >&2 && \
 		apt-get build-dep -y -q --no-install-recommends ./ >&2; \
 	fi
+# deps-debroot - the cached Debian 12 root of tests/t-deb-install.sh,
+# made once (a few minutes) before the tests' time limits start.
+deps-debroot:
+	@sh tests/debroot.sh pristine >/dev/null || \
+		echo "no throwaway Debian root here: tests/t-deb-install.sh will be skipped" >&2
 deb: deps-deb
 	rm -rf $(O)/deb
 	mkdir -p $(O)/deb/src
@@ -245,4 +250,4 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check clean deps-build deps-run deps-check deps-deb deb install uninstall
+.PHONY: all run debug check clean deps-build deps-run deps-check deps-deb deps-debroot deb install uninstall
