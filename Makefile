@@ -42,7 +42,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
-               deliver.o bufout.o inject.o
+               deliver.o bufout.o inject.o mkmbox.o
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o dataread.o mime.o auth.o base64.o
 RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
 PROGS        = smtp-session relay-agent
@@ -143,7 +143,7 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c dataread.c mime.c auth.c base64.c util.c log.c config.c users.c \
-                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c
+                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz

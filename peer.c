@@ -8,11 +8,13 @@
  * gives way to REMOTE_HOST. smtp-session never asks DNS.
  */
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "peer.h"
+#include "util.h"
 
 /* peer_from_env - an address from the launcher's environment, if valid. */
 static int
@@ -101,4 +103,44 @@ peer_find(struct peer *p, const struct config *cf)
 		    "relaying only after AUTH");
 		p->relay_ok = 0;
 	}
+}
+
+/* peer_set_local_uid - the client is a program of this host's user UID
+ * (SO_PEERCRED, or the pickup's -U): local, named by uid and user in
+ * Received and the log, and it may relay, as Postfix's local submission. */
+void
+peer_set_local_uid(struct peer *p, long uid)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&p->sa;
+	struct passwd *pw = getpwuid((uid_t)uid);
+
+	memset(&p->sa, 0, sizeof p->sa);
+	s4->sin_family = AF_INET;
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	inet_ntop(AF_INET, &s4->sin_addr, p->addr, sizeof p->addr);
+	p->local = 1;
+	p->uid = uid;
+	p->relay_ok = 1;
+	p->user[0] = '\0';
+	if (pw && strlen(pw->pw_name) < sizeof p->user) {
+		strcpy(p->user, pw->pw_name);
+		text_scrub(p->user, SCRUB_TEXT | SCRUB_SPACE, '_');
+	}
+}
+
+/* peer_from_unix_socket - fd 0 is an AF_UNIX socket (the submission
+ * socket): its client's uid by SO_PEERCRED. 1 when found. */
+int
+peer_from_unix_socket(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+
+	if (getsockname(0, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX ||
+	    getsockopt(0, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return 0;
+	peer_set_local_uid(p, (long)cred.uid);
+	return 1;
 }

@@ -24,4 +24,12 @@ struct peer {
 /* peer_find - identify the client on fd 0 under configuration CF. */
 void peer_find(struct peer *p, const struct config *cf);
 
+/* peer_set_local_uid - the client is a program of user UID (the pickup's
+ * -U, SO_PEERCRED): local, uid and user set, may relay. */
+void peer_set_local_uid(struct peer *p, long uid);
+
+/* peer_from_unix_socket - an AF_UNIX client on fd 0 named by SO_PEERCRED;
+ * 1 when found. */
+int peer_from_unix_socket(struct peer *p);
+
 #endif

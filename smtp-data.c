@@ -58,10 +58,16 @@ received_header(struct session *s, int fd, const char *id)
 		proto = s->auth_user[0] ? "ESMTPA" : "ESMTP";
 	else
 		proto = "SMTP";
-	/* The address as an RFC 5321 address literal: [192.0.2.1], [IPv6:...]. */
-	n = snprintf(hdr, sizeof hdr, "Received: from %s ([%s%s])\n\tby %s with %s id %s%s;\n\t%s\n",
-	    s->helo, strchr(s->peer.addr, ':') ? "IPv6:" : "", s->peer.addr,
-	    s->cf->hostname, proto, id, forpart, date);
+	/* The address as an RFC 5321 address literal: [192.0.2.1], [IPv6:...];
+	 * a program of this host by its user. */
+	if (s->peer.uid >= 0)
+		n = snprintf(hdr, sizeof hdr, "Received: from %s (userid %ld%s%s%s)\n\tby %s with %s "
+		    "id %s%s;\n\t%s\n", s->helo, s->peer.uid, s->peer.user[0] ? " (" : "",
+		    s->peer.user, s->peer.user[0] ? ")" : "", s->cf->hostname, proto, id, forpart, date);
+	else
+		n = snprintf(hdr, sizeof hdr, "Received: from %s ([%s%s])\n\tby %s with %s id %s%s;"
+		    "\n\t%s\n", s->helo, strchr(s->peer.addr, ':') ? "IPv6:" : "", s->peer.addr,
+		    s->cf->hostname, proto, id, forpart, date);
 	if (n < 0 || (size_t)n >= sizeof hdr)
 		return -1;
 	return write_all(fd, hdr, (size_t)n);
@@ -176,7 +182,11 @@ cmd_data(struct session *s, char *arg)
 		storage_reply(s, errno);
 		goto discard;
 	}
-	log_msg(LOG_INFO, "%s: client=[%s], helo=%s", id, s->peer.addr, s->helo);
+	if (s->peer.uid >= 0)
+		log_msg(LOG_INFO, "%s: client=[%s], uid=%ld, user=<%s>, helo=%s", id, s->peer.addr,
+		    s->peer.uid, s->peer.user, s->helo);
+	else
+		log_msg(LOG_INFO, "%s: client=[%s], helo=%s", id, s->peer.addr, s->helo);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	reply_flush(s);
 
