@@ -18,11 +18,18 @@ WARN     = -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 PREFIX     = /usr/local
 DESTDIR    =
 SBINDIR    = $(PREFIX)/sbin
+# sendmail, mailq, newaliases and their helpers: not on the PATH, so they
+# never shadow another MTA's; link them in by hand or by the package.
+LIBEXECDIR = $(PREFIX)/lib/smtp-session
+# The group of the maildrop (spool_dir/maildrop) and of smtp-postdrop.
+DROPGROUP  = smtpdrop
 MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
 SYSCONFDIR = /etc
 UNITS      = smtp-session.socket smtp-session@.service \
-             relay-agent.service relay-agent.timer smtp-submission.service
+             relay-agent.service relay-agent.timer smtp-submission.service \
+             smtp-local.socket smtp-local@.service smtp-pickup.path smtp-pickup.service \
+             smtp-mkmbox.socket smtp-mkmbox@.service
 # Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
 ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
              smtp-session.conf:etc/smtp-session.conf.sample \
@@ -44,8 +51,12 @@ endif
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
                deliver.o bufout.o inject.o mkmbox.o
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o dataread.o mime.o auth.o base64.o
-RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
-PROGS        = smtp-session relay-agent
+RELAY_OBJS   = relay-agent.o pickup.o dns.o smtp-client.o bounce.o base64.o
+SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o addr.o bufout.o \
+               linereader.o
+POSTDROP_OBJS = smtp-postdrop.o spool.o envelope.o util.o log.o
+MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o users.o config.o util.o log.o
+PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
 all: $(addprefix $(O)/,$(PROGS))
 
@@ -55,8 +66,19 @@ $(O)/smtp-session: $(addprefix $(O)/,$(SESSION_OBJS) $(COMMON_OBJS))
 $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -ludns
 
+$(O)/sendmail: $(addprefix $(O)/,$(SENDMAIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/smtp-postdrop: $(addprefix $(O)/,$(POSTDROP_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/smtp-mkmbox: $(addprefix $(O)/,$(MKMBOX_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(O)/%.o: %.c $(wildcard *.h) | $(O)
-	$(CC) $(WARN) -DSYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) -DSYSCONFDIR='"$(SYSCONFDIR)"' -DSBINDIR='"$(SBINDIR)"' \
+		-DLIBEXECDIR='"$(LIBEXECDIR)"' -DSPOOL_DROP_GROUP='"$(DROPGROUP)"' \
+		$(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(O):
 	mkdir -p $@
