@@ -632,33 +632,33 @@ spool_drop_abandon(const char *dir, const char *name, int fd)
 	errno = err;
 }
 
-/* spool_drop_commit - fsync, rename into place, fsync the maildrop. The
- * rename is the commit: before it the pickup sees nothing. */
+/* spool_drop_commit - fsync, rename into place, make the rename durable.
+ * The rename is the commit: before it the pickup sees nothing. The
+ * setgid helper may not read the maildrop (1730), so it cannot open the
+ * directory to fsync it: syncfs on the file's file system does that. */
 int
 spool_drop_commit(const char *dir, const char *name, int fd)
 {
 	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], drop[FILE_PATH_MAX];
+	int err;
 
 	if (spool_path(tmp, sizeof tmp, dir, "maildrop", SPOOL_DROP_TMP, name) < 0 ||
 	    spool_path(dst, sizeof dst, dir, "maildrop", name, "") < 0 ||
 	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0 ||
-	    fsync(fd) < 0 || close(fd) < 0) {
-		spool_drop_abandon(dir, name, -1);
+	    fsync(fd) < 0 || rename_noreplace(tmp, dst) < 0) {
+		spool_drop_abandon(dir, name, fd);
 		return RES_TEMP;
 	}
-	if (rename_noreplace(tmp, dst) < 0) {
-		spool_drop_abandon(dir, name, -1);
-		return RES_TEMP;
-	}
-	if (fsync_dir(drop) < 0) {
+	if (fsync_dir(drop) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
 		/* Not known to be durable: take it back, the caller says 75. */
-		int err = errno;
+		err = errno;
 		if (rename(dst, tmp) == 0)
 			unlink(tmp);
+		close(fd);
 		errno = err;
 		return RES_TEMP;
 	}
-	return RES_OK;
+	return close(fd) < 0 ? RES_TEMP : RES_OK;
 }
 
 /* spool_drop_list - the committed files of the maildrop, sorted. */

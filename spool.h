@@ -148,7 +148,7 @@ void spool_clean_stale(const char *dir);
 int spool_drop_create(const char *dir, char *name, size_t namesz);
 
 /* spool_drop_commit - fsync FD, rename tmp-NAME to NAME, fsync the
- * maildrop; closes FD. RES_OK, or RES_TEMP with errno and tmp-NAME
+ * maildrop (syncfs where it cannot be read); closes FD. RES_OK, or RES_TEMP with errno and tmp-NAME
  * removed (nothing half-written stays). */
 int spool_drop_commit(const char *dir, const char *name, int fd);
 
