@@ -117,14 +117,30 @@ check: deps-check
 # SYSCONFDIR are the administrator's once installed: an existing one is
 # kept. @SBINDIR@ and @SYSCONFDIR@ in the units, the xinetd and cron
 # files and the sample are replaced by the installed paths.
-SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
+MAN8 = man/smtp-session.8 man/relay-agent.8 man/sendmail.8 man/smtp-mkmbox.8
+# smtp-postdrop is setgid $(DROPGROUP) (mode 2755) when installed by root
+# without DESTDIR (the group is made when missing); a package does that
+# in its postinst instead.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
 		$(DESTDIR)$(SYSCONFDIR)/stunnel
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
-	install -m 644 man/smtp-session.8 man/relay-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 $(O)/sendmail $(O)/smtp-mkmbox $(O)/smtp-postdrop $(DESTDIR)$(LIBEXECDIR)/
+	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq
+	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/newaliases
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		getent group $(DROPGROUP) >/dev/null || groupadd --system $(DROPGROUP) || exit 1; \
+		echo "chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop; chmod 2755 ..."; \
+		chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop && \
+		chmod 2755 $(LIBEXECDIR)/smtp-postdrop || exit 1; \
+	else \
+		echo "note: make $(LIBEXECDIR)/smtp-postdrop setgid $(DROPGROUP) (chgrp $(DROPGROUP), chmod 2755) for the maildrop"; \
+	fi
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	for u in $(UNITS); do \
 		$(SUBST) systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
@@ -144,8 +160,9 @@ install: all
 # that differs from its sample (it holds the administrator's settings).
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
-	rm -f $(DESTDIR)$(MANDIR)/man8/smtp-session.8 \
-		$(DESTDIR)$(MANDIR)/man8/relay-agent.8 \
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,sendmail mailq newaliases smtp-postdrop smtp-mkmbox)
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
