@@ -626,17 +626,15 @@ main(int argc, char **argv)
 	config_set_reporter(log_later);
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
 		config_failed(&cf, err);
-	if (log_open(cf.log) < 0) {
-		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
-		config_failed(&cf, err);
-	}
-
 	if (as_uid >= 0 && !pickup_allowed(&cf)) {
 		log_msg(LOG_ERR, "-U refused: uid %ld is neither root nor the owner of %s",
 		    (long)getuid(), cf.spool_dir);
-		if (!log_target_is_stderr())
-			fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
+		fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
 		return EXIT_NOPERM;
+	}
+	if (log_open(cf.log) < 0) {
+		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
+		config_failed(&cf, err);
 	}
 
 	s.cf = &cf;

@@ -731,12 +731,9 @@ spool_become_owner(const char *dir)
 	struct stat st;
 	gid_t gid;
 
-	if (geteuid() != 0)
-		return 0;
-	if (spool_dirs(dir) < 0 || stat(dir, &st) < 0)
-		return -1;
-	if (st.st_uid == 0)
-		return 0;
+	if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+		return 0;       /* no spool yet, or root's: nothing to become */
+	drop_dir_make(dir);     /* its group needs root; the rest is the owner's */
 	pw = getpwuid(st.st_uid);
 	gid = pw ? pw->pw_gid : st.st_gid;
 	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||

@@ -168,8 +168,7 @@ int spool_drop_remove(const char *dir, const char *name);
 
 /*
  * spool_become_owner - a program started as root (relay-agent from cron)
- * makes the spool's directories (the maildrop with its group) and then
- * becomes DIR's owner, the service account, with its groups. Nothing
+ * makes the maildrop (its group needs root) and then becomes DIR's owner, the service account, with its groups. Nothing
  * happens when not root or when DIR is root's. 0, or -1 with errno.
  */
 int spool_become_owner(const char *dir);
