@@ -201,8 +201,8 @@ waiting_to_spool(struct inject *in)
 		if (envelope_add_rcpt(&in->env, b->delivered_to, b->delivered_to, b->name) < 0)
 			return -1;
 		in->nwaiting++;
-		log_msg(LOG_INFO, "mailbox %s is busy or over quota: its copy waits in the queue",
-		    b->name);
+		log_msg(LOG_INFO, "mailbox %s cannot take it now (busy, over quota, or missing): "
+		    "its copy waits in the queue", b->name);
 	}
 	return 0;
 }
