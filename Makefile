@@ -120,9 +120,10 @@ check: deps-check
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
 MAN8 = man/smtp-session.8 man/relay-agent.8 man/sendmail.8 man/smtp-mkmbox.8
-# smtp-postdrop is setgid $(DROPGROUP) (mode 2755) when installed by root
-# without DESTDIR (the group is made when missing); a package does that
-# in its postinst instead.
+# smtp-postdrop is made setgid $(DROPGROUP) (mode 2755) when root installs
+# without DESTDIR and the group exists (groupadd --system $(DROPGROUP)
+# first, as for the service account); a package does that in its
+# postinst instead.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBEXECDIR) \
@@ -132,13 +133,12 @@ install: all
 	install -m 755 $(O)/sendmail $(O)/smtp-mkmbox $(O)/smtp-postdrop $(DESTDIR)$(LIBEXECDIR)/
 	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq
 	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/newaliases
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
-		getent group $(DROPGROUP) >/dev/null || groupadd --system $(DROPGROUP) || exit 1; \
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && getent group $(DROPGROUP) >/dev/null; then \
 		echo "chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop; chmod 2755 ..."; \
 		chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop && \
 		chmod 2755 $(LIBEXECDIR)/smtp-postdrop || exit 1; \
 	else \
-		echo "note: make $(LIBEXECDIR)/smtp-postdrop setgid $(DROPGROUP) (chgrp $(DROPGROUP), chmod 2755) for the maildrop"; \
+		echo "note: for the maildrop, make $(LIBEXECDIR)/smtp-postdrop setgid $(DROPGROUP): chgrp $(DROPGROUP), chmod 2755"; \
 	fi
 	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/

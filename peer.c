@@ -9,8 +9,10 @@
  */
 #include <arpa/inet.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "log.h"
 #include "peer.h"
@@ -138,7 +140,12 @@ peer_from_unix_socket(struct peer *p)
 	struct ucred cred;
 	socklen_t clen = sizeof cred;
 
+	/* A socket bound to a path (a listening socket's connection), not a
+	 * socketpair: socat hands one to the program it runs for a TCP
+	 * client, whose credentials would be socat's own. */
 	if (getsockname(0, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    ((struct sockaddr_un *)&ss)->sun_path[0] == '\0' ||
 	    getsockopt(0, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
 		return 0;
 	peer_set_local_uid(p, (long)cred.uid);
