@@ -34,6 +34,9 @@ cat >"$T/group" <<-EOF
 	vmail:x:$SVC:
 EOF
 export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
+# nss_wrapper dlopens libc with RTLD_DEEPBIND unless told not to, which
+# the sanitizer runtime refuses.
+export NSS_WRAPPER_DISABLE_DEEPBIND=1
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 # Debian's /var/mail: root:mail 2775.
 chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
@@ -123,6 +126,7 @@ sed -e "s|^log .*|log stderr|" "$T/svc.conf" >"$T/helper.conf"
 chmod 644 "$T/svc.conf" "$T/helper.conf"
 bg systemd-socket-activate -l "$T/mkmbox.sock" -a --inetd \
 	-E "LD_PRELOAD=$LD_PRELOAD" -E "NSS_WRAPPER_PASSWD=$T/passwd" -E "NSS_WRAPPER_GROUP=$T/group" \
+	-E NSS_WRAPPER_DISABLE_DEEPBIND=1 \
 	-E "ASAN_OPTIONS=$ASAN_OPTIONS" -E "UBSAN_OPTIONS=${UBSAN_OPTIONS:-}" \
 	"$BIN/smtp-mkmbox" -c "$T/helper.conf" 2>>"$T/mkmbox.log"
 for i in $(seq 200); do [ -S "$T/mkmbox.sock" ] && break; sleep 0.05; done
