@@ -36,7 +36,7 @@ expect_eq() {
 wait_for() {
 	local n=$(($1 * 5)); shift
 	while [ $n -gt 0 ]; do
-		"$@" 2>/dev/null && return 0
+		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
 		n=$((n - 1))
 	done
