@@ -5,6 +5,8 @@
 #   make debug      the same port as a debug sink: reports on the terminal
 #   make check      install what is missing, build, run every test, then
 #                   run them again under ASan+UBSan
+#   make check-filters  install spamd, rspamd and clamd (services left
+#                   disabled) and test contrib/filters against them
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 
 CC      ?= cc
@@ -13,8 +15,10 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 # Installed layout (make install): programs, man pages and units under
 # PREFIX; the xinetd entry, the cron file, the sample configurations and
-# the stunnel files (stunnel/: submission on port 465, smarthost client)
-# in SYSCONFDIR; all of it below DESTDIR.
+# the stunnel files (stunnel/: submission on ports 465 and 587, smarthost
+# clients for 465 and 587) in SYSCONFDIR; the content filter wrappers and
+# tcpremoteip in LIBEXECDIR; the unit drop-ins in DATADIR; all of it
+# below DESTDIR.
 PREFIX     = /usr/local
 DESTDIR    =
 SBINDIR    = $(PREFIX)/sbin
@@ -26,21 +30,30 @@ DROPGROUP  = smtpdrop
 MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
 SYSCONFDIR = /etc
+DATADIR    = $(PREFIX)/share/smtp-session
 UNITS      = smtp-session.socket smtp-session@.service \
              relay-agent.service relay-agent.timer smtp-submission.service \
              smtp-local.socket smtp-local@.service smtp-pickup.path smtp-pickup.service \
-             smtp-mkmbox.socket smtp-mkmbox@.service
+             smtp-mkmbox.socket smtp-mkmbox@.service smtp-submission-starttls.service
+# Programs in LIBEXECDIR and files in DATADIR (sources).
+LIBEXECFILES = contrib/filters/spamc-filter contrib/filters/rspamc-filter \
+               contrib/filters/clamdscan-filter contrib/rblsmtpd/tcpremoteip
+DATAFILES    = contrib/filters/filter-loopback.conf contrib/rblsmtpd/rblsmtpd.conf
 # Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
 ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
              smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
-             stunnel/smarthost.conf:stunnel/smarthost.conf
+             stunnel/smarthost.conf:stunnel/smarthost.conf \
+             stunnel/submission-starttls.conf:stunnel/submission-starttls.conf \
+             stunnel/smarthost-starttls.conf:stunnel/smarthost-starttls.conf
 # Of those, the ones uninstall keeps when they differ from the source.
 ETCCONFS   = smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
-             stunnel/smarthost.conf:stunnel/smarthost.conf
+             stunnel/smarthost.conf:stunnel/smarthost.conf \
+             stunnel/submission-starttls.conf:stunnel/submission-starttls.conf \
+             stunnel/smarthost-starttls.conf:stunnel/smarthost-starttls.conf
 
 ifeq ($(SAN),1)
 CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -116,12 +129,22 @@ check: deps-check
 	$(MAKE) fuzz-build
 	sh tests/run build build-asan
 
+# check-filters - not part of check: installs the scanners (spamd, rspamd,
+# clamd; their services are left disabled and never started) and tests
+# the wrappers of contrib/filters against the real daemons, run here in
+# the foreground with private configurations. A daemon that cannot run
+# here is reported as skipped.
+check-filters: deps-build
+	@sh tests/filters/deps.sh
+	$(MAKE) all
+	bash tests/filters/run build
+
 # install - the files of "Installed layout" in SPEC.md. The files in
 # SYSCONFDIR are the administrator's once installed: an existing one is
 # kept. @SBINDIR@ and @SYSCONFDIR@ in the units, the xinetd and cron
 # files and the sample are replaced by the installed paths.
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g'
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
 MAN8 = man/smtp-session.8 man/relay-agent.8 man/sendmail.8 man/smtp-mkmbox.8
 # smtp-postdrop is made setgid $(DROPGROUP) (mode 2755) when root installs
 # without DESTDIR and the group exists (groupadd --system $(DROPGROUP)
@@ -131,7 +154,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
-		$(DESTDIR)$(SYSCONFDIR)/stunnel
+		$(DESTDIR)$(SYSCONFDIR)/stunnel $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(O)/sendmail $(O)/smtp-mkmbox $(O)/smtp-postdrop $(DESTDIR)$(LIBEXECDIR)/
 	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq
@@ -149,6 +172,14 @@ install: all
 		$(SUBST) systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	for f in $(LIBEXECFILES); do \
+		d=$(DESTDIR)$(LIBEXECDIR)/$${f##*/}; \
+		$(SUBST) $$f >$$d.tmp && chmod 755 $$d.tmp && mv -f $$d.tmp $$d || exit 1; \
+	done
+	for f in $(DATAFILES); do \
+		d=$(DESTDIR)$(DATADIR)/$${f##*/}; \
+		$(SUBST) $$f >$$d.tmp && chmod 644 $$d.tmp && mv -f $$d.tmp $$d || exit 1; \
 	done
 	@for fs in $(ETCFILES); do \
 		f=$${fs%%:*}; src=$${fs#*:}; \
@@ -168,6 +199,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	for f in $(LIBEXECFILES); do rm -f $(DESTDIR)$(LIBEXECDIR)/$${f##*/}; done
+	for f in $(DATAFILES); do rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
 	@for fs in $(ETCCONFS); do \
 		conf=$(DESTDIR)$(SYSCONFDIR)/$${fs%%:*}; src=$${fs#*:}; \
@@ -218,4 +252,4 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check clean deps-build deps-run deps-check install uninstall
+.PHONY: all run debug check check-filters clean deps-build deps-run deps-check install uninstall
