@@ -15,13 +15,17 @@ P=$T/pfx
 make -C "$SRC" -s O="$T/obj" PREFIX="$P" SYSCONFDIR="$T/etc" DROPGROUP=nogroup install \
 	>"$T/make.log" 2>&1
 expect_eq "make install PREFIX=... (root, no DESTDIR): exit 0" "$?" 0
-expect_eq "PREFIX/lib/smtp-session holds the programs; mailq and newaliases are sendmail" \
+expect_eq "PREFIX/lib/smtp-session holds the programs and filter wrappers; mailq and newaliases are sendmail" \
 	"$(cd "$P/lib/smtp-session" && for f in *; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f"; fi; done)" \
-	"mailq -> sendmail
+	"clamdscan-filter
+mailq -> sendmail
 newaliases -> sendmail
+rspamc-filter
 sendmail
 smtp-mkmbox
-smtp-postdrop"
+smtp-postdrop
+spamc-filter
+tcpremoteip"
 expect_eq "smtp-postdrop is setgid to the maildrop's group, mode 2755" \
 	"$(stat -c '%a %G' "$P/lib/smtp-session/smtp-postdrop")" "2755 nogroup"
 check "nothing of sendmail lands on the PATH (PREFIX/bin, PREFIX/sbin)" \
