@@ -5,6 +5,8 @@
 #   make debug      the same port as a debug sink: reports on the terminal
 #   make check      install what is missing, build, run every test, then
 #                   run them again under ASan+UBSan
+#   make check-filters  install spamd, rspamd and clamd (services left
+#                   disabled) and test contrib/filters against them
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 #   make deb        the Debian package (debian/), left in $(O)/
 
@@ -14,28 +16,46 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 # Installed layout (make install): programs, man pages and units under
 # PREFIX; the xinetd entry, the cron file, the sample configurations and
-# the stunnel files (stunnel/: submission on port 465, smarthost client)
-# in SYSCONFDIR; all of it below DESTDIR.
+# the stunnel files (stunnel/: submission on ports 465 and 587, smarthost
+# clients for 465 and 587) in SYSCONFDIR; the content filter wrappers and
+# tcpremoteip in LIBEXECDIR; the unit drop-ins in DATADIR; all of it
+# below DESTDIR.
 PREFIX     = /usr/local
 DESTDIR    =
 SBINDIR    = $(PREFIX)/sbin
+# sendmail, mailq, newaliases and their helpers: not on the PATH, so they
+# never shadow another MTA's; link them in by hand or by the package.
+LIBEXECDIR = $(PREFIX)/lib/smtp-session
+# The group of the maildrop (spool_dir/maildrop) and of smtp-postdrop.
+DROPGROUP  = smtpdrop
 MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
 SYSCONFDIR = /etc
+DATADIR    = $(PREFIX)/share/smtp-session
 UNITS      = smtp-session.socket smtp-session@.service \
-             relay-agent.service relay-agent.timer smtp-submission.service
+             relay-agent.service relay-agent.timer smtp-submission.service \
+             smtp-local.socket smtp-local@.service smtp-pickup.path smtp-pickup.service \
+             smtp-mkmbox.socket smtp-mkmbox@.service smtp-submission-starttls.service
+# Programs in LIBEXECDIR and files in DATADIR (sources).
+LIBEXECFILES = contrib/filters/spamc-filter contrib/filters/rspamc-filter \
+               contrib/filters/clamdscan-filter contrib/rblsmtpd/tcpremoteip
+DATAFILES    = contrib/filters/filter-loopback.conf contrib/rblsmtpd/rblsmtpd.conf
 # Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
 ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
              logrotate.d/smtp-session:logrotate.d/smtp-session \
              smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
-             stunnel/smarthost.conf:stunnel/smarthost.conf
+             stunnel/smarthost.conf:stunnel/smarthost.conf \
+             stunnel/submission-starttls.conf:stunnel/submission-starttls.conf \
+             stunnel/smarthost-starttls.conf:stunnel/smarthost-starttls.conf
 # Of those, the ones uninstall keeps when they differ from the source.
 ETCCONFS   = smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
-             stunnel/smarthost.conf:stunnel/smarthost.conf
+             stunnel/smarthost.conf:stunnel/smarthost.conf \
+             stunnel/submission-starttls.conf:stunnel/submission-starttls.conf \
+             stunnel/smarthost-starttls.conf:stunnel/smarthost-starttls.conf
 # The pid file of the system's xinetd (Debian's), told to reload when
 # uninstall removes its entry.
 XINETD_PIDFILE = /run/xinetd.pid
@@ -47,13 +67,17 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
-               deliver.o bufout.o inject.o
+               deliver.o bufout.o inject.o mkmbox.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
-RELAY_OBJS   = relay-agent.o dns.o smtp-client.o bounce.o base64.o
-PROGS        = smtp-session relay-agent
+RELAY_OBJS   = relay-agent.o pickup.o dns.o smtp-client.o bounce.o base64.o
+SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o addr.o bufout.o \
+               linereader.o
+POSTDROP_OBJS = smtp-postdrop.o spool.o envelope.o util.o log.o
+MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o users.o config.o util.o log.o
+PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
 all: $(addprefix $(O)/,$(PROGS))
 
@@ -63,8 +87,19 @@ $(O)/smtp-session: $(addprefix $(O)/,$(SESSION_OBJS) $(COMMON_OBJS))
 $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -ludns
 
+$(O)/sendmail: $(addprefix $(O)/,$(SENDMAIL_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/smtp-postdrop: $(addprefix $(O)/,$(POSTDROP_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/smtp-mkmbox: $(addprefix $(O)/,$(MKMBOX_OBJS))
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(O)/%.o: %.c $(wildcard *.h) | $(O)
-	$(CC) $(WARN) -DSYSCONFDIR='"$(SYSCONFDIR)"' $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) -DSYSCONFDIR='"$(SYSCONFDIR)"' -DSBINDIR='"$(SBINDIR)"' \
+		-DLIBEXECDIR='"$(LIBEXECDIR)"' -DSPOOL_DROP_GROUP='"$(DROPGROUP)"' \
+		$(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(O):
 	mkdir -p $@
@@ -99,23 +134,58 @@ check: deps-check deps-deb deps-debroot
 	$(MAKE) fuzz-build
 	sh tests/run build build-asan
 
+# check-filters - not part of check: installs the scanners (spamd, rspamd,
+# clamd; their services are left disabled and never started) and tests
+# the wrappers of contrib/filters against the real daemons, run here in
+# the foreground with private configurations. A daemon that cannot run
+# here is reported as skipped.
+check-filters: deps-build
+	@sh tests/filters/deps.sh
+	$(MAKE) all
+	bash tests/filters/run build
+
 # install - the files of "Installed layout" in SPEC.md. The files in
 # SYSCONFDIR are the administrator's once installed: an existing one is
 # kept. @SBINDIR@ and @SYSCONFDIR@ in the units, the xinetd and cron
 # files and the sample are replaced by the installed paths.
-SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+MAN8 = man/smtp-session.8 man/relay-agent.8 man/sendmail.8 man/smtp-mkmbox.8
+# smtp-postdrop is made setgid $(DROPGROUP) (mode 2755) when root installs
+# without DESTDIR and the group exists (groupadd --system $(DROPGROUP)
+# first, as for the service account); a package does that in its
+# postinst instead.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
-		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/stunnel
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/stunnel \
+		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
-	install -m 644 man/smtp-session.8 man/relay-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 $(O)/sendmail $(O)/smtp-mkmbox $(O)/smtp-postdrop $(DESTDIR)$(LIBEXECDIR)/
+	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq
+	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/newaliases
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && getent group $(DROPGROUP) >/dev/null; then \
+		echo "chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop; chmod 2755 ..."; \
+		chgrp $(DROPGROUP) $(LIBEXECDIR)/smtp-postdrop && \
+		chmod 2755 $(LIBEXECDIR)/smtp-postdrop || exit 1; \
+	else \
+		echo "note: for the maildrop, make $(LIBEXECDIR)/smtp-postdrop setgid $(DROPGROUP): chgrp $(DROPGROUP), chmod 2755"; \
+	fi
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtp-session.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	for u in $(UNITS); do \
 		$(SUBST) systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
 		mv -f $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	for f in $(LIBEXECFILES); do \
+		d=$(DESTDIR)$(LIBEXECDIR)/$${f##*/}; \
+		$(SUBST) $$f >$$d.tmp && chmod 755 $$d.tmp && mv -f $$d.tmp $$d || exit 1; \
+	done
+	for f in $(DATAFILES); do \
+		d=$(DESTDIR)$(DATADIR)/$${f##*/}; \
+		$(SUBST) $$f >$$d.tmp && chmod 644 $$d.tmp && mv -f $$d.tmp $$d || exit 1; \
 	done
 	@for fs in $(ETCFILES); do \
 		f=$${fs%%:*}; src=$${fs#*:}; \
@@ -142,10 +212,14 @@ uninstall:
 		done; \
 	fi
 	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
-	rm -f $(DESTDIR)$(MANDIR)/man8/smtp-session.8 \
-		$(DESTDIR)$(MANDIR)/man8/relay-agent.8 \
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,sendmail mailq newaliases smtp-postdrop smtp-mkmbox)
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
 		$(DESTDIR)$(MANDIR)/man5/smtp-session.conf.5
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	for f in $(LIBEXECFILES); do rm -f $(DESTDIR)$(LIBEXECDIR)/$${f##*/}; done
+	for f in $(DATAFILES); do rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent \
 		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/smtp-session
 	@for fs in $(ETCCONFS); do \
@@ -217,7 +291,7 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
-                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c
+                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz
@@ -250,4 +324,5 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check clean deps-build deps-run deps-check deps-deb deps-debroot deb install uninstall
+.PHONY: all run debug check check-filters clean deps-build deps-run deps-check deps-deb deps-debroot deb \
+	install uninstall

@@ -57,6 +57,8 @@
 #define ALIAS_TARGETS_MAX   100     /* targets of one alias line */
 #define ALIAS_DEPTH_MAX     10      /* nesting of aliases */
 #define USER_NAME_MAX       64      /* octets of a mailbox name */
+#define ALIASES_LINE_MAX    65536   /* octets of one aliases(5) entry with
+                                       its continuation lines */
 #define TIMEOUT_MAX_SEC     86400   /* longest timeout key (1 day) */
 
 /* Local delivery. */
@@ -85,6 +87,18 @@
 #define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
 #define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */
 
+/* The host's own mail: sendmail, the maildrop, the pickup, system users. */
+#define SENDMAIL_HEADER_MAX 1048576 /* octets of a message's header section
+                                       sendmail holds (for -t and the
+                                       headers it adds); longer: refused */
+#define MAILDROP_FILE_MAX   (1L << 30) /* octets smtp-postdrop takes */
+#define PICKUP_ROUNDS_MAX   10      /* maildrop listings in one pickup run */
+#define FORWARD_FILE_MAX    8192    /* octets of a ~/.forward file */
+#define CONF_REPORTS_MAX    20      /* errors reported from one aliases file */
+#define MKMBOX_LINE_MAX     128     /* octets of a mailbox helper request or
+                                       answer, with the LF */
+#define MKMBOX_WAIT_MS      10000   /* wait for the mailbox helper's answer */
+
 /* Defaults of the configuration keys. */
 #define DEF_MAX_MESSAGE_SIZE 26214400L  /* octets */
 #define DEF_MAX_RECIPIENTS   100
@@ -99,6 +113,9 @@
 #define DEF_REMOTE_PORT      25
 #define DEF_SESSION_LIMIT    1800       /* seconds (30 minutes) */
 #define DEF_FILTER_TIMEOUT   300        /* seconds */
+#define DEF_SUBMIT_SOCKET    "/run/smtp-session/submit.sock"
+#define DEF_MKMBOX_SOCKET    "/run/smtp-session/mkmbox.sock"
+#define DEF_ALIASES_FILE     "/etc/aliases"     /* under users system */
 
 /* Debug sink's message reader (mime.c): fixed-size state per message. */
 #define MIME_DEPTH_MAX      16      /* nested multiparts and messages walked */

@@ -24,6 +24,7 @@
 #include "bufout.h"
 #include "deliver.h"
 #include "log.h"
+#include "mkmbox.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -175,7 +176,9 @@ lock_path(const struct mbox_txn *t, const struct mbox *b, char *out, size_t outs
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
-/* box_open - open (creating 0600) the mbox and check it is a plain file. */
+/* box_open - open (creating 0600) the mbox and check it is a plain file.
+ * Under users system: -2 when it is missing and cannot be made now, or
+ * belongs to someone else (the copy waits; logged). */
 static int
 box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 {
@@ -190,6 +193,13 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (b->fd >= 0 || errno != ENOENT)
 			break;
+		if (t->system) {        /* its user's file, made by the helper */
+			if (mkmbox_request(t->dir, b->name, t->helper, why, whysz) == RES_OK)
+				continue;
+			log_msg(LOG_WARNING, "mailbox %s/%s is missing: %s", t->dir, b->name, why);
+			snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be created now", b->name);
+			return -2;
+		}
 		/* A new mailbox: its directory entry is fsynced after the append.
 		 * EEXIST: another delivery created it just now; open that. */
 		b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -211,6 +221,14 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		close(b->fd);
 		b->fd = -1;
 		return -1;
+	}
+	if (t->system && !mkmbox_owner_ok(&st, b->name)) {
+		log_msg(LOG_ERR, "mailbox %s/%s is not owned by user %s: not written", t->dir,
+		    b->name, b->name);
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not owned by its user", b->name);
+		close(b->fd);
+		b->fd = -1;
+		return -2;
 	}
 	return 0;
 }
@@ -303,8 +321,12 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 		struct stat st;
 		int rc = 0;
 		for (;;) {
-			if (box_open(t, b, why, whysz) < 0 ||
-			    (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
+			int orc = box_open(t, b, why, whysz);
+			if (orc == -2) {
+				rc = -2;        /* missing or not its user's: it waits */
+				break;
+			}
+			if (orc < 0 || (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
 				deliver_release(t);
 				return RES_TEMP;
 			}

@@ -35,6 +35,8 @@ inject_begin(struct inject *in, const struct config *cf, const char *sender)
 	memset(in, 0, sizeof *in);
 	in->cf = cf;
 	deliver_init(&in->txn, cf->mailbox_dir);
+	in->txn.system = cf->users_system;
+	in->txn.helper = cf->mkmbox_socket;
 	strlcpy_ck(in->env.sender, sender, sizeof in->env.sender);
 	strcpy(in->env.body, "7BIT");
 	in->env.version = ENVELOPE_VERSION;
@@ -126,13 +128,19 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 		return RES_TEMP;
 	}
 	rc = users_expand(cf, local, ex);
-	if (rc == 0) {
+	if (rc == UX_UNKNOWN) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
 		    addr);
 		rc = RES_PERM;
 		goto out;
 	}
-	if (rc < 0) {
+	if (rc == UX_UNSUPPORTED) {
+		snprintf(why, whysz, "550 5.7.1 <%s>: Recipient address rejected: delivery to "
+		    "a command, a file or an include list is not supported", addr);
+		rc = RES_PERM;
+		goto out;
+	}
+	if (rc != UX_FOUND) {
 		rc = too_many(why, whysz);
 		goto out;
 	}
@@ -169,16 +177,16 @@ int
 inject_add_mailbox(struct inject *in, const char *orig, const char *name,
                    const char *delivered_to, char *why, size_t whysz)
 {
-	const struct user *u = users_find(in->cf, name);
+	char box[USER_NAME_MAX + 1];
 
 	(void)orig;
-	if (!u || u->ntargets != 0) {
+	if (!users_mailbox(in->cf, name, box, sizeof box)) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", delivered_to);
 		return RES_PERM;
 	}
-	if (has_mailbox(in, u->name))
+	if (has_mailbox(in, box))
 		return RES_OK;
-	if (deliver_add(&in->txn, u->name, delivered_to) < 0) {
+	if (deliver_add(&in->txn, box, delivered_to) < 0) {
 		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
 		return RES_TEMP;
 	}
@@ -196,8 +204,8 @@ waiting_to_spool(struct inject *in)
 		if (envelope_add_rcpt(&in->env, b->delivered_to, b->delivered_to, b->name) < 0)
 			return -1;
 		in->nwaiting++;
-		log_msg(LOG_INFO, "mailbox %s is busy or over quota: its copy waits in the queue",
-		    b->name);
+		log_msg(LOG_INFO, "mailbox %s cannot take it now (busy, over quota, or missing): "
+		    "its copy waits in the queue", b->name);
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,11 @@ static int log_kind = TO_SYSLOG;
 static int log_fd = -1;
 static int log_copy_stderr;
 static char log_host[256];
+static int log_opened;
+static struct { int prio; char *text; } later[LOG_LATER_MAX];
+static int nlater;
+
+static void later_flush(void);
 
 /* log_init - set the program name; until log_open, lines go to syslog. */
 void
@@ -48,10 +54,12 @@ log_open(const char *target)
 {
 	if (strcmp(target, "syslog") == 0) {
 		log_kind = TO_SYSLOG;
+		later_flush();
 		return 0;
 	}
 	if (strcmp(target, "stderr") == 0) {
 		log_kind = TO_STDERR;
+		later_flush();
 		return 0;
 	}
 	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
@@ -61,6 +69,7 @@ log_open(const char *target)
 		close(log_fd);
 	log_fd = fd;
 	log_kind = TO_FILE;
+	later_flush();
 	return 0;
 }
 
@@ -192,4 +201,28 @@ log_msg(int prio, const char *fmt, ...)
 	if (log_kind == TO_STDERR || log_copy_stderr)
 		(void)write_all(2, line, (size_t)n);
 	errno = saved;
+}
+
+/* later_flush - the target is open: write what log_later kept. */
+static void
+later_flush(void)
+{
+	log_opened = 1;
+	for (int i = 0; i < nlater; i++) {
+		log_msg(later[i].prio, "%s", later[i].text);
+		free(later[i].text);
+	}
+	nlater = 0;
+}
+
+/* log_later - log now, or keep the line until log_open. */
+void
+log_later(int prio, const char *text)
+{
+	if (log_opened) {
+		log_msg(prio, "%s", text);
+		return;
+	}
+	if (nlater < LOG_LATER_MAX && (later[nlater].text = strdup(text)) != NULL)
+		later[nlater++].prio = prio;
 }

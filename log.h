@@ -44,4 +44,10 @@ void log_to_stderr_too(int on);
 /* log_target_is_stderr - whether lines already go to stderr. */
 int log_target_is_stderr(void);
 
+/* log_later - log TEXT at PRIO; before log_open it is kept (up to
+ * LOG_LATER_MAX lines) and written once the target is open. The
+ * configuration's reporter (config_set_reporter) in the programs. */
+void log_later(int prio, const char *text);
+#define LOG_LATER_MAX 32
+
 #endif

@@ -18,10 +18,12 @@
  */
 #include <arpa/inet.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -211,12 +213,19 @@ peer_find(struct peer *p, const struct config *cf)
 		len = sizeof p->sa;
 		if (fstat(0, &st) == 0 && S_ISSOCK(st.st_mode) &&
 		    getsockname(0, (struct sockaddr *)ss, &len) == 0 && ss->ss_family == AF_UNIX) {
-			if (getsockopt(0, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+			/* Only a connection to a socket bound to a path is a
+			 * local process: a socketpair is what socat hands the
+			 * program it runs for a TCP client, and its credentials
+			 * would be socat's own. */
+			if (len > offsetof(struct sockaddr_un, sun_path) &&
+			    ((struct sockaddr_un *)ss)->sun_path[0] != '\0' &&
+			    getsockopt(0, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
 			    clen == sizeof cred) {
 				peer_set_local_uid(p, (long)cred.uid);
 				return;
 			}
-			log_msg(LOG_WARNING, "AF_UNIX client without SO_PEERCRED: client unidentified");
+			log_msg(LOG_WARNING, "AF_UNIX client that is no connection to a named socket, "
+			    "or without SO_PEERCRED: client unidentified");
 			set_unidentified(p);
 			return;
 		}

@@ -2,7 +2,7 @@
  * relay-agent - drain the relay spool written by smtp-session.
  *
  * SYNOPSIS
- *	relay-agent [-c FILE] [-v] [-f | -l] [-V]
+ *	relay-agent [-c FILE] [-v] [-f | -l | -p] [-V]
  *
  * DESCRIPTION
  *	One pass over the spool, then exit; cron or a systemd timer starts
@@ -36,10 +36,16 @@
  *	Housekeeping: tmp/ files older than SPOOL_TMP_STALE_SEC and msg/
  *	files without an envelope older than SPOOL_ORPHAN_STALE_SEC go.
  *
+ *	First, each pass picks up what sendmail left in the maildrop
+ *	(pickup.c); -p does only that. Started as root, relay-agent becomes
+ *	the spool's owner, after forking the mailbox helper users system
+ *	needs (mkmbox.c).
+ *
  * OPTIONS
  *	-c FILE  configuration (default /etc/smtp-session.conf)
  *	-v       narrate on stderr      -f  try every message now
  *	-l       list the queue         -V  print the version
+ *	-p       pick up the maildrop only
  *
  * EXIT STATUS
  *	0 pass done (deferrals included), 64 usage, 78 configuration,
@@ -69,6 +75,8 @@
 #include "dns.h"
 #include "inject.h"
 #include "log.h"
+#include "mkmbox.h"
+#include "pickup.h"
 #include "smtp-client.h"
 #include "spool.h"
 #include "util.h"
@@ -166,7 +174,7 @@ static void narrate(const char *fmt, ...)
 /* usage - the command line, then exit 64. */
 static void usage(void)
 {
-	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l] [-V]\n");
+	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l | -p] [-V]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1092,31 +1100,40 @@ int main(int argc, char **argv)
 {
 	static struct config cf;
 	const char *file = CONFIG_DEFAULT;
-	int opt, flush = 0, list = 0, i, batch;
+	int opt, flush = 0, list = 0, pickup_only = 0, i, batch;
 	char err[1024], **ids;
 	int nids;
 	struct pass p;
 
-	while ((opt = getopt(argc, argv, "c:vflV")) != -1) {
+	while ((opt = getopt(argc, argv, "c:vflpV")) != -1) {
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 'v': verbose_flag = 1; break;
 		case 'f': flush = 1; break;
 		case 'l': list = 1; break;
+		case 'p': pickup_only = 1; break;
 		case 'V':
 			printf("relay-agent %s\n", VERSION);
 			return 0;
 		default: usage();
 		}
 	}
-	if (optind != argc || (flush && list))
+	if (optind != argc || flush + list + pickup_only > 1)
 		usage();
 
 	log_init("relay-agent");
+	config_set_reporter(log_later);
 	if (config_load(&cf, file, CONFIG_FULL, err, sizeof err) < 0) {
 		fprintf(stderr, "relay-agent: %s\n", err);
 		log_msg(LOG_ERR, "configuration error: %s", err);
 		return EXIT_CONFIG;
+	}
+	/* Started as root (cron): the mailbox helper keeps root, the rest
+	 * runs as the spool's owner. */
+	if (mkmbox_child_start(&cf) < 0 || spool_become_owner(cf.spool_dir) < 0) {
+		fprintf(stderr, "relay-agent: cannot drop root privileges: %s\n", strerror(errno));
+		log_msg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
+		return EXIT_TEMPFAIL;
 	}
 	if (log_open(cf.log) < 0) {
 		fprintf(stderr, "relay-agent: cannot open log %s: %s\n", cf.log, strerror(errno));
@@ -1128,6 +1145,11 @@ int main(int argc, char **argv)
 		return list_queue(&cf);
 
 	signal(SIGPIPE, SIG_IGN);
+	pickup_run(&cf, pickup_only);
+	if (pickup_only) {
+		config_free(&cf);
+		return 0;
+	}
 	if (spool_dirs(cf.spool_dir) < 0 || spool_list(cf.spool_dir, &ids, &nids) < 0) {
 		log_msg(LOG_ERR, "cannot read the spool %s: %s", cf.spool_dir, strerror(errno));
 		fprintf(stderr, "relay-agent: cannot read the spool %s: %s\n", cf.spool_dir,

@@ -44,6 +44,9 @@ struct session {
 	char body[16];
 	struct rcpt *rcpts;
 	int nrcpts;
+	int max_rcpts;                  /* max_recipients; RCPT_EXPAND_MAX for
+	                                   this host's own users (one message
+	                                   streamed by sendmail) */
 	struct inject inj;              /* the open transaction's targets */
 	int max_boxes;                  /* mailboxes per message (fd_budget) */
 

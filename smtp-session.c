@@ -2,7 +2,7 @@
  * smtp-session - one SMTP session on stdin/stdout.
  *
  * SYNOPSIS
- *	smtp-session [-c FILE] [-d] [-V]
+ *	smtp-session [-c FILE] [-d] [-U UID] [-V]
  *
  * DESCRIPTION
  *	Started by a super-server (xinetd, systemd socket activation with
@@ -16,6 +16,11 @@
  *	With -d it is a debug sink: every recipient is accepted, nothing is
  *	delivered, and each message is summarised to the log (mime.c).
  *
+ *	With -U UID the session is a local submission on behalf of user UID:
+ *	relay-agent's pickup feeds it a file from the maildrop. Only root and
+ *	the owner of spool_dir may give -U (else exit 77), so nobody else can
+ *	store mail under another user's name.
+ *
  *	fd 0 is read, fd 1 written; fd 2 is never written (under inetd it
  *	is the client) unless the configuration says "log stderr".
  *
@@ -28,7 +33,8 @@
  *
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
- *	command line and 78 bad configuration (the client gets 421 4.3.0).
+ *	command line; 77 -U not allowed; 78 bad configuration (the client
+ *	gets 421 4.3.0).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -366,7 +372,7 @@ cmd_rcpt(struct session *s, char *arg)
 		unsupported_param(s, end);
 		return 0;
 	}
-	if (s->nrcpts >= s->cf->max_recipients) {
+	if (s->nrcpts >= s->max_rcpts) {
 		reply(s, "452 4.5.3 Error: too many recipients");
 		return 0;
 	}
@@ -660,10 +666,20 @@ usage(const char *what)
 	sanitize_text(host);
 	log_msg(LOG_ERR, "bad command line: %s", log_quote(q, sizeof q, what));
 	if (fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode))
-		fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-V]\n");
+		fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-U UID] [-V]\n");
 	snprintf(line, sizeof line, "421 4.3.0 %s Bad command line, try again later\r\n", host);
 	(void)write_all(1, line, strlen(line));
 	exit(EXIT_USAGE);
+}
+
+/* pickup_allowed - whether this process may speak for another user (-U):
+ * its real uid is root or the owner of spool_dir (relay-agent's pickup). */
+static int
+pickup_allowed(const struct config *cf)
+{
+	struct stat st;
+
+	return getuid() == 0 || (stat(cf->spool_dir, &st) == 0 && st.st_uid == getuid());
 }
 
 int
@@ -675,17 +691,26 @@ main(int argc, char **argv)
 	const char *file = CONFIG_DEFAULT;
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
+	long as_uid = -1;
 
 	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
 	memset(counts, 0, sizeof counts);
 
 	log_init("smtp-session");
 	opterr = 0;             /* getopt's messages would go to the client */
-	while ((opt = getopt(argc, argv, "c:dV")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dU:V")) != -1) {
 		char what[64];
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 'd': debug = 1; break;
+		case 'U': {
+			char *end;
+			errno = 0;
+			as_uid = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || as_uid < 0 || as_uid > 0x7fffffffL)
+				usage("bad -U value");
+			break;
+		}
 		case 'V':
 			printf("smtp-session %s\n", VERSION);
 			return 0;
@@ -700,8 +725,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
 	signal(SIGALRM, on_alarm);
+	config_set_reporter(log_later);
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
 		config_failed(&cf, err);
+	if (as_uid >= 0 && !pickup_allowed(&cf)) {
+		log_msg(LOG_ERR, "-U refused: uid %ld is neither root nor the owner of %s",
+		    (long)getuid(), cf.spool_dir);
+		fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
+		return EXIT_NOPERM;
+	}
 	if (log_open(cf.log) < 0) {
 		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
 		config_failed(&cf, err);
@@ -713,7 +745,12 @@ main(int argc, char **argv)
 	s.deadline = now_ms() + (long long)cf.session_limit * 1000;
 	s.counts = counts;
 	bufout_init(&s.out, 1);
-	s.rcpts = calloc((size_t)cf.max_recipients, sizeof *s.rcpts);
+	peer_find(&s.peer, &cf);
+	if (as_uid >= 0)
+		peer_set_local_uid(&s.peer, as_uid);
+	s.max_rcpts = s.peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
+	    cf.max_recipients;
+	s.rcpts = calloc((size_t)s.max_rcpts, sizeof *s.rcpts);
 	if (!s.rcpts) {
 		log_msg(LOG_ERR, "out of memory");
 		return EXIT_TEMPFAIL;
@@ -724,10 +761,9 @@ main(int argc, char **argv)
 	s.lr.limit_ms = s.deadline;
 	s.lr.before_block = flush_hook;
 	s.lr.arg = &s;
-	peer_find(&s.peer, &cf);
 	if (s.peer.uid >= 0)
 		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s.peer.addr, s.peer.uid,
-		    s.peer.user, debug ? " (debug sink)" : "");
+		    s.peer.user, as_uid >= 0 ? " (pickup)" : "");
 	else
 		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s.peer.addr,
 		    s.peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",

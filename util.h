@@ -14,7 +14,10 @@ enum result { RES_OK = 0, RES_TEMP = 1, RES_PERM = 2 };
 
 /* sysexits.h values used by both programs. */
 #define EXIT_USAGE    64
+#define EXIT_DATAERR  65    /* sendmail: bad input */
+#define EXIT_NOUSER   67    /* sendmail: no such local user */
 #define EXIT_TEMPFAIL 75
+#define EXIT_NOPERM   77    /* not allowed for this user */
 #define EXIT_CONFIG   78
 
 /* The version -V prints; the Debian package takes its version from here. */

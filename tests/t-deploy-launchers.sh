@@ -226,7 +226,7 @@ if command -v tcpserver >/dev/null; then
 	cmd=$(printf '%s\n' "$line" | sed -E 's/^([^[:space:]]+[[:space:]]+){6}//' |
 		sed -e "s|@SBINDIR@|$T/sbin|g" -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|g")
 	cron_path=$(sed -n 's/^PATH=//p' "$TOP/cron.d/relay-agent")
-	expect_eq "cron line runs as root every five minutes" \
+	expect_eq "cron line runs as root (relay-agent becomes the spool's owner) every five minutes" \
 		"$(printf '%s\n' "$line" | awk '{print $1, $2, $3, $4, $5, $6}')" "*/5 * * * * root"
 	nosd=()
 	[ -d /run/systemd/system ] &&

@@ -57,9 +57,17 @@ SMTP_SENDER=s@remote.example"
 # A local process on an AF_UNIX socket: SMTP_LOCAL_UID is set, and
 # SMTP_RECIPIENTS holds one address per line.
 fresh
-$PY - "$BIN/smtp-session" "$T/conf" <<'PY' >"$T/unix.out"
+$PY - "$BIN/smtp-session" "$T/conf" "$T/submit.sock" <<'PY' >"$T/unix.out"
 import socket, subprocess, sys
-a, b = socket.socketpair()
+# A connection to a socket bound to a path, as the submission socket's
+# (a socketpair is no local process: socat hands one for a TCP client).
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[3])
+srv.listen(1)
+a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+a.connect(sys.argv[3])
+b, _ = srv.accept()
+srv.close()
 p = subprocess.Popen([sys.argv[1], "-c", sys.argv[2]], stdin=b, stdout=b)
 b.close()
 a.sendall(b"EHLO localhost\r\nMAIL FROM:<>\r\nRCPT TO:<alice@test.example>\r\n"
