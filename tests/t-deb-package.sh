@@ -20,6 +20,7 @@ ARCH=$(dpkg --print-architecture)
 # The units enabled and started at installation, and the others.
 ENABLED="relay-agent.timer smtp-local.socket smtp-mkmbox.socket smtp-pickup.path smtp-session.socket"
 STATIC="relay-agent.service smtp-pickup.service"
+MANUAL="smtp-submission-starttls.service smtp-submission.service"
 
 SRC=$T/src
 mkdir -p "$SRC"
@@ -55,8 +56,10 @@ expect_eq "the files of the package, their modes and owners" \
 	-rw-r--r-- root/root etc/cron.d/relay-agent
 	-rw-r--r-- root/root etc/logrotate.d/smtp-session
 	-rw-r--r-- root/root etc/smtp-submission.conf
+	-rw-r--r-- root/root etc/stunnel/smarthost-starttls.conf
 	-rw-r--r-- root/root etc/stunnel/smarthost.conf
 	-rw-r--r-- root/root etc/stunnel/smtps.conf
+	-rw-r--r-- root/root etc/stunnel/submission-starttls.conf
 	-rw-r--r-- root/root etc/systemd/system/smtp-session.socket.d/loopback.conf
 	-rw-r--r-- root/root etc/xinetd.d/smtp
 	-rw-r--r-- root/root lib/systemd/system/relay-agent.service
@@ -69,15 +72,20 @@ expect_eq "the files of the package, their modes and owners" \
 	-rw-r--r-- root/root lib/systemd/system/smtp-pickup.service
 	-rw-r--r-- root/root lib/systemd/system/smtp-session.socket
 	-rw-r--r-- root/root lib/systemd/system/smtp-session@.service
+	-rw-r--r-- root/root lib/systemd/system/smtp-submission-starttls.service
 	-rw-r--r-- root/root lib/systemd/system/smtp-submission.service
 	lrwxrwxrwx root/root usr/bin/mailq -> ../lib/smtp-session/mailq
 	lrwxrwxrwx root/root usr/bin/newaliases -> ../lib/smtp-session/newaliases
 	lrwxrwxrwx root/root usr/lib/sendmail -> ../sbin/sendmail
+	-rwxr-xr-x root/root usr/lib/smtp-session/clamdscan-filter
 	lrwxrwxrwx root/root usr/lib/smtp-session/mailq -> sendmail
 	lrwxrwxrwx root/root usr/lib/smtp-session/newaliases -> sendmail
+	-rwxr-xr-x root/root usr/lib/smtp-session/rspamc-filter
 	-rwxr-xr-x root/root usr/lib/smtp-session/sendmail
 	-rwxr-xr-x root/root usr/lib/smtp-session/smtp-mkmbox
 	-rwxr-xr-x root/root usr/lib/smtp-session/smtp-postdrop
+	-rwxr-xr-x root/root usr/lib/smtp-session/spamc-filter
+	-rwxr-xr-x root/root usr/lib/smtp-session/tcpremoteip
 	-rwxr-xr-x root/root usr/sbin/relay-agent
 	lrwxrwxrwx root/root usr/sbin/sendmail -> ../lib/smtp-session/sendmail
 	-rwxr-xr-x root/root usr/sbin/smtp-session
@@ -92,6 +100,8 @@ expect_eq "the files of the package, their modes and owners" \
 	-rw-r--r-- root/root usr/share/man/man8/sendmail.8.gz
 	-rw-r--r-- root/root usr/share/man/man8/smtp-mkmbox.8.gz
 	-rw-r--r-- root/root usr/share/man/man8/smtp-session.8.gz
+	-rw-r--r-- root/root usr/share/smtp-session/filter-loopback.conf
+	-rw-r--r-- root/root usr/share/smtp-session/rblsmtpd.conf
 	LIST
 )"
 expect_eq "every directory is root's, mode 0755" \
@@ -105,8 +115,10 @@ expect_eq "the static files in /etc are conffiles; /etc/smtp-session.conf is not
 	/etc/cron.d/relay-agent
 	/etc/logrotate.d/smtp-session
 	/etc/smtp-submission.conf
+	/etc/stunnel/smarthost-starttls.conf
 	/etc/stunnel/smarthost.conf
 	/etc/stunnel/smtps.conf
+	/etc/stunnel/submission-starttls.conf
 	/etc/systemd/system/smtp-session.socket.d/loopback.conf
 	/etc/xinetd.d/smtp
 	LIST
@@ -199,14 +211,14 @@ expect_eq "the postinst enables the sockets, the path unit and the timer (was-en
 	"$enabled" "$(sorted $ENABLED)"
 expect_eq "the postinst starts them where systemd runs (restarts them on upgrade)" \
 	"$(words "$T/ctl/postinst" 'deb-systemd-invoke \$_dh_action ')" "$(sorted $ENABLED)"
-expect_eq "smtp-submission.service is neither enabled nor started, only restarted on upgrade when it runs" \
-	"$(words "$T/ctl/postinst" 'deb-systemd-helper debian-installed '):$(grep -c "try-restart" "$T/ctl/postinst")" \
-	"smtp-submission.service :1"
+expect_eq "the submission services are neither enabled nor started, only restarted on upgrade when they run" \
+	"$(words "$T/ctl/postinst" 'deb-systemd-helper debian-installed '):$(grep "try-restart" "$T/ctl/postinst" | grep -o "'[^']*'" | tr -d "'" | LC_ALL=C sort | tr '\n' ' ')" \
+	"$(sorted $MANUAL):$(sorted $MANUAL)"
 expect_eq "the prerm stops every unit and service on removal where systemd runs" \
-	"$(words "$T/ctl/prerm" 'deb-systemd-invoke stop ') $(grep -oE '(relay-agent|smtp-pickup|smtp-submission)\.service' "$T/ctl/prerm" | sort -u | tr '\n' ' ')" \
-	"$(sorted $ENABLED) $(sorted $STATIC smtp-submission.service)"
+	"$(words "$T/ctl/prerm" 'deb-systemd-invoke stop ') $(grep -oE '(relay-agent|smtp-pickup|smtp-submission|smtp-submission-starttls)\.service' "$T/ctl/prerm" | LC_ALL=C sort -u | tr '\n' ' ')" \
+	"$(sorted $ENABLED) $(sorted $STATIC $MANUAL)"
 expect_eq "the postrm forgets the enablement of every unit on purge" \
-	"$(words "$T/ctl/postrm" 'deb-systemd-helper purge ')" "$(sorted $ENABLED smtp-submission.service)"
+	"$(words "$T/ctl/postrm" 'deb-systemd-helper purge ')" "$(sorted $ENABLED $MANUAL)"
 
 # --- the README --------------------------------------------------------------
 expect_eq "the README's Installing section starts with make deb and apt-get install ./build/...deb" \

@@ -11,7 +11,7 @@ plan 14
 SRC=$T/src
 mkdir -p "$SRC"
 cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd "$TOP"/xinetd.d \
-	"$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$SRC"/ 2>/dev/null
+	"$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
 find "$T/bin" -type f -exec touch {} +
 P=$T/p E=$T/etc
