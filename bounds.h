@@ -30,11 +30,20 @@
 #define AUTH_FIELD_MAX      255     /* octets of a user name or password
                                        (RFC 4616) */
 #define HOPS_MAX            50      /* Received headers before 554 5.4.6 */
+#define JUNK_COMMANDS_MAX   100     /* NOOP, RSET, VRFY, HELP and repeated
+                                       HELO/EHLO since the last accepted
+                                       message before 421 4.7.0 */
+#define FD_SPARE            64      /* descriptors kept beyond the mailboxes
+                                       of one message (log, spool, filter) */
 #define RCPT_EXPAND_MAX     1000    /* addresses one recipient may expand to */
 #define INJECT_TARGETS_MAX  RCPT_EXPAND_MAX /* distinct mailboxes and foreign
                                        targets of one message */
 #define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
 #define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
+
+/* Content filter (filter.c). */
+#define FILTER_ARGS_MAX     32      /* words of the filter command line */
+#define FILTER_ERR_MAX      200     /* octets kept of its first stderr line */
 
 /* Configuration. */
 #define CONF_LINE_MAX       4096    /* octets of one configuration line */
@@ -48,6 +57,8 @@
 #define ALIAS_TARGETS_MAX   100     /* targets of one alias line */
 #define ALIAS_DEPTH_MAX     10      /* nesting of aliases */
 #define USER_NAME_MAX       64      /* octets of a mailbox name */
+#define ALIASES_LINE_MAX    65536   /* octets of one aliases(5) entry with
+                                       its continuation lines */
 #define TIMEOUT_MAX_SEC     86400   /* longest timeout key (1 day) */
 
 /* Local delivery. */
@@ -55,6 +66,8 @@
 #define LOCK_RETRY_MIN_MS   5       /* random back-off between lock tries */
 #define LOCK_RETRY_MAX_MS   50
 #define DOTLOCK_STALE_SEC   600     /* a dotlock older than this is removed */
+#define DELIVER_FD_SPARE    8       /* descriptors a delivery needs besides
+                                       its mailboxes (dotlock, spool commit) */
 
 /* Spool. */
 #define SPOOL_RCPTS_MAX     RCPT_EXPAND_MAX /* recipients in one envelope */
@@ -96,6 +109,18 @@
 #define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
 #define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */
 
+/* The host's own mail: sendmail, the maildrop, the pickup, system users. */
+#define SENDMAIL_HEADER_MAX 1048576 /* octets of a message's header section
+                                       sendmail holds (for -t and the
+                                       headers it adds); longer: refused */
+#define MAILDROP_FILE_MAX   (1L << 30) /* octets smtp-postdrop takes */
+#define PICKUP_ROUNDS_MAX   10      /* maildrop listings in one pickup run */
+#define FORWARD_FILE_MAX    8192    /* octets of a ~/.forward file */
+#define CONF_REPORTS_MAX    20      /* errors reported from one aliases file */
+#define MKMBOX_LINE_MAX     128     /* octets of a mailbox helper request or
+                                       answer, with the LF */
+#define MKMBOX_WAIT_MS      10000   /* wait for the mailbox helper's answer */
+
 /* Defaults of the configuration keys. */
 #define DEF_MAX_MESSAGE_SIZE 26214400L  /* octets */
 #define DEF_MAX_RECIPIENTS   100
@@ -111,6 +136,11 @@
 #define DEF_RETRY_MAX        14400      /* seconds */
 #define DEF_QUEUE_LIFETIME   432000     /* seconds (5 days) */
 #define DEF_REMOTE_PORT      25
+#define DEF_SESSION_LIMIT    1800       /* seconds (30 minutes) */
+#define DEF_FILTER_TIMEOUT   300        /* seconds */
+#define DEF_SUBMIT_SOCKET    "/run/smtp-session/submit.sock"
+#define DEF_MKMBOX_SOCKET    "/run/smtp-session/mkmbox.sock"
+#define DEF_ALIASES_FILE     "/etc/aliases"     /* under users system */
 
 /* Debug sink's message reader (mime.c): fixed-size state per message. */
 #define MIME_DEPTH_MAX      16      /* nested multiparts and messages walked */
@@ -125,5 +155,12 @@
 #define MIME_PARTS_MAX      1000    /* body parts listed per message */
 #define MIME_SERIALS_MAX    4096    /* containers remembered between the
                                        reader's two passes */
+#define MIME_TYPE_MAX       128     /* octets of "type/subtype", NUL
+                                       included; longer is a bad type */
+#define MIME_CHARSET_MAX    48      /* octets of a charset name, NUL
+                                       included; longer is unknown */
+#define MIME_QP_WS_MAX      64      /* octets of white space the
+                                       quoted-printable decoder holds back
+                                       to drop it before a line end */
 
 #endif

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -57,6 +59,30 @@ config_error(char *err, size_t errsz, const char *file, int line, const char *fm
 	else
 		snprintf(err, errsz, "%s: %s", file, text);
 	return -1;
+}
+
+static void (*reporter)(int prio, const char *text);
+
+/* config_set_reporter - where warnings and repeated errors go. */
+void
+config_set_reporter(void (*fn)(int prio, const char *text))
+{
+	reporter = fn;
+}
+
+/* config_report - one line to the reporter, if there is one. */
+void
+config_report(int prio, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	if (!reporter)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	reporter(prio, text);
 }
 
 /* copy_val - a string value that must fit its field. */
@@ -203,6 +229,16 @@ k_hostname(struct config *cf, const char *v, char *why, size_t whysz)
 	return copy_val(cf->hostname, sizeof cf->hostname, v, why, whysz);
 }
 
+/* domain_listed - whether DOMAIN (any case) is one of the domain lines. */
+static int
+domain_listed(const struct config *cf, const char *domain)
+{
+	for (int i = 0; i < cf->ndomains; i++)
+		if (strcasecmp(cf->domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 {
@@ -214,7 +250,7 @@ k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 		snprintf(why, whysz, "more than %d domains", CONF_DOMAINS_MAX);
 		return -1;
 	}
-	if (config_is_local_domain(cf, v)) {
+	if (domain_listed(cf, v)) {
 		snprintf(why, whysz, "domain \"%s\" given twice", v);
 		return -1;
 	}
@@ -225,6 +261,38 @@ k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 	}
 	str_lower(cf->domains[cf->ndomains++]);
 	return 0;
+}
+
+/* k_users - a users file, or "system": the host's accounts. */
+static int
+k_users(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	cf->users_system = strcmp(v, "system") == 0;
+	return copy_val(cf->users_file, sizeof cf->users_file, v, why, whysz);
+}
+
+/* socket_path - an absolute path that fits an AF_UNIX address. */
+static int
+socket_path(char *dst, size_t dstsz, const char *v, char *why, size_t whysz)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+		snprintf(why, whysz, "expected an absolute path of at most %zu octets",
+		    sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+		return -1;
+	}
+	return copy_val(dst, dstsz, v, why, whysz);
+}
+
+static int
+k_submit_socket(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return socket_path(cf->submit_socket, sizeof cf->submit_socket, v, why, whysz);
+}
+
+static int
+k_mkmbox_socket(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return socket_path(cf->mkmbox_socket, sizeof cf->mkmbox_socket, v, why, whysz);
 }
 
 static int
@@ -373,12 +441,41 @@ k_smarthost_auth(struct config *cf, const char *v, char *why, size_t whysz)
 	return copy_val(cf->smarthost_password, sizeof cf->smarthost_password, sp, why, whysz);
 }
 
+/* k_filter - "filter COMMAND [ARG ...]": an absolute path and its words,
+ * run later without a shell. */
+static int
+k_filter(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	if (copy_val(cf->filter_line, sizeof cf->filter_line, v, why, whysz) < 0 ||
+	    copy_val(cf->filter_words, sizeof cf->filter_words, v, why, whysz) < 0)
+		return -1;
+	for (tok = strtok_r(cf->filter_words, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (n >= FILTER_ARGS_MAX) {
+			snprintf(why, whysz, "more than %d words", FILTER_ARGS_MAX);
+			return -1;
+		}
+		cf->filter_argv[n++] = tok;
+	}
+	cf->filter_argv[n] = NULL;
+	if (n == 0 || cf->filter_argv[0][0] != '/') {
+		snprintf(why, whysz, "expected an absolute path to a program");
+		cf->filter_argv[0] = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 #define F(field) offsetof(struct config, field)
 #define S(field) F(field), sizeof ((struct config *)0)->field
 static const struct key keys[] = {
 	{ "hostname", KT_FUNC, 0, 0, 0, 0, k_hostname, 0 },
 	{ "domain", KT_FUNC, 0, 0, 0, 0, k_domain, 1 },
-	{ "users", KT_PATH, S(users_file), 0, 0, NULL, 0 },
+	{ "users", KT_FUNC, 0, 0, 0, 0, k_users, 0 },
+	{ "aliases", KT_PATH, S(aliases_file), 0, 0, NULL, 0 },
 	{ "mailbox_dir", KT_PATH, S(mailbox_dir), 0, 0, NULL, 0 },
 	{ "spool_dir", KT_PATH, S(spool_dir), 0, 0, NULL, 0 },
 	{ "relay_from", KT_FUNC, 0, 0, 0, 0, k_relay_from, 0 },
@@ -395,6 +492,9 @@ static const struct key keys[] = {
 	{ "smtp_timeout", KT_TIMEOUT, F(smtp_timeout), 0, 0, 0, NULL, 0 },
 	{ "smarthost", KT_FUNC, 0, 0, 0, 0, k_smarthost, 0 },
 	{ "smarthost_auth", KT_FUNC, 0, 0, 0, 0, k_smarthost_auth, 0 },
+	{ "smarthost_auth_file", KT_PATH, S(smarthost_auth_file), 0, 0, NULL, 0 },
+	{ "submit_socket", KT_FUNC, 0, 0, 0, 0, k_submit_socket, 0 },
+	{ "mkmbox_socket", KT_FUNC, 0, 0, 0, 0, k_mkmbox_socket, 0 },
 	{ "tls_wrapped", KT_BOOL, F(tls_wrapped), 0, 0, 0, NULL, 0 },
 	{ "max_connections", KT_INT, F(max_connections), 0, 1, 1000, NULL, 0 },
 	{ "destination_concurrency", KT_INT, F(destination_concurrency), 0, 1, 1000, NULL, 0 },
@@ -402,6 +502,10 @@ static const struct key keys[] = {
 	{ "retry_min", KT_DURATION, F(retry_min), 0, 0, 0, NULL, 0 },
 	{ "retry_max", KT_DURATION, F(retry_max), 0, 0, 0, NULL, 0 },
 	{ "queue_lifetime", KT_DURATION, F(queue_lifetime), 0, 0, 0, NULL, 0 },
+	{ "session_limit", KT_TIMEOUT, F(session_limit), 0, 0, 0, NULL, 0 },
+	{ "require_auth", KT_BOOL, F(require_auth), 0, 0, 0, NULL, 0 },
+	{ "filter", KT_FUNC, 0, 0, 0, 0, k_filter, 0 },
+	{ "filter_timeout", KT_TIMEOUT, F(filter_timeout), 0, 0, 0, NULL, 0 },
 };
 #undef S
 #undef F
@@ -464,6 +568,10 @@ config_defaults(struct config *cf)
 	cf->retry_min = DEF_RETRY_MIN;
 	cf->retry_max = DEF_RETRY_MAX;
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
+	cf->session_limit = DEF_SESSION_LIMIT;
+	cf->filter_timeout = DEF_FILTER_TIMEOUT;
+	strcpy(cf->submit_socket, DEF_SUBMIT_SOCKET);
+	strcpy(cf->mkmbox_socket, DEF_MKMBOX_SOCKET);
 }
 
 /* config_trim - strip leading and trailing blanks (and a CR) in place. */
@@ -500,6 +608,57 @@ config_read_line(FILE *f, char *buf, size_t bufsz)
 	while ((c = getc(f)) != EOF && c != '\n')
 		;
 	return -1;
+}
+
+/* key_seen - whether key NAME was given (SEEN from config_load). */
+static int
+key_seen(const unsigned char *seen, const char *name)
+{
+	for (size_t k = 0; k < NKEYS; k++)
+		if (strcmp(keys[k].name, name) == 0)
+			return seen[k];
+	return 0;
+}
+
+/*
+ * read_auth_file - smarthost_auth_file: "user password" on its first line
+ * that is not blank or a comment. Its secret must not be readable by
+ * every user (sendmail may read the main file, this one never).
+ */
+static int
+read_auth_file(struct config *cf, char *err, size_t errsz)
+{
+	const char *file = cf->smarthost_auth_file;
+	char buf[CONF_LINE_MAX], why[256];
+	struct stat st;
+	int rc, lineno = 0;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return config_error(err, errsz, file, 0, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		fclose(f);
+		return config_error(err, errsz, file, 0,
+		    "readable by every user: make it mode 0640 (owner root, group of the service account)");
+	}
+	while ((rc = config_read_line(f, buf, sizeof buf)) != 0) {
+		char *line;
+		lineno++;
+		if (rc < 0)
+			break;
+		line = config_trim(buf);
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		rc = k_smarthost_auth(cf, line, why, sizeof why);
+		explicit_bzero(buf, sizeof buf);
+		fclose(f);
+		if (rc < 0)
+			return config_error(err, errsz, file, lineno, "%s", why);
+		return 0;
+	}
+	fclose(f);
+	return config_error(err, errsz, file, lineno, rc < 0 ? "line too long" :
+	    "no \"user password\" line");
 }
 
 /* config_load - read FILE (and its users file) into CF. */
@@ -564,25 +723,42 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 	fclose(f);
 	if (cf->retry_max < cf->retry_min)
 		return config_error(err, errsz, file, 0, "retry_max is shorter than retry_min");
+	if (cf->smarthost_user[0] && cf->smarthost_auth_file[0])
+		return config_error(err, errsz, file, 0,
+		    "smarthost_auth and smarthost_auth_file both given");
+	if (cf->aliases_file[0] && !cf->users_system)
+		return config_error(err, errsz, file, 0,
+		    "\"aliases\" needs \"users system\" (a users file holds its own aliases)");
+	/* users system: Debian's places unless the file says otherwise. */
+	if (cf->users_system && !key_seen(seen, "mailbox_dir"))
+		strcpy(cf->mailbox_dir, "/var/mail");
+	if (cf->users_system && !cf->aliases_file[0])
+		strcpy(cf->aliases_file, DEF_ALIASES_FILE);
+	if (mode == CONFIG_CLIENT)
+		return 0;
 	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)
 		return config_error(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
+	if (cf->filter_argv[0] && access(cf->filter_argv[0], X_OK) < 0)
+		return config_error(err, errsz, file, 0, "filter %s: %s", cf->filter_argv[0],
+		    strerror(errno));
 	if (mode == CONFIG_DEBUG)
 		return 0;
+	if (cf->smarthost_auth_file[0] && read_auth_file(cf, err, errsz) < 0)
+		return -1;
 	if (cf->ndomains == 0)
 		return config_error(err, errsz, file, 0, "no \"domain\" given");
 	if (cf->users_file[0] == '\0')
 		return config_error(err, errsz, file, 0, "no \"users\" file given");
-	return users_load(cf, err, errsz);
+	return users_load(cf, key_seen(seen, "aliases"), err, errsz);
 }
 
-/* config_is_local_domain - whether DOMAIN (any case) is one of ours. */
+/* config_is_local_domain - whether DOMAIN (any case) is one of ours: a
+ * domain line, hostname or localhost (Postfix's default mydestination). */
 int
 config_is_local_domain(const struct config *cf, const char *domain)
 {
-	for (int i = 0; i < cf->ndomains; i++)
-		if (strcasecmp(cf->domains[i], domain) == 0)
-			return 1;
-	return 0;
+	return domain_listed(cf, domain) || strcasecmp(domain, cf->hostname) == 0 ||
+	    strcasecmp(domain, "localhost") == 0;
 }
 
 /* config_addr_in_cidr - whether SA lies in C (v4-mapped v6 counts as v4). */

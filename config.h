@@ -33,7 +33,9 @@ struct config {
 	char hostname[DOMAIN_MAX + 1];
 	char *domains[CONF_DOMAINS_MAX];    /* lower-cased */
 	int ndomains;
-	char users_file[CONF_PATH_MAX];
+	char users_file[CONF_PATH_MAX];          /* "system" under users system */
+	int users_system;               /* users system: the host's accounts */
+	char aliases_file[CONF_PATH_MAX];        /* "" when none */
 	char mailbox_dir[CONF_PATH_MAX];
 	char spool_dir[CONF_PATH_MAX];
 	struct cidr relay_from[CONF_CIDRS_MAX];
@@ -54,6 +56,9 @@ struct config {
 	int smarthost_port;             /* 25 unless given */
 	char smarthost_user[256];       /* "" when unset */
 	char smarthost_password[1024];
+	char smarthost_auth_file[CONF_PATH_MAX]; /* "" when unset */
+	char submit_socket[CONF_PATH_MAX];       /* sendmail's way in */
+	char mkmbox_socket[CONF_PATH_MAX];       /* the mailbox helper */
 	int tls_wrapped;
 	int max_connections;
 	int destination_concurrency;    /* deliveries at once to one destination */
@@ -61,13 +66,26 @@ struct config {
 	int retry_min;                  /* seconds */
 	int retry_max;                  /* seconds */
 	int queue_lifetime;             /* seconds */
+	int session_limit;              /* seconds: longest session */
+	int require_auth;               /* MAIL needs a successful AUTH */
+	char filter_line[CONF_LINE_MAX];/* the filter command as written */
+	char *filter_argv[FILTER_ARGS_MAX + 1]; /* its words (in filter_words);
+	                                   filter_argv[0] NULL when unset */
+	char filter_words[CONF_LINE_MAX];
+	int filter_timeout;             /* seconds */
 
 	struct user *users;             /* sorted by lower-cased name */
 	int nusers;
 };
 
-/* Whether local domains and the users file are required (not with -d). */
-enum config_mode { CONFIG_FULL, CONFIG_DEBUG };
+/*
+ * What config_load reads and requires. CONFIG_FULL: everything (domains,
+ * the users or aliases file, the credentials files). CONFIG_DEBUG
+ * (smtp-session -d): a missing file means the defaults, no domain or
+ * users needed. CONFIG_CLIENT (sendmail, smtp-mkmbox, run by anyone):
+ * the main file only; no other file is opened or required.
+ */
+enum config_mode { CONFIG_FULL, CONFIG_DEBUG, CONFIG_CLIENT };
 
 /*
  * config_load - read FILE (and the users file it names) into CF.
@@ -102,6 +120,17 @@ char *config_trim(char *s);
 
 /* config_valid_domain - a host or domain name we accept in files. */
 int config_valid_domain(const char *d);
+
+/*
+ * config_set_reporter - where the warnings found while reading the files
+ * go (an unsupported alias, an ignored .forward line), and each error of
+ * a file that can have several (the aliases file): FN(PRIO, TEXT), PRIO a
+ * syslog priority. Without one they go nowhere.
+ */
+void config_set_reporter(void (*fn)(int prio, const char *text));
+
+/* config_report - one warning or error line to the reporter. */
+void config_report(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* config_free - release what config_load allocated. */
 void config_free(struct config *cf);

@@ -24,6 +24,7 @@
 #include "bufout.h"
 #include "deliver.h"
 #include "log.h"
+#include "mkmbox.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -66,16 +67,60 @@ deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to)
 	return 0;
 }
 
-/* fail_reply - the SMTP reply for a failed local write with ERRNO. */
+/* fail_reply - a failed local write with ERRNO: the detail (mailbox,
+ * operation, error) to the log, a generic 4xx in WHY for the client, who
+ * must learn neither the mailboxes behind an alias nor our errors. */
 static void
 fail_reply(char *why, size_t whysz, int err, const char *what, const char *name)
 {
+	log_msg(LOG_ERR, "mailbox %s: %s failed: %s", name, what, strerror(err));
 	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-		snprintf(why, whysz, "452 4.3.1 Insufficient system storage (%s %s: %s)",
-		    what, name, strerror(err));
+		snprintf(why, whysz, "452 4.3.1 Insufficient system storage");
 	else
-		snprintf(why, whysz, "451 4.3.0 Local delivery failed (%s %s: %s)",
-		    what, name, strerror(err));
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
+}
+
+/* busy_reply - a mailbox still locked, or replaced, at the deadline. */
+static void
+busy_reply(char *why, size_t whysz, const char *name, const char *how)
+{
+	log_msg(LOG_INFO, "mailbox %s %s", name, how);
+	snprintf(why, whysz, "451 4.2.0 Mailbox busy, try again later");
+}
+
+/*
+ * dotlock_break - remove the stale dotlock LOCKPATH that lstat showed as
+ * OLD, never a fresh one another delivery took in between: the lock is
+ * renamed aside (atomic), and removed only if what was moved is still
+ * that old file; otherwise it is put back.
+ */
+static void
+dotlock_break(const char *lockpath, const struct stat *old)
+{
+	char aside[FILE_PATH_MAX];
+	const char *slash = strrchr(lockpath, '/');
+	struct stat st;
+	int n;
+
+	/* ".NAME.lock.stale.PID" beside it: no mailbox name starts with '.'. */
+	n = slash ? snprintf(aside, sizeof aside, "%.*s/.%s.stale.%d", (int)(slash - lockpath),
+	    lockpath, slash + 1, (int)getpid())
+	          : snprintf(aside, sizeof aside, ".%s.stale.%d", lockpath, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof aside || rename(lockpath, aside) < 0)
+		return;
+	if (lstat(aside, &st) == 0 && st.st_dev == old->st_dev && st.st_ino == old->st_ino &&
+	    st.st_mtime == old->st_mtime) {
+		if (unlink(aside) == 0)
+			log_msg(LOG_WARNING, "removed stale lock %s (%ld s old)", lockpath,
+			    (long)(time(NULL) - old->st_mtime));
+		return;
+	}
+	/* A fresh lock was taken meanwhile: give it back. */
+	if (rename_noreplace(aside, lockpath) < 0) {
+		log_msg(LOG_ERR, "lock %s was renewed while a stale one was removed and "
+		    "could not be put back: %s", lockpath, strerror(errno));
+		unlink(aside);
+	}
 }
 
 /* dotlock_try - create NAME.lock; 1 held (its inode noted in B), 0 busy,
@@ -106,7 +151,7 @@ dotlock_try(struct mbox *b, const char *lockpath)
 		return -1;
 	/* A lock left by a crash: remove it once it is clearly stale. */
 	if (lstat(lockpath, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SEC)
-		unlink(lockpath);
+		dotlock_break(lockpath, &st);
 	return 0;
 }
 
@@ -131,7 +176,9 @@ lock_path(const struct mbox_txn *t, const struct mbox *b, char *out, size_t outs
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
-/* box_open - open (creating 0600) the mbox and check it is a plain file. */
+/* box_open - open (creating 0600) the mbox and check it is a plain file.
+ * Under users system: -2 when it is missing and cannot be made now, or
+ * belongs to someone else (the copy waits; logged). */
 static int
 box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 {
@@ -139,13 +186,20 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 	struct stat st;
 
 	if (path_join(path, sizeof path, t->dir, b->name) < 0) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		fail_reply(why, whysz, ENAMETOOLONG, "open", b->name);
 		return -1;
 	}
 	for (int tries = 0; tries < 3; tries++) {
 		b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (b->fd >= 0 || errno != ENOENT)
 			break;
+		if (t->system) {        /* its user's file, made by the helper */
+			if (mkmbox_request(t->dir, b->name, t->helper, why, whysz) == RES_OK)
+				continue;
+			log_msg(LOG_WARNING, "mailbox %s/%s is missing: %s", t->dir, b->name, why);
+			snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be created now", b->name);
+			return -2;
+		}
 		/* A new mailbox: its directory entry is fsynced after the append.
 		 * EEXIST: another delivery created it just now; open that. */
 		b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -162,10 +216,19 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		return -1;
 	}
 	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not a plain file", b->name);
+		log_msg(LOG_ERR, "mailbox %s is not a plain file with one link", b->name);
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
 		close(b->fd);
 		b->fd = -1;
 		return -1;
+	}
+	if (t->system && !mkmbox_owner_ok(&st, b->name)) {
+		log_msg(LOG_ERR, "mailbox %s/%s is not owned by user %s: not written", t->dir,
+		    b->name, b->name);
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not owned by its user", b->name);
+		close(b->fd);
+		b->fd = -1;
+		return -2;
 	}
 	return 0;
 }
@@ -178,7 +241,7 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 	char lockpath[FILE_PATH_MAX];
 
 	if (lock_path(t, b, lockpath, sizeof lockpath) < 0) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		fail_reply(why, whysz, ENAMETOOLONG, "lock", b->name);
 		return -1;
 	}
 	for (;;) {
@@ -202,8 +265,7 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 			dotlock_drop(b, lockpath);
 		}
 		if (now_ms() >= deadline) {
-			snprintf(why, whysz, "451 4.2.0 Mailbox %s is locked, try again later",
-			    b->name);
+			busy_reply(why, whysz, b->name, "is still locked after the wait");
 			return -2;
 		}
 		sleep_ms(random_between(LOCK_RETRY_MIN_MS, LOCK_RETRY_MAX_MS));
@@ -244,14 +306,27 @@ int
 deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
 	long long deadline = now_ms() + LOCK_WAIT_MAX_MS;
+	long room = fd_room();
 
+	/* Every mailbox is held open at once: check the descriptors first,
+	 * so that a message that cannot be delivered creates no file. */
+	if (room >= 0 && room < (long)t->nboxes + DELIVER_FD_SPARE) {
+		log_msg(LOG_ERR, "%d mailboxes but room for only %ld more descriptors",
+		    t->nboxes, room);
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
+		return RES_TEMP;
+	}
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
 		int rc = 0;
 		for (;;) {
-			if (box_open(t, b, why, whysz) < 0 ||
-			    (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
+			int orc = box_open(t, b, why, whysz);
+			if (orc == -2) {
+				rc = -2;        /* missing or not its user's: it waits */
+				break;
+			}
+			if (orc < 0 || (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
 				deliver_release(t);
 				return RES_TEMP;
 			}
@@ -266,8 +341,7 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 				break;
 			box_unlock(t, b);
 			if (now_ms() >= deadline) {
-				snprintf(why, whysz, "451 4.2.0 Mailbox %s keeps changing, "
-				    "try again later", b->name);
+				busy_reply(why, whysz, b->name, "keeps being replaced");
 				rc = -2;
 				break;
 			}

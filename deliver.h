@@ -31,6 +31,10 @@ struct mbox {
 
 struct mbox_txn {
 	char dir[CONF_PATH_MAX];
+	int system;                     /* users system: a missing mailbox is
+	                                   made for its user (mkmbox.c) and one
+	                                   owned by another user is refused */
+	const char *helper;             /* the mailbox helper's socket */
 	struct mbox *boxes;             /* sorted by name, no duplicates */
 	int nboxes;
 	int cap;

@@ -35,9 +35,12 @@ inject_begin(struct inject *in, const struct config *cf, const char *sender)
 	memset(in, 0, sizeof *in);
 	in->cf = cf;
 	deliver_init(&in->txn, cf->mailbox_dir);
+	in->txn.system = cf->users_system;
+	in->txn.helper = cf->mkmbox_socket;
 	strlcpy_ck(in->env.sender, sender, sizeof in->env.sender);
 	strcpy(in->env.body, "7BIT");
 	in->env.version = ENVELOPE_VERSION;
+	in->max_boxes = INJECT_TARGETS_MAX;
 }
 
 /* inject_targets - distinct mailboxes and foreign targets so far. */
@@ -101,7 +104,7 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 	const struct config *cf = in->cf;
 	char local[LOCALPART_MAX + 1], dom[DOMAIN_MAX + 1], dt[ADDR_MAX + 1];
 	struct expansion *ex;
-	int rc, fresh = 0, i;
+	int rc, fresh = 0, fresh_boxes = 0, i;
 
 	if (split_addr(addr, local, sizeof local, dom, sizeof dom) < 0) {
 		snprintf(why, whysz, "501 5.5.4 <%s>: bad address", addr);
@@ -125,21 +128,29 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 		return RES_TEMP;
 	}
 	rc = users_expand(cf, local, ex);
-	if (rc == 0) {
+	if (rc == UX_UNKNOWN) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
 		    addr);
 		rc = RES_PERM;
 		goto out;
 	}
-	if (rc < 0) {
+	if (rc == UX_UNSUPPORTED) {
+		snprintf(why, whysz, "550 5.7.1 <%s>: Recipient address rejected: delivery to "
+		    "a command, a file or an include list is not supported", addr);
+		rc = RES_PERM;
+		goto out;
+	}
+	if (rc != UX_FOUND) {
 		rc = too_many(why, whysz);
 		goto out;
 	}
 	for (i = 0; i < ex->nmailboxes; i++)
-		fresh += !has_mailbox(in, ex->mailboxes[i]);
+		fresh_boxes += !has_mailbox(in, ex->mailboxes[i]);
+	fresh = fresh_boxes;
 	for (i = 0; i < ex->nforeign; i++)
 		fresh += !has_foreign(in, ex->foreign[i]);
-	if (inject_targets(in) + fresh > INJECT_TARGETS_MAX) {
+	if (inject_targets(in) + fresh > INJECT_TARGETS_MAX ||
+	    in->txn.nboxes + fresh_boxes > in->max_boxes) {
 		rc = too_many(why, whysz);
 		goto out;
 	}
@@ -166,16 +177,16 @@ int
 inject_add_mailbox(struct inject *in, const char *orig, const char *name,
                    const char *delivered_to, char *why, size_t whysz)
 {
-	const struct user *u = users_find(in->cf, name);
+	char box[USER_NAME_MAX + 1];
 
 	(void)orig;
-	if (!u || u->ntargets != 0) {
+	if (!users_mailbox(in->cf, name, box, sizeof box)) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", delivered_to);
 		return RES_PERM;
 	}
-	if (has_mailbox(in, u->name))
+	if (has_mailbox(in, box))
 		return RES_OK;
-	if (deliver_add(&in->txn, u->name, delivered_to) < 0) {
+	if (deliver_add(&in->txn, box, delivered_to) < 0) {
 		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
 		return RES_TEMP;
 	}
@@ -193,8 +204,8 @@ waiting_to_spool(struct inject *in)
 		if (envelope_add_rcpt(&in->env, b->delivered_to, b->delivered_to, b->name) < 0)
 			return -1;
 		in->nwaiting++;
-		log_msg(LOG_INFO, "mailbox %s is busy or over quota: its copy waits in the queue",
-		    b->name);
+		log_msg(LOG_INFO, "mailbox %s cannot take it now (busy, over quota, or missing): "
+		    "its copy waits in the queue", b->name);
 	}
 	return 0;
 }
@@ -243,19 +254,23 @@ inject_store(struct inject *in, const struct msgtext *text, char *why, size_t wh
 	return RES_OK;
 }
 
-/* inject_log - one line per stored copy. */
+/* inject_log - one line per stored copy (addresses escaped: client text). */
 void
 inject_log(const struct inject *in, const char *id, double delay)
 {
+	char to[4 * ADDR_MAX + 1], orig[4 * ADDR_MAX + 1];
+
 	for (int i = 0; i < in->txn.nboxes; i++)
 		if (!in->txn.boxes[i].waiting)
 			log_msg(LOG_INFO, "%s: to=<%s>, relay=local, delay=%.2f, status=sent "
-			    "(delivered to mailbox %s)", id, in->txn.boxes[i].delivered_to, delay,
+			    "(delivered to mailbox %s)", id,
+			    log_token(to, sizeof to, in->txn.boxes[i].delivered_to), delay,
 			    in->txn.boxes[i].name);
 	for (int i = 0; i < in->env.nrcpts; i++)
 		log_msg(LOG_INFO, "%s: to=<%s>, orig_to=<%s>, relay=spool, delay=%.2f, "
-		    "status=queued (%sfor relay-agent)", id, in->env.rcpts[i].addr,
-		    in->env.rcpts[i].orig, delay,
+		    "status=queued (%sfor relay-agent)", id,
+		    log_token(to, sizeof to, in->env.rcpts[i].addr),
+		    log_token(orig, sizeof orig, in->env.rcpts[i].orig), delay,
 		    in->env.rcpts[i].mailbox[0] ? "mailbox busy, " : "");
 }
 

@@ -35,6 +35,9 @@ struct inject {
 	                           the store fails instead (relay-agent) */
 	int nwaiting;           /* copies inject_store sent to the spool for
 	                           that reason */
+	int max_boxes;          /* distinct mailboxes one message may have:
+	                           INJECT_TARGETS_MAX unless the descriptor
+	                           limit is lower (each is held open at once) */
 };
 
 /* inject_begin - an empty injection of a message from SENDER ("" for <>). */
@@ -44,7 +47,8 @@ void inject_begin(struct inject *in, const struct config *cf, const char *sender
  * inject_add - route the recipient ADDR ("local@domain", or a bare
  * "postmaster"), given as ORIG. A local address is expanded into its
  * mailboxes and foreign targets; a foreign one goes to the spool. The
- * distinct targets of one message are at most INJECT_TARGETS_MAX.
+ * distinct targets of one message are at most INJECT_TARGETS_MAX, its
+ * mailboxes at most in->max_boxes.
  * RES_OK; RES_PERM with "550 5.1.1 ..." in WHY (no such local name);
  * RES_TEMP with "452 4.5.3 ..." (over the limit: nothing of it added).
  */

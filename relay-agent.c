@@ -2,8 +2,8 @@
  * relay-agent - drain the relay spool written by smtp-session.
  *
  * SYNOPSIS
- *	relay-agent [-c FILE] [-v] [-f | -l | -s ID | -d ID | -h ID | -H ID |
- *	            -r ID] [-V]
+ *	relay-agent [-c FILE] [-v] [-f | -l | -p | -s ID | -d ID | -h ID |
+ *	            -H ID | -r ID] [-V]
  *
  * DESCRIPTION
  *	Without a queue command: one pass over the spool, then exit; cron or
@@ -13,14 +13,18 @@
  *	processes (relay-worker.c) that speak SMTP (smtp-client.c) to the
  *	hosts DNS names (dns.c); queue commands are relay-admin.c's.
  *
- *	Started as root, relay-agent first becomes the owner of spool_dir
- *	(its uid, that account's group and supplementary groups), so that
- *	nothing it writes in the spool, the mailboxes or the log is root's.
+ *	First, each pass picks up what sendmail left in the maildrop
+ *	(pickup.c); -p does only that. Started as root, relay-agent forks
+ *	the mailbox helper "users system" needs (mkmbox.c), then becomes the
+ *	owner of spool_dir (its uid, that account's group and supplementary
+ *	groups: spool_become_owner), so that nothing it writes in the spool,
+ *	the mailboxes or the log is root's.
  *
  * OPTIONS
  *	-c FILE  configuration (default /etc/smtp-session.conf)
  *	-v       narrate on stderr      -f  try every message now
  *	-l       list the queue         -s ID  show a message
+ *	-p       pick up the maildrop only
  *	-d ID    delete (ALL: every message)
  *	-h ID    hold                   -H ID  release
  *	-r ID    due now                -V  print the version
@@ -31,8 +35,7 @@
  *	-l), 78 configuration.
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +45,10 @@
 
 #include "config.h"
 #include "log.h"
+#include "mkmbox.h"
+#include "pickup.h"
 #include "relay.h"
+#include "spool.h"
 #include "util.h"
 
 int relay_verbose;
@@ -51,7 +57,8 @@ int relay_verbose;
 struct args {
 	const char *file;
 	int flush;
-	char cmd;                       /* 0: a pass; 'l', 's', 'd', 'h', 'H', 'r' */
+	char cmd;                       /* 0: a pass; 'l', 'p', 's', 'd', 'h', 'H',
+	                                   'r' */
 	const char *id;
 };
 
@@ -70,7 +77,7 @@ void relay_narrate(const char *fmt, ...)
 /* usage - the command line, then exit 64. */
 static void usage(void)
 {
-	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l | -s ID | -d ID|ALL | "
+	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l | -p | -s ID | -d ID|ALL | "
 	        "-h ID | -H ID | -r ID] [-V]\n");
 	exit(EXIT_USAGE);
 }
@@ -82,12 +89,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof *a);
 	a->file = CONFIG_DEFAULT;
-	while ((opt = getopt(argc, argv, "c:vfls:d:h:H:r:V")) != -1) {
+	while ((opt = getopt(argc, argv, "c:vflps:d:h:H:r:V")) != -1) {
 		switch (opt) {
 		case 'c': a->file = optarg; break;
 		case 'v': relay_verbose = 1; break;
 		case 'f': a->flush = 1; ncmd++; break;
-		case 'l': a->cmd = 'l'; ncmd++; break;
+		case 'l': case 'p': a->cmd = (char)opt; ncmd++; break;
 		case 's': case 'd': case 'h': case 'H': case 'r':
 			a->cmd = (char)opt;
 			a->id = optarg;
@@ -109,6 +116,7 @@ static void load_config(struct config *cf, const char *file)
 	char err[1024];
 
 	log_init("relay-agent");
+	config_set_reporter(log_later);
 	if (config_load(cf, file, CONFIG_FULL, err, sizeof err) < 0) {
 		fprintf(stderr, "relay-agent: %s\n", err);
 		log_msg(LOG_ERR, "configuration error: %s", err);
@@ -117,29 +125,16 @@ static void load_config(struct config *cf, const char *file)
 }
 
 /*
- * become_spool_owner - run as root, take the identity of spool_dir's
- * owner: its uid, the account's primary group (the directory's group
- * when the uid has no account) and the account's supplementary groups.
- * A spool owned by root, or missing, leaves us as we are. Exits 75 when
- * the switch fails: root must never go on writing in the spool.
+ * drop_root - started as root (cron): the mailbox helper keeps root, the
+ * rest runs as the owner of spool_dir (spool_become_owner); not root, or
+ * a spool that is root's: nothing changes. Exits 75 when the switch
+ * fails: root must never go on writing in the spool.
  */
-static void become_spool_owner(const struct config *cf)
+static void drop_root(const struct config *cf)
 {
-	struct stat st;
-	struct passwd *pw;
-	gid_t gid;
-
-	if (geteuid() != 0 || stat(cf->spool_dir, &st) < 0 || st.st_uid == 0)
-		return;
-	pw = getpwuid(st.st_uid);
-	gid = pw ? pw->pw_gid : st.st_gid;
-	if (setgid(gid) < 0 ||
-	    (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 ||
-	    setuid(st.st_uid) < 0) {
-		fprintf(stderr, "relay-agent: cannot become the owner of %s (uid %d): %s\n",
-		        cf->spool_dir, (int)st.st_uid, strerror(errno));
-		log_msg(LOG_ERR, "cannot become the owner of %s (uid %d): %s", cf->spool_dir,
-		        (int)st.st_uid, strerror(errno));
+	if (mkmbox_child_start(cf) < 0 || spool_become_owner(cf->spool_dir) < 0) {
+		fprintf(stderr, "relay-agent: cannot drop root privileges: %s\n", strerror(errno));
+		log_msg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
 		exit(EXIT_TEMPFAIL);
 	}
 }
@@ -163,6 +158,10 @@ static int run_command(const struct config *cf, const struct args *a)
 
 	switch (a->cmd) {
 	case 'l': return relay_list(cf);
+	case 'p':
+		signal(SIGPIPE, SIG_IGN);
+		pickup_run(cf, 1);
+		return 0;
 	case 's': return relay_show(cf, a->id);
 	case 'd': return relay_delete(cf, a->id);
 	case 'h': return relay_hold(cf, a->id, 1);
@@ -178,10 +177,12 @@ static int run_command(const struct config *cf, const struct args *a)
 		opt.auth_user = cf->smarthost_user;
 		opt.auth_password = cf->smarthost_password;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	pickup_run(cf, 0);              /* what sendmail left, into the queue */
 	return relay_pass(cf, &opt, a->flush);
 }
 
-/* main - options, configuration, identity, log, then the work. */
+/* main - options, configuration, root dropped, log, then the work. */
 int main(int argc, char **argv)
 {
 	static struct config cf;
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &a);
 	load_config(&cf, a.file);
-	become_spool_owner(&cf);
+	drop_root(&cf);
 	open_log(&cf);
 	rc = run_command(&cf, &a);
 	config_free(&cf);

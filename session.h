@@ -44,10 +44,17 @@ struct session {
 	char body[16];
 	struct rcpt *rcpts;
 	int nrcpts;
+	int max_rcpts;                  /* max_recipients; RCPT_EXPAND_MAX for
+	                                   this host's own users (one message
+	                                   streamed by sendmail) */
 	struct inject inj;              /* the open transaction's targets */
+	int max_boxes;                  /* mailboxes per message (fd_budget) */
 
 	const char *verb;               /* command being answered */
 	int errors;
+	int junk;                       /* junk commands since the last
+	                                   accepted message */
+	long long deadline;             /* now_ms() value session_limit ends at */
 	int *counts;                    /* per entry of the command table */
 	int n_unknown, n_commands;
 };
@@ -66,6 +73,10 @@ void reply_line(struct session *s, const char *line);
 /* reply_flush - send what is queued; the session ends if the client is gone. */
 void reply_flush(struct session *s);
 
+/* reply_timeout - the 421 for a wait that ended (idle timeout, or the
+ * session's limit) and its log line; WHERE says what we waited for. */
+void reply_timeout(struct session *s, const char *where);
+
 /* txn_reset - forget the open transaction (RSET, HELO, after DATA). */
 void txn_reset(struct session *s);
 
@@ -74,5 +85,9 @@ int cmd_data(struct session *s, char *arg);
 
 /* cmd_auth - AUTH (smtp-auth.c); -1 when the session must end. */
 int cmd_auth(struct session *s, char *arg);
+
+/* data_on_signal - remove the staging files of a DATA under way (async-
+ * signal-safe): the session is being ended by a signal. */
+void data_on_signal(void);
 
 #endif

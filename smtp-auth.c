@@ -33,8 +33,9 @@ auth_read(struct session *s, const char *challenge, unsigned char *out, size_t o
 	snprintf(c334, sizeof c334, "334 %s", challenge);
 	reply_line(s, c334);
 	enum lr_status st = lr_getline(&s->lr, line, SMTP_AUTH_MAX, &len);
+	lr_wipe(&s->lr);        /* the raw response stays in no buffer */
 	if (st == LR_TIMEOUT) {
-		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
+		reply_timeout(s, "in AUTH ");
 		return -3;
 	}
 	if (st == LR_EOF || st == LR_ERROR)
@@ -42,12 +43,14 @@ auth_read(struct session *s, const char *challenge, unsigned char *out, size_t o
 	if (s->cf->log_transcript)
 		log_msg(LOG_INFO, "< ***");
 	if (st == LR_TOOLONG) {
+		explicit_bzero(line, sizeof line);
 		reply(s, "500 5.5.6 Error: authentication response too long");
 		return -2;
 	}
 	if (len > 0 && line[len - 1] == '\r')
 		line[--len] = '\0';
 	if (strcmp(line, "*") == 0) {
+		explicit_bzero(line, sizeof line);
 		reply(s, "501 5.7.0 Authentication cancelled");
 		return -1;
 	}
@@ -197,9 +200,11 @@ cmd_auth(struct session *s, char *arg)
 	explicit_bzero(a.buf, sizeof a.buf);
 	explicit_bzero(a.pass, sizeof a.pass);
 	sanitize_text(a.user);
+	char shown[4 * AUTH_FIELD_MAX + 1];
+	log_token(shown, sizeof shown, a.user);
 	if (rc == RES_OK) {
 		strlcpy_ck(s->auth_user, a.user, sizeof s->auth_user);
-		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer.addr, mech, a.user);
+		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer.addr, mech, shown);
 		reply(s, "235 2.7.0 Authentication successful");
 		return 0;
 	}
@@ -208,7 +213,8 @@ cmd_auth(struct session *s, char *arg)
 		reply(s, "454 4.7.0 Temporary authentication failure");
 		return 0;
 	}
-	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer.addr, mech, a.user);
+	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer.addr, mech,
+	    shown);
 	reply_flush(s);
 	sleep_ms(AUTH_FAIL_DELAY_MS);
 	reply(s, "535 5.7.8 Error: authentication failed");

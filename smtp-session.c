@@ -2,7 +2,7 @@
  * smtp-session - one SMTP session on stdin/stdout.
  *
  * SYNOPSIS
- *	smtp-session [-c FILE] [-d] [-V]
+ *	smtp-session [-c FILE] [-d] [-U UID] [-V]
  *
  * DESCRIPTION
  *	Started by a super-server (xinetd, systemd socket activation with
@@ -16,17 +16,25 @@
  *	With -d it is a debug sink: every recipient is accepted, nothing is
  *	delivered, and each message is summarised to the log (mime.c).
  *
+ *	With -U UID the session is a local submission on behalf of user UID:
+ *	relay-agent's pickup feeds it a file from the maildrop. Only root and
+ *	the owner of spool_dir may give -U (else exit 77), so nobody else can
+ *	store mail under another user's name.
+ *
  *	fd 0 is read, fd 1 written; fd 2 is never written (under inetd it
  *	is the client) unless the configuration says "log stderr".
  *
  *	This file holds the session loop, the command table (each verb with
  *	its handler, line limit, order rule and counter) and the handlers of
- *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c,
- *	AUTH smtp-auth.c, the client's identity peer.c.
+ *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c
+ *	(and the content filter, filter.c), AUTH smtp-auth.c, the client's
+ *	identity peer.c. The limits on a noisy or slow client live here:
+ *	junk commands, the idle timeout, session_limit.
  *
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
- *	command line; 78 bad configuration (the client gets 421 4.3.0).
+ *	command line; 77 -U not allowed; 78 bad configuration (the client
+ *	gets 421 4.3.0).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -54,7 +62,10 @@ reply_flush(struct session *s)
 {
 	if (s->out.len == 0)
 		return;
-	alarm((unsigned)s->cf->timeout);   /* a client that never reads */
+	/* A client that never reads: the idle timeout, or what is left of
+	 * the session's limit. */
+	long long left = (s->deadline - now_ms() + 999) / 1000;
+	alarm((unsigned)(left < 1 ? 1 : left < s->cf->timeout ? left : s->cf->timeout));
 	if (bufout_flush(&s->out) < 0) {
 		log_msg(LOG_INFO, "lost connection writing to [%s]: %s", s->peer.addr,
 		    strerror(errno));
@@ -97,10 +108,14 @@ reply(struct session *s, const char *fmt, ...)
 	vsnprintf(line, sizeof line - 2, fmt, ap);
 	va_end(ap);
 	reply_line(s, line);
-	if (line[0] == '4' || line[0] == '5')
-		log_msg(LOG_INFO, "reject: %s from [%s]: %s; from=<%s> helo=<%s>",
-		    s->verb ? s->verb : "CONNECT", s->peer.addr, line,
-		    s->in_mail ? s->sender.full : "", s->helo);
+	if (line[0] == '4' || line[0] == '5') {
+		/* The reply may echo client text: quoted, like every client word. */
+		char q[2 * SMTP_REPLY_MAX], from[4 * ADDR_MAX + 1], helo[4 * HELO_MAX + 1];
+		log_msg(LOG_INFO, "reject: %s from [%s]; from=<%s> helo=<%s> reply=%s",
+		    s->verb ? s->verb : "CONNECT", s->peer.addr,
+		    log_token(from, sizeof from, s->in_mail ? s->sender.full : ""),
+		    log_token(helo, sizeof helo, s->helo), log_quote(q, sizeof q, line));
+	}
 	if (line[0] == '5' && ++s->errors >= SESSION_ERRORS_MAX && !s->closing) {
 		char bye[SMTP_REPLY_MAX];
 		snprintf(bye, sizeof bye, "421 4.7.0 %s Error: too many errors",
@@ -109,6 +124,21 @@ reply(struct session *s, const char *fmt, ...)
 		log_msg(LOG_INFO, "too many errors from [%s]", s->peer.addr);
 		s->closing = 1;
 	}
+}
+
+/* reply_timeout - 421 for an idle client or the end of session_limit. */
+void
+reply_timeout(struct session *s, const char *where)
+{
+	if (now_ms() >= s->deadline) {
+		reply(s, "421 4.4.2 %s Error: session time limit exceeded", s->cf->hostname);
+		log_msg(LOG_INFO, "session limit (%ds) reached %sfrom [%s]", s->cf->session_limit,
+		    where, s->peer.addr);
+	} else {
+		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
+		log_msg(LOG_INFO, "timeout %sfrom [%s]", where, s->peer.addr);
+	}
+	s->closing = 1;
 }
 
 /* ------------------------------------------------------------ transaction */
@@ -126,17 +156,36 @@ txn_reset(struct session *s)
 
 /* ---------------------------------------------------------------- commands */
 
+/*
+ * helo_valid - one word of printable ASCII without ( ) < > , ; " and at
+ * most HELO_MAX octets: it goes into our Received header and the log, so
+ * it must not be able to forge a comment, an address or a field there.
+ * '_' stays accepted (Windows host names).
+ */
+static int
+helo_valid(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n > HELO_MAX)
+		return 0;
+	for (; *arg; arg++)
+		if ((unsigned char)*arg <= 0x20 || (unsigned char)*arg > 0x7e ||
+		    strchr("()<>,;\"", *arg))
+			return 0;
+	return 1;
+}
+
 /* cmd_helo_any - HELO and EHLO: a new start, like RSET. */
 static int
 cmd_helo_any(struct session *s, char *arg, int esmtp)
 {
-	if (arg[0] == '\0') {
+	if (!helo_valid(arg)) {
 		reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return 0;
 	}
 	txn_reset(s);
 	strlcpy_ck(s->helo, arg, sizeof s->helo);
-	sanitize_text(s->helo);
 	s->greeted = 1;
 	s->esmtp = esmtp;
 	if (!esmtp) {
@@ -226,6 +275,11 @@ cmd_mail(struct session *s, char *arg)
 	long long size = -1;
 	char body[16] = "7BIT";
 
+	if (s->cf->require_auth && !s->auth_user[0]) {
+		/* A submission service (RFC 6409 4.3). */
+		reply(s, "530 5.7.0 Authentication required");
+		return 0;
+	}
 	if (!p) {
 		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return 0;
@@ -283,6 +337,7 @@ cmd_mail(struct session *s, char *arg)
 	inject_end(&s->inj);
 	inject_begin(&s->inj, s->cf, a.null ? "" : a.full);
 	s->inj.may_wait = 1;
+	s->inj.max_boxes = s->max_boxes;
 	reply(s, "250 2.1.0 Ok");
 	return 0;
 }
@@ -317,7 +372,7 @@ cmd_rcpt(struct session *s, char *arg)
 		unsupported_param(s, end);
 		return 0;
 	}
-	if (s->nrcpts >= s->cf->max_recipients) {
+	if (s->nrcpts >= s->max_rcpts) {
 		reply(s, "452 4.5.3 Error: too many recipients");
 		return 0;
 	}
@@ -418,21 +473,23 @@ struct command {
 	size_t max;
 	enum need need;
 	const char *counter;
+	int junk;               /* counts toward JUNK_COMMANDS_MAX (HELO and
+	                           EHLO only when repeated) */
 };
 
 static const struct command commands[] = {
-	{ "HELO", cmd_helo, SMTP_CMD_MAX, N_ANY, "helo" },
-	{ "EHLO", cmd_ehlo, SMTP_CMD_MAX, N_ANY, "ehlo" },
-	{ "AUTH", cmd_auth, SMTP_AUTH_MAX, N_HELO, "auth" },
-	{ "MAIL", cmd_mail, SMTP_MAILRCPT_MAX, N_MAIL_CLOSED, "mail" },
-	{ "RCPT", cmd_rcpt, SMTP_MAILRCPT_MAX, N_MAIL_OPEN, "rcpt" },
-	{ "DATA", cmd_data, SMTP_CMD_MAX, N_ANY, "data" },  /* its 503s name what is missing */
-	{ "RSET", cmd_rset, SMTP_CMD_MAX, N_ANY, "rset" },
-	{ "NOOP", cmd_noop, SMTP_CMD_MAX, N_ANY, "noop" },
-	{ "VRFY", cmd_vrfy, SMTP_CMD_MAX, N_ANY, "vrfy" },
-	{ "HELP", cmd_help, SMTP_CMD_MAX, N_ANY, "help" },
-	{ "EXPN", cmd_expn, SMTP_CMD_MAX, N_ANY, "expn" },
-	{ "QUIT", cmd_quit, SMTP_CMD_MAX, N_ANY, "quit" },
+	{ "HELO", cmd_helo, SMTP_CMD_MAX, N_ANY, "helo", 1 },
+	{ "EHLO", cmd_ehlo, SMTP_CMD_MAX, N_ANY, "ehlo", 1 },
+	{ "AUTH", cmd_auth, SMTP_AUTH_MAX, N_HELO, "auth", 0 },
+	{ "MAIL", cmd_mail, SMTP_MAILRCPT_MAX, N_MAIL_CLOSED, "mail", 0 },
+	{ "RCPT", cmd_rcpt, SMTP_MAILRCPT_MAX, N_MAIL_OPEN, "rcpt", 0 },
+	{ "DATA", cmd_data, SMTP_CMD_MAX, N_ANY, "data", 0 },  /* its 503s name what is missing */
+	{ "RSET", cmd_rset, SMTP_CMD_MAX, N_ANY, "rset", 1 },
+	{ "NOOP", cmd_noop, SMTP_CMD_MAX, N_ANY, "noop", 1 },
+	{ "VRFY", cmd_vrfy, SMTP_CMD_MAX, N_ANY, "vrfy", 1 },
+	{ "HELP", cmd_help, SMTP_CMD_MAX, N_ANY, "help", 1 },
+	{ "EXPN", cmd_expn, SMTP_CMD_MAX, N_ANY, "expn", 0 },
+	{ "QUIT", cmd_quit, SMTP_CMD_MAX, N_ANY, "quit", 0 },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -491,6 +548,14 @@ command(struct session *s, char *line, size_t len)
 		return 0;
 	}
 	s->verb = c->verb;
+	/* Postfix's smtpd_junk_command_limit: a client that only talks. */
+	if (c->junk && ((c->handler != cmd_helo && c->handler != cmd_ehlo) || s->greeted) &&
+	    ++s->junk > JUNK_COMMANDS_MAX) {
+		reply(s, "421 4.7.0 %s Error: too many junk commands", s->cf->hostname);
+		log_msg(LOG_INFO, "too many junk commands from [%s]", s->peer.addr);
+		s->closing = 1;
+		return -1;
+	}
 	if (len + 2 > c->max) {
 		if (c->max == SMTP_AUTH_MAX)    /* RFC 4954 4 */
 			reply(s, "500 5.5.6 Error: authentication line too long");
@@ -533,7 +598,39 @@ static void
 on_alarm(int sig)
 {
 	(void)sig;
+	data_on_signal();       /* no staging file outlives the session */
 	_exit(0);
+}
+
+/*
+ * fd_budget - one message may hold every one of its mailboxes open at
+ * once: raise the soft descriptor limit to fit INJECT_TARGETS_MAX of them
+ * and FD_SPARE more. With a hard limit too low for that, this session
+ * takes fewer mailboxes per message (RCPT answers 452 past them) and
+ * says so. Returns the mailboxes a message may have.
+ */
+static int
+fd_budget(void)
+{
+	const rlim_t want = INJECT_TARGETS_MAX + FD_SPARE;
+	struct rlimit rl;
+	long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return INJECT_TARGETS_MAX;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return 1;
+	}
+	if (rl.rlim_cur >= want)
+		return INJECT_TARGETS_MAX;
+	n = (long)rl.rlim_cur - FD_SPARE;
+	if (n < 1)
+		n = 1;
+	log_msg(LOG_WARNING, "descriptor limit %lu is below %lu: at most %ld mailboxes per "
+	    "message in this session", (unsigned long)rl.rlim_cur, (unsigned long)want, n);
+	return (int)n;
 }
 
 /* config_failed - report a broken configuration everywhere allowed. */
@@ -554,12 +651,35 @@ config_failed(const struct config *cf, const char *err)
 	exit(EXIT_CONFIG);
 }
 
-/* usage - the command line, then exit 64. */
+/* usage - a bad command line: logged, 421 4.3.0 to the client (under
+ * inetd stderr is the client: the usage line goes there only when it is
+ * not a socket), exit 64. */
 static void
-usage(void)
+usage(const char *what)
 {
-	fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-V]\n");
+	struct stat st;
+	char host[DOMAIN_MAX + 1], q[256], line[SMTP_REPLY_MAX];
+
+	if (gethostname(host, sizeof host) < 0 || !host[0])
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	sanitize_text(host);
+	log_msg(LOG_ERR, "bad command line: %s", log_quote(q, sizeof q, what));
+	if (fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode))
+		fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-U UID] [-V]\n");
+	snprintf(line, sizeof line, "421 4.3.0 %s Bad command line, try again later\r\n", host);
+	(void)write_all(1, line, strlen(line));
 	exit(EXIT_USAGE);
+}
+
+/* pickup_allowed - whether this process may speak for another user (-U):
+ * its real uid is root or the owner of spool_dir (relay-agent's pickup). */
+static int
+pickup_allowed(const struct config *cf)
+{
+	struct stat st;
+
+	return getuid() == 0 || (stat(cf->spool_dir, &st) == 0 && st.st_uid == getuid());
 }
 
 int
@@ -571,35 +691,49 @@ main(int argc, char **argv)
 	const char *file = CONFIG_DEFAULT;
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
+	long as_uid = -1;
 
 	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
 	memset(counts, 0, sizeof counts);
 
-	while ((opt = getopt(argc, argv, "c:dV")) != -1) {
+	log_init("smtp-session");
+	opterr = 0;             /* getopt's messages would go to the client */
+	while ((opt = getopt(argc, argv, "c:dU:V")) != -1) {
+		char what[64];
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 'd': debug = 1; break;
+		case 'U': {
+			char *end;
+			errno = 0;
+			as_uid = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || as_uid < 0 || as_uid > 0x7fffffffL)
+				usage("bad -U value");
+			break;
+		}
 		case 'V':
 			printf("smtp-session %s\n", VERSION);
 			return 0;
-		default: usage();
+		default:
+			snprintf(what, sizeof what, optopt == 'c' ? "-%c needs an argument" :
+			    "unknown option -%c", optopt);
+			usage(what);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(argv[optind]);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
-	/* One message may hold every mailbox open at once. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INJECT_TARGETS_MAX + 64) {
-		rl.rlim_cur = rl.rlim_max < INJECT_TARGETS_MAX + 64 ? rl.rlim_max :
-		    INJECT_TARGETS_MAX + 64;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	signal(SIGALRM, on_alarm);
-	log_init("smtp-session");
+	config_set_reporter(log_later);
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
 		config_failed(&cf, err);
+	if (as_uid >= 0 && !pickup_allowed(&cf)) {
+		log_msg(LOG_ERR, "-U refused: uid %ld is neither root nor the owner of %s",
+		    (long)getuid(), cf.spool_dir);
+		fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
+		return EXIT_NOPERM;
+	}
 	if (log_open(cf.log) < 0) {
 		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
 		config_failed(&cf, err);
@@ -607,9 +741,16 @@ main(int argc, char **argv)
 
 	s.cf = &cf;
 	s.debug = debug;
+	s.max_boxes = fd_budget();
+	s.deadline = now_ms() + (long long)cf.session_limit * 1000;
 	s.counts = counts;
 	bufout_init(&s.out, 1);
-	s.rcpts = calloc((size_t)cf.max_recipients, sizeof *s.rcpts);
+	peer_find(&s.peer, &cf);
+	if (as_uid >= 0)
+		peer_set_local_uid(&s.peer, as_uid);
+	s.max_rcpts = s.peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
+	    cf.max_recipients;
+	s.rcpts = calloc((size_t)s.max_rcpts, sizeof *s.rcpts);
 	if (!s.rcpts) {
 		log_msg(LOG_ERR, "out of memory");
 		return EXIT_TEMPFAIL;
@@ -617,11 +758,16 @@ main(int argc, char **argv)
 	inject_begin(&s.inj, &cf, "");
 	txn_reset(&s);
 	lr_init(&s.lr, 0, cf.timeout);
+	s.lr.limit_ms = s.deadline;
 	s.lr.before_block = flush_hook;
 	s.lr.arg = &s;
-	peer_find(&s.peer, &cf);
-	log_msg(LOG_INFO, "connect from [%s]%s%s", s.peer.addr, cf.tls_wrapped ? " tls=yes" : "",
-	    debug ? " (debug sink)" : "");
+	if (s.peer.uid >= 0)
+		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s.peer.addr, s.peer.uid,
+		    s.peer.user, as_uid >= 0 ? " (pickup)" : "");
+	else
+		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s.peer.addr,
+		    s.peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",
+		    debug ? " (debug sink)" : "");
 
 	reply(&s, "220 %s ESMTP ready", cf.hostname);
 	while (!s.closing) {
@@ -633,8 +779,7 @@ main(int argc, char **argv)
 		}
 		if (st == LR_TIMEOUT) {
 			s.verb = NULL;
-			reply(&s, "421 4.4.2 %s Error: timeout exceeded", cf.hostname);
-			log_msg(LOG_INFO, "timeout from [%s]", s.peer.addr);
+			reply_timeout(&s, "");
 			break;
 		}
 		if (st == LR_TOOLONG) {
@@ -646,8 +791,10 @@ main(int argc, char **argv)
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		int end = command(&s, line, len) < 0;
-		if (strncasecmp(line, "AUTH", 4) == 0)
+		if (strncasecmp(line, "AUTH", 4) == 0) {
 			explicit_bzero(line, len);      /* an initial response */
+			lr_wipe(&s.lr);                 /* and its raw copy */
+		}
 		if (end)
 			break;
 	}

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,39 @@ spool_path(char *out, size_t outsz, const char *dir, const char *sub,
 	return 0;
 }
 
+/*
+ * drop_dir_make - DIR/maildrop (1730, group SPOOL_DROP_GROUP) when it is
+ * missing and we are root or DIR's owner; DIR then becomes 0711 so that
+ * sendmail's helper can reach it. A failure is logged: the queue itself
+ * works without a maildrop.
+ */
+static void
+drop_dir_make(const char *dir)
+{
+	char path[FILE_PATH_MAX];
+	struct group *gr = getgrnam(SPOOL_DROP_GROUP);
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid) ||
+	    spool_path(path, sizeof path, dir, NULL, "maildrop", "") < 0)
+		return;
+	if (mkdir(path, 0700) < 0) {
+		if (errno != EEXIST)
+			log_msg(LOG_ERR, "cannot create %s: %s", path, strerror(errno));
+		return;
+	}
+	/* Owned as DIR is: root making it for the service account. */
+	if (geteuid() == 0 && st.st_uid != 0 && chown(path, st.st_uid, (gid_t)-1) < 0)
+		log_msg(LOG_ERR, "cannot give %s to uid %ld: %s", path, (long)st.st_uid,
+		    strerror(errno));
+	if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_msg(LOG_ERR, "%s: cannot set group %s (%s): sendmail cannot drop mail there "
+		    "until it is (install -d -o OWNER -g %s -m 1730 %s)", path, SPOOL_DROP_GROUP,
+		    gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, path);
+	if (chmod(path, 01730) < 0 || chmod(dir, 0711) < 0)
+		log_msg(LOG_ERR, "cannot set the modes of %s: %s", path, strerror(errno));
+}
+
 /* spool_dirs - make DIR and its tmp/, msg/ and env/ (0700) if missing. */
 int
 spool_dirs(const char *dir)
@@ -41,7 +76,9 @@ spool_dirs(const char *dir)
 	static const char *subs[] = { "tmp", "msg", "env" };
 	char path[FILE_PATH_MAX];
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) == 0)
+		chmod(dir, 0711);       /* traversable, not listable: the maildrop */
+	else if (errno != EEXIST)
 		return -1;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		if (spool_path(path, sizeof path, dir, NULL, subs[i], "") < 0)
@@ -49,6 +86,7 @@ spool_dirs(const char *dir)
 		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			return -1;
 	}
+	drop_dir_make(dir);
 	return 0;
 }
 
@@ -130,14 +168,46 @@ spool_stage_open(const char *dir, char *id, size_t idsz)
 	return -1;
 }
 
-/* spool_stage_discard - remove tmp/ID.msg. */
+/* spool_stage_paths - tmp/ID.msg and tmp/ID.new. */
+int
+spool_stage_paths(const char *dir, const char *id, char *msg, char *new_)
+{
+	return spool_path(msg, FILE_PATH_MAX, dir, "tmp", id, ".msg") < 0 ||
+	    spool_path(new_, FILE_PATH_MAX, dir, "tmp", id, ".new") < 0 ? -1 : 0;
+}
+
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new. */
 void
 spool_stage_discard(const char *dir, const char *id)
 {
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
+
+	if (spool_stage_paths(dir, id, msg, new_) == 0) {
+		unlink(msg);
+		unlink(new_);
+	}
+}
+
+/* spool_restage_open - create tmp/ID.new. */
+int
+spool_restage_open(const char *dir, const char *id)
+{
 	char path[FILE_PATH_MAX];
 
-	if (spool_path(path, sizeof path, dir, "tmp", id, ".msg") == 0)
-		unlink(path);
+	if (spool_path(path, sizeof path, dir, "tmp", id, ".new") < 0)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* spool_restage_commit - tmp/ID.new over tmp/ID.msg. */
+int
+spool_restage_commit(const char *dir, const char *id)
+{
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
+
+	if (spool_stage_paths(dir, id, msg, new_) < 0)
+		return -1;
+	return rename(new_, msg);
 }
 
 /*
@@ -408,9 +478,9 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* spool_list - the queue ids in env/, sorted. */
-int
-spool_list(const char *dir, char ***ids, int *n)
+/* list_ids - the queue ids in DIR/SUB, sorted. */
+static int
+list_ids(const char *dir, const char *sub, char ***ids, int *n)
 {
 	char path[FILE_PATH_MAX];
 	struct dirent *de;
@@ -419,7 +489,7 @@ spool_list(const char *dir, char ***ids, int *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (spool_path(path, sizeof path, dir, NULL, "env", "") < 0 || !(d = opendir(path)))
+	if (spool_path(path, sizeof path, dir, NULL, sub, "") < 0 || !(d = opendir(path)))
 		return -1;
 	errno = 0;
 	while ((de = readdir(d))) {
@@ -452,6 +522,13 @@ spool_list(const char *dir, char ***ids, int *n)
 	if (*n > 0)
 		qsort(*ids, (size_t)*n, sizeof **ids, cmp_str);
 	return 0;
+}
+
+/* spool_list - the queue ids in env/, sorted. */
+int
+spool_list(const char *dir, char ***ids, int *n)
+{
+	return list_ids(dir, "env", ids, n);
 }
 
 /* spool_ids_free - release what spool_list made. */
@@ -723,4 +800,162 @@ fail:
 	close(fd);
 	errno = err;
 	return -1;
+}
+
+/* ----------------------------------------------------------- maildrop */
+
+/* spool_drop_create - create maildrop/tmp-ID, mode 0644 whatever the umask. */
+int
+spool_drop_create(const char *dir, char *name, size_t namesz)
+{
+	char path[FILE_PATH_MAX];
+
+	for (int tries = 0; tries < 10; tries++) {
+		queue_id_new(name, namesz);
+		if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) < 0)
+			return -1;
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		    0600);
+		if (fd >= 0) {
+			if (fchmod(fd, 0644) < 0) {
+				int err = errno;
+				close(fd);
+				unlink(path);
+				errno = err;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* spool_drop_abandon - close FD and remove tmp-NAME. */
+void
+spool_drop_abandon(const char *dir, const char *name, int fd)
+{
+	char path[FILE_PATH_MAX];
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) == 0)
+		unlink(path);
+	errno = err;
+}
+
+/* spool_drop_commit - fsync, rename into place, make the rename durable.
+ * The rename is the commit: before it the pickup sees nothing. The
+ * setgid helper may not read the maildrop (1730), so it cannot open the
+ * directory to fsync it: syncfs on the file's file system does that. */
+int
+spool_drop_commit(const char *dir, const char *name, int fd)
+{
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], drop[FILE_PATH_MAX];
+	int err;
+
+	if (spool_path(tmp, sizeof tmp, dir, "maildrop", SPOOL_DROP_TMP, name) < 0 ||
+	    spool_path(dst, sizeof dst, dir, "maildrop", name, "") < 0 ||
+	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0 ||
+	    fsync(fd) < 0 || rename_noreplace(tmp, dst) < 0) {
+		spool_drop_abandon(dir, name, fd);
+		return RES_TEMP;
+	}
+	if (fsync_dir(drop) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
+		/* Not known to be durable: take it back, the caller says 75. */
+		err = errno;
+		if (rename(dst, tmp) == 0)
+			unlink(tmp);
+		close(fd);
+		errno = err;
+		return RES_TEMP;
+	}
+	return close(fd) < 0 ? RES_TEMP : RES_OK;
+}
+
+/* spool_drop_list - the committed files of the maildrop, sorted. */
+int
+spool_drop_list(const char *dir, char ***names, int *n)
+{
+	return list_ids(dir, "maildrop", names, n);
+}
+
+/* spool_drop_open - open maildrop/NAME read-only. */
+int
+spool_drop_open(const char *dir, const char *name)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "maildrop", name, "") < 0)
+		return -1;
+	return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
+/* spool_drop_remove - remove maildrop/NAME, durably. */
+int
+spool_drop_remove(const char *dir, const char *name)
+{
+	char path[FILE_PATH_MAX], drop[FILE_PATH_MAX];
+
+	if (!spool_valid_id(name) || spool_path(path, sizeof path, dir, "maildrop", name, "") < 0 ||
+	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return fsync_dir(drop);
+}
+
+/* spool_drop_clean - remove stale tmp- files of the maildrop. */
+void
+spool_drop_clean(const char *dir)
+{
+	char sub[FILE_PATH_MAX], path[FILE_PATH_MAX];
+	size_t plen = strlen(SPOOL_DROP_TMP);
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (spool_path(sub, sizeof sub, dir, NULL, "maildrop", "") < 0 || !(d = opendir(sub)))
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, SPOOL_DROP_TMP, plen) != 0 ||
+		    !spool_valid_id(de->d_name + plen) ||
+		    spool_path(path, sizeof path, dir, "maildrop", de->d_name, "") < 0 ||
+		    lstat(path, &st) < 0 || now - st.st_mtime < SPOOL_TMP_STALE_SEC)
+			continue;
+		if (unlink(path) == 0)
+			log_msg(LOG_INFO, "removed stale maildrop file %s (uid %ld)", de->d_name,
+			    (long)st.st_uid);
+	}
+	closedir(d);
+}
+
+/* spool_become_owner - root becomes the spool's owner (see spool.h). */
+int
+spool_become_owner(const char *dir)
+{
+	struct passwd *pw;
+	struct stat st;
+	gid_t gid;
+
+	if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+		return 0;       /* no spool yet, or root's: nothing to become */
+	drop_dir_make(dir);     /* its group needs root; the rest is the owner's */
+	pw = getpwuid(st.st_uid);
+	gid = pw ? pw->pw_gid : st.st_gid;
+	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
+	    setuid(st.st_uid) < 0)
+		return -1;
+	if (getuid() != st.st_uid || geteuid() != st.st_uid || setuid(0) == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }

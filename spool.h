@@ -3,13 +3,17 @@
  * here and nowhere else.
  *
  * Layout under spool_dir:
- *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent)
+ *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
+ *   tmp/ID.new               the content filter's version of tmp/ID.msg,
+ *                            renamed over it when the filter passes it
  *   msg/ID                   message text, immutable once renamed here;
  *                            relay-agent takes flock(LOCK_EX) on it
  *   env/ID                   envelope (envelope.h); replaced whole by
  *                            rename on update
  *   corrupt/ID, corrupt/ID.msg  an envelope relay-agent could not parse,
  *                            and its message, moved aside for a human
+ *   maildrop/ID              a message sendmail left (see "the maildrop"
+ *                            below), maildrop/tmp-ID while it is written
  *
  * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
  * fsync env/. The rename into env/ is the commit point: before it the
@@ -31,7 +35,8 @@
 #include "envelope.h"
 #include "msgtext.h"
 
-/* spool_dirs - make DIR and tmp/, msg/, env/ under it (0700) if missing. */
+/* spool_dirs - make DIR (0711) and tmp/, msg/, env/ (0700) under it if
+ * missing; and maildrop/ (see below) when run as root or DIR's owner. */
 int spool_dirs(const char *dir);
 
 /* ------------------------------------------------------- writing mail */
@@ -40,8 +45,21 @@ int spool_dirs(const char *dir);
  * written to ID; returns the fd, or -1 with errno. */
 int spool_stage_open(const char *dir, char *id, size_t idsz);
 
-/* spool_stage_discard - remove tmp/ID.msg (gone already after a commit). */
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new (gone already
+ * after a commit). */
 void spool_stage_discard(const char *dir, const char *id);
+
+/* spool_stage_paths - the paths spool_stage_discard removes, into MSG and
+ * NEW (FILE_PATH_MAX each), for a signal handler that must remove them
+ * without building paths; -1 if too long. */
+int spool_stage_paths(const char *dir, const char *id, char *msg, char *new_);
+
+/* spool_restage_open - create tmp/ID.new (O_EXCL, 0600): the staged text
+ * of ID as changed by the content filter; the fd, or -1 with errno. */
+int spool_restage_open(const char *dir, const char *id);
+
+/* spool_restage_commit - tmp/ID.new replaces tmp/ID.msg; 0, or -1. */
+int spool_restage_commit(const char *dir, const char *id);
 
 /*
  * spool_commit - queue TEXT for ENV's recipients. When TEXT is the
@@ -157,5 +175,59 @@ int spool_msg_lock(const char *dir, const char *id, long wait_ms);
  * SPOOL_TMP_STALE_SEC) and message files that never got, or lost, their
  * envelope (older than SPOOL_ORPHAN_STALE_SEC); each removal is logged. */
 void spool_clean_stale(const char *dir);
+
+/* -------------------------------------------------------- the maildrop */
+
+/*
+ * spool_dir/maildrop/: sendmail's way in when the submission socket
+ * cannot be reached (Postfix's design). Mode 1730, owner the service
+ * account, group SPOOL_DROP_GROUP: smtp-postdrop, setgid to that group,
+ * may create files there, only the owner may list them, and the sticky
+ * bit keeps anyone but their owner and the directory's from removing
+ * them. spool_dir is 0711, so this one directory is reachable and the
+ * rest stays closed. A dropped file is written as tmp-ID, fsynced,
+ * renamed to ID (a queue id) and the directory fsynced: the rename is the
+ * commit. Its owner is the user who ran sendmail; relay-agent's pickup
+ * feeds it to smtp-session -U on that user's behalf.
+ */
+#ifndef SPOOL_DROP_GROUP
+#define SPOOL_DROP_GROUP "smtpdrop"
+#endif
+#define SPOOL_DROP_TMP "tmp-"           /* prefix of a file being written */
+
+/* spool_drop_create - create maildrop/tmp-ID (O_EXCL, mode 0644: only
+ * the directory's owner and group reach it); ID into NAME; the fd, or -1
+ * with errno. */
+int spool_drop_create(const char *dir, char *name, size_t namesz);
+
+/* spool_drop_commit - fsync FD, rename tmp-NAME to NAME, fsync the
+ * maildrop (syncfs where it cannot be read); closes FD. RES_OK, or RES_TEMP with errno and tmp-NAME
+ * removed (nothing half-written stays). */
+int spool_drop_commit(const char *dir, const char *name, int fd);
+
+/* spool_drop_abandon - close FD and remove tmp-NAME. */
+void spool_drop_abandon(const char *dir, const char *name, int fd);
+
+/* spool_drop_list - the committed names in maildrop/, oldest id first;
+ * -1 with errno. */
+int spool_drop_list(const char *dir, char ***names, int *n);
+
+/* spool_drop_open - open maildrop/NAME read-only (no symlink, no FIFO
+ * wait); -1 with errno. */
+int spool_drop_open(const char *dir, const char *name);
+
+/* spool_drop_remove - remove maildrop/NAME and fsync the maildrop. */
+int spool_drop_remove(const char *dir, const char *name);
+
+/*
+ * spool_become_owner - a program started as root (relay-agent from cron)
+ * makes the maildrop (its group needs root) and then becomes DIR's owner, the service account, with its groups. Nothing
+ * happens when not root or when DIR is root's. 0, or -1 with errno.
+ */
+int spool_become_owner(const char *dir);
+
+/* spool_drop_clean - remove tmp- files a killed smtp-postdrop left,
+ * older than SPOOL_TMP_STALE_SEC (logged). */
+void spool_drop_clean(const char *dir);
 
 #endif

@@ -14,7 +14,10 @@ enum result { RES_OK = 0, RES_TEMP = 1, RES_PERM = 2 };
 
 /* sysexits.h values used by both programs. */
 #define EXIT_USAGE    64
+#define EXIT_DATAERR  65    /* sendmail: bad input */
+#define EXIT_NOUSER   67    /* sendmail: no such local user */
 #define EXIT_TEMPFAIL 75
+#define EXIT_NOPERM   77    /* not allowed for this user */
 #define EXIT_CONFIG   78
 
 /* The version -V prints; the Debian package takes its version from here. */
@@ -31,6 +34,10 @@ int rename_noreplace(const char *from, const char *to);
 
 /* path_join - DIR/NAME into out; -1 if it does not fit. */
 int path_join(char *out, size_t outsz, const char *dir, const char *name);
+
+/* fd_room - how many more descriptors this process may open now; -1
+ * when it cannot tell. */
+long fd_room(void);
 
 /* now_ms - monotonic milliseconds. */
 long long now_ms(void);

@@ -267,7 +267,9 @@ def main():
 
     # A mailbox created by this delivery: its name must be durable too
     # (fsync of mailbox_dir) before 250, as the spool's renames are.
-    created = [b for b in boxes if b not in before]
+    # (An mbox left empty, its copy set aside for the spool, holds
+    # nothing a crash could lose.)
+    created = [b for b in boxes if b not in before and ref.get(b)]
     for b in created:
         opened = [n for n, op, path, _ in calls if op == "open" and path == os.path.join(FIDIR, b)]
         dirsync = [n for n, op, path, _ in calls if op == "fsync" and path == MAIL]

@@ -9,6 +9,9 @@
 # yet), one to a foreign recipient only (spool) and a mixed one, each
 # N = 1..total must give either a 4xx with no trace of the message
 # anywhere, or a 250 with every copy whole (tests/faultinject.py).
+# The last scenario has bob over quota (every write to his mbox fails
+# with EDQUOT): his copy goes to the spool for relay-agent, so a failure
+# while spooling that waiting copy must undo alice's copy too.
 . "$(dirname "$0")/lib.sh"
 
 FI=$T/fi
@@ -42,3 +45,4 @@ scenario() {
 scenario "two mailboxes" alice@test.example bob@test.example
 scenario "spool only" friend@far.example
 scenario "mixed" alice@test.example friend@far.example
+FI_QUOTA=$FI/mail/bob scenario "bob over quota" alice@test.example bob@test.example
