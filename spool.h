@@ -1,6 +1,7 @@
 /*
  * spool.h - the relay queue on disk. Every path under spool_dir is built
- * here and nowhere else.
+ * by spool_path() (spool.c; spool-aside.c handles corrupt/) and nowhere
+ * else.
  *
  * Layout under spool_dir:
  *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
