@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +49,8 @@ log_init(const char *progname)
 	}
 }
 
-/* log_open - TARGET is "syslog", "stderr" or a file path; 0 or -1. */
+/* log_open - TARGET is "syslog", "stderr" or a file path (a plain file,
+ * never reached through a symbolic link); 0 or -1. */
 int
 log_open(const char *target)
 {
@@ -62,9 +64,19 @@ log_open(const char *target)
 		later_flush();
 		return 0;
 	}
-	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	/* The log directory belongs to the service account: no symbolic
+	 * link is followed, and only a plain file is written to (O_NONBLOCK:
+	 * a FIFO must not hang the open). */
+	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+	    O_NONBLOCK, 0600);
+	struct stat st;
 	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;

@@ -2,8 +2,8 @@
  * relay-agent - drain the relay spool written by smtp-session.
  *
  * SYNOPSIS
- *	relay-agent [-c FILE] [-v] [-f | -l | -p | -s ID | -d ID | -h ID |
- *	            -H ID | -r ID] [-V]
+ *	relay-agent [-c FILE] [-v] [-f | -l | -p | -S | -s ID | -d ID |
+ *	            -h ID | -H ID | -r ID] [-V]
  *
  * DESCRIPTION
  *	Without a queue command: one pass over the spool, then exit; cron or
@@ -18,13 +18,15 @@
  *	the mailbox helper "users system" needs (mkmbox.c), then becomes the
  *	owner of spool_dir (its uid, that account's group and supplementary
  *	groups: spool_become_owner), so that nothing it writes in the spool,
- *	the mailboxes or the log is root's.
+ *	the mailboxes or the log is root's; it refuses to start as root
+ *	when spool_dir is missing or root's (spool_root_check).
  *
  * OPTIONS
  *	-c FILE  configuration (default /etc/smtp-session.conf)
  *	-v       narrate on stderr      -f  try every message now
  *	-l       list the queue         -s ID  show a message
  *	-p       pick up the maildrop only
+ *	-S       set up the maildrop (installers, as root) and exit
  *	-d ID    delete (ALL: every message)
  *	-h ID    hold                   -H ID  release
  *	-r ID    due now                -V  print the version
@@ -32,7 +34,8 @@
  * EXIT STATUS
  *	0 done (deferrals included), 1 no such queued message, 64 usage,
  *	75 spool unreadable (or a message busy, or an envelope in error for
- *	-l), 78 configuration.
+ *	-l; -S: the maildrop could not be set up), 78 configuration (or,
+ *	started as root, a spool_dir that is missing or root's).
  */
 #include <errno.h>
 #include <signal.h>
@@ -57,8 +60,8 @@ int relay_verbose;
 struct args {
 	const char *file;
 	int flush;
-	char cmd;                       /* 0: a pass; 'l', 'p', 's', 'd', 'h', 'H',
-	                                   'r' */
+	char cmd;                       /* 0: a pass; 'l', 'p', 'S', 's', 'd', 'h',
+	                                   'H', 'r' */
 	const char *id;
 };
 
@@ -77,7 +80,7 @@ void relay_narrate(const char *fmt, ...)
 /* usage - the command line, then exit 64. */
 static void usage(void)
 {
-	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l | -p | -s ID | -d ID|ALL | "
+	fprintf(stderr, "usage: relay-agent [-c FILE] [-v] [-f | -l | -p | -S | -s ID | -d ID|ALL | "
 	        "-h ID | -H ID | -r ID] [-V]\n");
 	exit(EXIT_USAGE);
 }
@@ -89,12 +92,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 	memset(a, 0, sizeof *a);
 	a->file = CONFIG_DEFAULT;
-	while ((opt = getopt(argc, argv, "c:vflps:d:h:H:r:V")) != -1) {
+	while ((opt = getopt(argc, argv, "c:vflpSs:d:h:H:r:V")) != -1) {
 		switch (opt) {
 		case 'c': a->file = optarg; break;
 		case 'v': relay_verbose = 1; break;
 		case 'f': a->flush = 1; ncmd++; break;
-		case 'l': case 'p': a->cmd = (char)opt; ncmd++; break;
+		case 'l': case 'p': case 'S': a->cmd = (char)opt; ncmd++; break;
 		case 's': case 'd': case 'h': case 'H': case 'r':
 			a->cmd = (char)opt;
 			a->id = optarg;
@@ -110,14 +113,15 @@ static void parse_args(int argc, char **argv, struct args *a)
 		usage();
 }
 
-/* load_config - read the configuration; exits 78 when it is broken. */
-static void load_config(struct config *cf, const char *file)
+/* load_config - read the configuration (only its keys for -S, the
+ * CLIENT part); exits 78 when it is broken. */
+static void load_config(struct config *cf, const char *file, int keys_only)
 {
 	char err[1024];
 
 	log_init("relay-agent");
 	config_set_reporter(log_later);
-	if (config_load(cf, file, CONFIG_FULL, err, sizeof err) < 0) {
+	if (config_load(cf, file, keys_only ? CONFIG_CLIENT : CONFIG_FULL, err, sizeof err) < 0) {
 		fprintf(stderr, "relay-agent: %s\n", err);
 		log_msg(LOG_ERR, "configuration error: %s", err);
 		exit(EXIT_CONFIG);
@@ -126,12 +130,21 @@ static void load_config(struct config *cf, const char *file)
 
 /*
  * drop_root - started as root (cron): the mailbox helper keeps root, the
- * rest runs as the owner of spool_dir (spool_become_owner); not root, or
- * a spool that is root's: nothing changes. Exits 75 when the switch
- * fails: root must never go on writing in the spool.
+ * rest runs as the owner of spool_dir (spool_become_owner). A spool_dir
+ * that is missing or root's is refused (exit 78): nothing that reads
+ * what users or the network send (the pickup's sessions, SMTP replies,
+ * DNS answers) may run as root. Exits 75 when the switch fails: root
+ * must never go on writing in the spool. Not root: nothing changes.
  */
 static void drop_root(const struct config *cf)
 {
+	char why[FILE_PATH_MAX + 256];
+
+	if (spool_root_check(cf->spool_dir, why, sizeof why) < 0) {
+		fprintf(stderr, "relay-agent: %s\n", why);
+		log_msg(LOG_ERR, "refused to run as root: %s", why);
+		exit(EXIT_CONFIG);
+	}
 	if (mkmbox_child_start(cf) < 0 || spool_become_owner(cf->spool_dir) < 0) {
 		fprintf(stderr, "relay-agent: cannot drop root privileges: %s\n", strerror(errno));
 		log_msg(LOG_ERR, "cannot drop root privileges: %s", strerror(errno));
@@ -182,6 +195,29 @@ static int run_command(const struct config *cf, const struct args *a)
 	return relay_pass(cf, &opt, a->flush);
 }
 
+/*
+ * setup_maildrop - -S: make spool_dir/maildrop, or give it back its
+ * owner, group and mode (spool_drop_setup, repairing), as root or as the
+ * spool's owner; for installers, which must never change a file by its
+ * path inside a directory the service account owns. Exit status.
+ */
+static int setup_maildrop(const struct config *cf)
+{
+	char why[FILE_PATH_MAX + 256];
+
+	if (spool_root_check(cf->spool_dir, why, sizeof why) < 0) {
+		fprintf(stderr, "relay-agent: %s\n", why);
+		log_msg(LOG_ERR, "refused to run as root: %s", why);
+		return EXIT_CONFIG;
+	}
+	if (spool_drop_setup(cf->spool_dir, 1, why, sizeof why) < 0) {
+		fprintf(stderr, "relay-agent: %s\n", why);
+		log_msg(LOG_ERR, "%s", why);
+		return EXIT_TEMPFAIL;
+	}
+	return 0;
+}
+
 /* main - options, configuration, root dropped, log, then the work. */
 int main(int argc, char **argv)
 {
@@ -190,7 +226,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	parse_args(argc, argv, &a);
-	load_config(&cf, a.file);
+	load_config(&cf, a.file, a.cmd == 'S');
+	if (a.cmd == 'S')
+		return setup_maildrop(&cf);
 	drop_root(&cf);
 	open_log(&cf);
 	rc = run_command(&cf, &a);

@@ -37,56 +37,183 @@ spool_path(char *out, size_t outsz, const char *dir, const char *sub,
 	return 0;
 }
 
+/* parent_sync - fsync the directory that holds DIR, so that DIR, just
+ * made, survives a crash. */
+static int
+parent_sync(const char *dir)
+{
+	char parent[FILE_PATH_MAX];
+	char *slash;
+
+	if (strlcpy_ck(parent, dir, sizeof parent) < 0)
+		return -1;
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash > parent)
+		*slash = '\0';          /* "a/b/" is "a/b" */
+	if (!(slash = strrchr(parent, '/')))
+		return fsync_dir(".");
+	if (slash == parent)
+		slash[1] = '\0';        /* "/spool": the root directory */
+	else
+		*slash = '\0';
+	return fsync_dir(parent);
+}
+
 /*
- * drop_dir_make - DIR/maildrop (1730, group SPOOL_DROP_GROUP) when it is
- * missing and we are root or DIR's owner; DIR then becomes 0711 so that
- * sendmail's helper can reach it. A failure is logged: the queue itself
- * works without a maildrop.
+ * spool_drop_setup - see spool.h. Every step after the first open goes
+ * through descriptors: DIR is opened without following a symbolic link,
+ * maildrop/ is made with mkdirat and opened with O_NOFOLLOW, and its
+ * owner, group and mode are changed with fchown and fchmod on what was
+ * opened, so that the owner of DIR (who may put anything under that
+ * name at any moment) cannot turn a change meant for the maildrop onto
+ * another file.
  */
+int
+spool_drop_setup(const char *dir, int repair, char *why, size_t whysz)
+{
+	struct group *gr = getgrnam(SPOOL_DROP_GROUP);
+	struct stat st, m;
+	uid_t me = geteuid();
+	int dfd, fd = -1, made = 0, rc = -1;
+
+	why[0] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		snprintf(why, whysz, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (me != 0 && me != st.st_uid) {
+		snprintf(why, whysz, "%s belongs to uid %ld: only root or its owner may make "
+		    "its maildrop", dir, (long)st.st_uid);
+		goto out;
+	}
+	for (int round = 0; round < 2 && fd < 0; round++) {
+		if (mkdirat(dfd, "maildrop", 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST) {
+			snprintf(why, whysz, "cannot create %s/maildrop: %s", dir, strerror(errno));
+			goto out;
+		}
+		fd = openat(dfd, "maildrop", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &m) == 0 && S_ISDIR(m.st_mode) &&
+		    (made ? m.st_uid == me : (m.st_uid == st.st_uid || m.st_uid == 0)))
+			break;
+		/* Not a directory (a symbolic link, a file), or not the one we
+		 * made, or someone else's: never touched; set aside when asked
+		 * to repair, else left for the administrator. */
+		if (fd >= 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (made) {
+			snprintf(why, whysz, "%s/maildrop changed while it was being made: left alone",
+			    dir);
+			goto out;
+		}
+		if (!repair) {
+			snprintf(why, whysz, "%s/maildrop is not a directory of %s's owner: left alone "
+			    "(install -d -o OWNER -g %s -m 1730 %s/maildrop after moving it away)", dir,
+			    dir, SPOOL_DROP_GROUP, dir);
+			goto out;
+		}
+		char aside[64];
+		snprintf(aside, sizeof aside, "maildrop.invalid-%ld", (long)time(NULL));
+		if (renameat(dfd, "maildrop", dfd, aside) < 0) {
+			snprintf(why, whysz, "cannot move %s/maildrop aside: %s", dir, strerror(errno));
+			goto out;
+		}
+		char note[FILE_PATH_MAX + 128];
+		snprintf(note, sizeof note, "%s/maildrop was not a directory of the spool's owner: "
+		    "moved aside as %s", dir, aside);
+		log_later(LOG_WARNING, note);
+	}
+	if (fd < 0) {
+		if (!why[0])
+			snprintf(why, whysz, "%s/maildrop: still not a directory of the spool's owner", dir);
+		goto out;
+	}
+	if (!made && !repair) {
+		/* Exists: only checked. */
+		if ((m.st_mode & 07777) != 01730 || m.st_uid != st.st_uid || !gr ||
+		    m.st_gid != gr->gr_gid)
+			snprintf(why, whysz, "%s/maildrop should be owned by uid %ld, group %s, mode "
+			    "1730 (install -d -o OWNER -g %s -m 1730 %s/maildrop)", dir,
+			    (long)st.st_uid, SPOOL_DROP_GROUP, SPOOL_DROP_GROUP, dir);
+		rc = why[0] ? -1 : 0;
+		goto out;
+	}
+	/* Owned as DIR is; group and mode of the maildrop (its group needs
+	 * root, or an owner in that group). */
+	if (!gr || fchown(fd, me == 0 ? st.st_uid : (uid_t)-1, gr->gr_gid) < 0) {
+		snprintf(why, whysz, "%s/maildrop: cannot set group %s (%s): sendmail cannot drop "
+		    "mail there until it is (install -d -o OWNER -g %s -m 1730 %s/maildrop)", dir,
+		    SPOOL_DROP_GROUP, gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, dir);
+		goto out;
+	}
+	if (fchmod(fd, 01730) < 0 || ((st.st_mode & 07777) != 0711 && fchmod(dfd, 0711) < 0)) {
+		snprintf(why, whysz, "cannot set the modes of %s/maildrop: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (made && fsync(dfd) < 0) {
+		snprintf(why, whysz, "%s: fsync: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+/* drop_dir_make - the maildrop when it is missing, made as spool_drop_setup
+ * does it (root or DIR's owner); a failure is logged: the queue itself
+ * works without a maildrop. */
 static void
 drop_dir_make(const char *dir)
 {
-	char path[FILE_PATH_MAX];
-	struct group *gr = getgrnam(SPOOL_DROP_GROUP);
+	char why[FILE_PATH_MAX + 256];
 	struct stat st;
 
-	if (stat(dir, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid) ||
-	    spool_path(path, sizeof path, dir, NULL, "maildrop", "") < 0)
+	if (stat(dir, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid))
 		return;
-	if (mkdir(path, 0700) < 0) {
-		if (errno != EEXIST)
-			log_msg(LOG_ERR, "cannot create %s: %s", path, strerror(errno));
-		return;
-	}
-	/* Owned as DIR is: root making it for the service account. */
-	if (geteuid() == 0 && st.st_uid != 0 && chown(path, st.st_uid, (gid_t)-1) < 0)
-		log_msg(LOG_ERR, "cannot give %s to uid %ld: %s", path, (long)st.st_uid,
-		    strerror(errno));
-	if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0)
-		log_msg(LOG_ERR, "%s: cannot set group %s (%s): sendmail cannot drop mail there "
-		    "until it is (install -d -o OWNER -g %s -m 1730 %s)", path, SPOOL_DROP_GROUP,
-		    gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, path);
-	if (chmod(path, 01730) < 0 || chmod(dir, 0711) < 0)
-		log_msg(LOG_ERR, "cannot set the modes of %s: %s", path, strerror(errno));
+	if (spool_drop_setup(dir, 0, why, sizeof why) < 0)
+		log_later(LOG_ERR, why);        /* root: before the log is open */
 }
 
-/* spool_dirs - make DIR and its tmp/, msg/ and env/ (0700) if missing. */
+/* spool_dirs - make DIR and its tmp/, msg/ and env/ (0700) if missing;
+ * each one made is made durable (its parent fsynced). */
 int
 spool_dirs(const char *dir)
 {
 	static const char *subs[] = { "tmp", "msg", "env" };
-	char path[FILE_PATH_MAX];
+	int dfd, made = 0, err;
 
-	if (mkdir(dir, 0700) == 0)
+	if (mkdir(dir, 0700) == 0) {
 		chmod(dir, 0711);       /* traversable, not listable: the maildrop */
-	else if (errno != EEXIST)
+		if (parent_sync(dir) < 0)
+			return -1;
+	} else if (errno != EEXIST)
+		return -1;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		if (spool_path(path, sizeof path, dir, NULL, subs[i], "") < 0)
+		if (mkdirat(dfd, subs[i], 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST) {
+			err = errno;
+			close(dfd);
+			errno = err;
 			return -1;
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -1;
+		}
 	}
+	if (made && fsync(dfd) < 0) {
+		err = errno;
+		close(dfd);
+		errno = err;
+		return -1;
+	}
+	close(dfd);
 	drop_dir_make(dir);
 	return 0;
 }
@@ -840,6 +967,31 @@ spool_drop_clean(const char *dir)
 	closedir(d);
 }
 
+/* spool_root_check - started as root, whether DIR may be run as its
+ * owner (see spool.h). */
+int
+spool_root_check(const char *dir, char *why, size_t whysz)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &st) < 0) {
+		snprintf(why, whysz, "spool_dir %s: %s: started as root, relay-agent runs as the "
+		    "owner of spool_dir, which must exist and belong to the mail system's "
+		    "unprivileged account", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid == 0) {
+		snprintf(why, whysz, "spool_dir %s %s: started as root, relay-agent runs as the "
+		    "owner of spool_dir, never as root (chown -R vmail: %s, or run it as that "
+		    "account)", dir, S_ISDIR(st.st_mode) ? "belongs to root" : "is not a directory",
+		    dir);
+		return -1;
+	}
+	return 0;
+}
+
 /* spool_become_owner - root becomes the spool's owner (see spool.h). */
 int
 spool_become_owner(const char *dir)
@@ -848,10 +1000,19 @@ spool_become_owner(const char *dir)
 	struct stat st;
 	gid_t gid;
 
-	if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
-		return 0;       /* no spool yet, or root's: nothing to become */
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (st.st_uid == 0) {
+		errno = EPERM;          /* spool_root_check says why */
+		return -1;
+	}
 	drop_dir_make(dir);     /* its group needs root; the rest is the owner's */
+	errno = 0;
 	pw = getpwuid(st.st_uid);
+	if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH)
+		return -1;      /* the account database cannot be read now */
 	gid = pw ? pw->pw_gid : st.st_gid;
 	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
 	    setuid(st.st_uid) < 0)

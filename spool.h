@@ -37,7 +37,8 @@
 #include "msgtext.h"
 
 /* spool_dirs - make DIR (0711) and tmp/, msg/, env/ (0700) under it if
- * missing; and maildrop/ (see below) when run as root or DIR's owner. */
+ * missing, each made durable (its parent directory fsynced); and
+ * maildrop/ (see below) when run as root or DIR's owner. */
 int spool_dirs(const char *dir);
 
 /* ------------------------------------------------------- writing mail */
@@ -221,11 +222,33 @@ int spool_drop_open(const char *dir, const char *name);
 int spool_drop_remove(const char *dir, const char *name);
 
 /*
- * spool_become_owner - a program started as root (relay-agent from cron)
- * makes the maildrop (its group needs root) and then becomes DIR's owner, the service account, with its groups. Nothing
- * happens when not root or when DIR is root's. 0, or -1 with errno.
+ * spool_root_check - a program started as root (relay-agent from cron)
+ * runs as the owner of DIR, never as root: 0 when not root, or when DIR
+ * is a directory that belongs to an account other than root; else -1
+ * with the reason in WHY (then it must stop: exit 78).
+ */
+int spool_root_check(const char *dir, char *why, size_t whysz);
+
+/*
+ * spool_become_owner - a program started as root makes the maildrop when
+ * it is missing (its group needs root; spool_drop_setup, never repairing)
+ * and then becomes DIR's owner, the service account, with its groups.
+ * Nothing happens when not root. 0, or -1 with errno (EPERM for a spool
+ * of root's: spool_root_check first).
  */
 int spool_become_owner(const char *dir);
+
+/*
+ * spool_drop_setup - make DIR/maildrop (owner DIR's owner, group
+ * SPOOL_DROP_GROUP, mode 1730; DIR 0711), as root or as DIR's owner,
+ * through descriptors only: DIR opened with O_NOFOLLOW, maildrop/ made
+ * with mkdirat, opened with O_NOFOLLOW and changed with fchown/fchmod.
+ * A maildrop that exists is only checked, unless REPAIR: then its owner,
+ * group and mode are set, and one that is not a directory of DIR's owner
+ * (or root's) is moved aside as maildrop.invalid-TIME and made anew.
+ * 0, or -1 with the reason in WHY.
+ */
+int spool_drop_setup(const char *dir, int repair, char *why, size_t whysz);
 
 /* spool_drop_clean - remove tmp- files a killed smtp-postdrop left,
  * older than SPOOL_TMP_STALE_SEC (logged). */

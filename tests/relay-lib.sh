@@ -1,7 +1,11 @@
 # relay-lib.sh - helpers of the relay-agent tests (source after lib.sh).
 DNSPORT=$(free_port)
 P=$(free_port)
-RELAY="$BIN/relay-agent"
+# relay-agent as an unprivileged user (tests/unpriv): started as root on
+# a spool of root's it refuses to run.
+RELAY=$T/relay-agent
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$TOP/tests/unpriv" "$BIN/relay-agent" >"$RELAY"
+chmod 755 "$RELAY"
 SPOOL=$T/spool
 
 # dns_start RECORDS... - dnsmasq on 127.0.0.1:$DNSPORT serving RECORDS

@@ -51,7 +51,7 @@ expect_eq "bob's copy waits in the spool, for his mailbox" \
 # Release the lock, then one relay-agent pass.
 touch "$T/release"
 wait "$HOLDER" 2>/dev/null
-timeout 60 "$BIN/relay-agent" -c "$T/conf" 2>"$T/relay.err"
+timeout 60 "$TOP/tests/unpriv" "$BIN/relay-agent" -c "$T/conf" 2>"$T/relay.err"
 expect_eq "relay-agent appends bob's copy" "$(count bob)" "1"
 expect_eq "alice still has exactly one copy" "$(count alice)" "1"
 check "bob's old mail is kept" grep -q 'old text' "$T/mail/bob"

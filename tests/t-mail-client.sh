@@ -148,7 +148,7 @@ chmod -R a+rX "$T/seed"
 (cd "$T/seed" && mailx -s "Hello, World!" -A attachments/report.pdf friend@far.example <msg.txt)
 expect_eq "seed 002: mail exits 0" "$?" 0
 check "seed 002: queued for relay-agent" bash -c "grep -l 'friend@far.example' '$T'/spool/env/* >/dev/null 2>&1"
-"$BIN/relay-agent" -c "$T/conf" 2>"$T/relay.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$T/conf" 2>"$T/relay.err"
 expect_eq "seed 002: relay-agent exits 0" "$?" 0
 check "seed 002: sent through the stunnel client" \
 	grep -q "to=<friend@far.example>, relay=127.0.0.1\[127.0.0.1\]:$CPORT, .*status=sent" "$T/log"
@@ -186,6 +186,6 @@ text identical
 2 Received, ours names uid 65534"
 check "seed 002: the password never in our log" bash -c "! grep -q 'relay pass word' '$T/log'"
 chmod 644 "$T/smarthost.auth"
-"$BIN/relay-agent" -c "$T/conf" 2>"$T/relay2.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$T/conf" 2>"$T/relay2.err"
 expect_eq "smarthost_auth_file readable by everyone: refused (78)" "$?" 78
 check "... saying why" grep -q 'smarthost.auth: readable by every user' "$T/relay2.err"

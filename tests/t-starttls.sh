@@ -245,7 +245,7 @@ printf 'From: alice@test.example\nTo: friend@far.example\nSubject: via starttls\
 CGOOD=$(free_port)
 client good "$CGOOD" "127.0.0.1:$SPORT" localhost
 M1=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" 2>"$T/relay1.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" 2>"$T/relay1.err"
 check "relay-agent: sent through the STARTTLS client" \
 	grep -q "$M1: to=<friend@far.example>, relay=127.0.0.1\[127.0.0.1\]:$CGOOD, .*status=sent" "$T/log"
 SENV=$(ls "$SH"/spool/env/* 2>/dev/null | head -n 1)
@@ -261,7 +261,7 @@ CNAME=$(free_port)
 client badname "$CNAME" "127.0.0.1:$SPORT" mail.example.net
 S0=$(grep -c 'connect from' "$SH/log")
 M2=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CNAME")" 2>"$T/relay2.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CNAME")" 2>"$T/relay2.err"
 check "wrong certificate name: deferred, still queued, no AUTH and no message sent" \
 	bash -c "grep -q '$M2: to=<friend@far.example>, .*status=deferred' '$T/log' &&
 		[ -e '$T/spool/env/$M2' ] && [ \"\$(grep -c 'auth:' '$SH/log')\" = 1 ] &&
@@ -270,7 +270,7 @@ check "wrong certificate name: deferred, still queued, no AUTH and no message se
 CPLAIN=$(free_port)
 client plain "$CPLAIN" "127.0.0.1:$PPORT" localhost
 M3=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CPLAIN")" 2>"$T/relay3.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CPLAIN")" 2>"$T/relay3.err"
 check "receiver without STARTTLS: deferred and still queued" \
 	bash -c "grep -q '$M3: to=<friend@far.example>, .*status=deferred' '$T/log' && [ -e '$T/spool/env/$M3' ]"
 check "receiver without STARTTLS: it was reached but saw no AUTH and no message" \

@@ -284,7 +284,7 @@ RSPOOL="$PY $TOP/tests/relay-spool.py $T/spool"
 # Leave only what the relay tests below queue.
 rm -f "$T"/spool/env/* "$T"/spool/msg/*
 M1=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" 2>"$T/relay1.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" 2>"$T/relay1.err"
 check "relay-agent: sent through the stunnel client" \
 	grep -q "$M1: to=<friend@far.example>, relay=127.0.0.1\[127.0.0.1\]:$CGOOD, .*status=sent" "$T/log"
 check "the message left our queue" test ! -e "$T/spool/env/$M1"
@@ -318,7 +318,7 @@ failed() {
 	expect_eq "$what: the smarthost's queue still holds one message" "$(ls "$SH/spool/env" | wc -l)" 1
 	check "$what: the message stays queued" test -e "$T/spool/env/$id" -a -e "$T/spool/msg/$id"
 	check "$what: logged as deferred" grep -q "$id: to=<friend@far.example>, .*status=deferred" "$T/log"
-	"$BIN/relay-agent" -c "$T/conf" -l >"$T/list.$id" 2>&1
+	"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$T/conf" -l >"$T/list.$id" 2>&1
 	check "$what: relay-agent -l lists it with the error and the next attempt" \
 		bash -c "grep -q '$id' '$T/list.$id' && grep -A3 'friend@far.example' '$T/list.$id' | grep -qiE '4[0-9][0-9] |deferred|lost|closed'"
 }
@@ -328,7 +328,7 @@ CNAME=$(free_port)
 check "stunnel client expecting another host name listens" \
 	client badname "$CNAME" "127.0.0.1:$SPORT" mail.example.net
 M2=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CNAME")" 2>"$T/relay2.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CNAME")" 2>"$T/relay2.err"
 failed "$M2" "wrong host name"
 check "wrong host name: stunnel's log names the failure" \
 	grep -q 'CERT: Subject checks failed' "$T/stunnel-badname.log"
@@ -338,7 +338,7 @@ check "wrong host name: stunnel's log names the failure" \
 CCA=$(free_port)
 check "stunnel client for the impostor listens" client badca "$CCA" "127.0.0.1:$RPORT" localhost
 M3=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
-"$BIN/relay-agent" -c "$(relay_conf "$CCA")" 2>"$T/relay3.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CCA")" 2>"$T/relay3.err"
 failed "$M3" "unknown CA"
 check "unknown CA: stunnel's log names the failure" \
 	grep -q 'CERT: Pre-verification error: unable to get local issuer certificate' \
@@ -347,12 +347,12 @@ check "unknown CA: stunnel's log names the failure" \
 # A wrong password: the smarthost answers 535; deferred, nothing queued.
 M4=$($RSPOOL --rcpt friend@far.example --body "$T/body.txt")
 cp "$(relay_conf "$CGOOD" 'wrong password')" "$T/relay-wrongpass.conf"
-"$BIN/relay-agent" -c "$T/relay-wrongpass.conf" 2>"$T/relay4.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$T/relay-wrongpass.conf" 2>"$T/relay4.err"
 check "wrong smarthost password: deferred with the smarthost's 535" \
 	grep -q "$M4: to=<friend@far.example>, .*status=deferred (.*535" "$T/log"
 expect_eq "wrong smarthost password: the smarthost queued nothing more" "$(ls "$SH/spool/env" | wc -l)" 1
 
 # The certificate fixed (the good client): a flush delivers all three.
-"$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" -f 2>"$T/relay5.err"
+"$TOP/tests/unpriv" "$BIN/relay-agent" -c "$(relay_conf "$CGOOD")" -f 2>"$T/relay5.err"
 expect_eq "after the fix, the flush delivered the deferred messages" "$(ls "$T/spool/env" | wc -l)" 0
 expect_eq "the smarthost now holds four messages" "$(ls "$SH/spool/env" | wc -l)" 4
