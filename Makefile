@@ -66,18 +66,18 @@ CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
-               deliver.o bufout.o inject.o mkmbox.o
+COMMON_OBJS  = util.o log.o config.o users.o users-expand.o forward.o linereader.o addr.o \
+               envelope.o spool.o deliver.o bufout.o inject.o mkmbox.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
 RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-worker.o relay-admin.o \
                spool-aside.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
-SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o addr.o bufout.o \
-               linereader.o
+SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o users-expand.o \
+               forward.o mkmbox.o log.o addr.o bufout.o linereader.o
 POSTDROP_OBJS = smtp-postdrop.o spool.o envelope.o util.o log.o
-MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o users.o config.o util.o log.o
+MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o forward.o users.o users-expand.o config.o util.o log.o
 PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
 all: $(addprefix $(O)/,$(PROGS))
@@ -292,14 +292,15 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
-                   linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c
+                   users-expand.c forward.c linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-session.c $(FUZZ_SESSION_SRC) -lcrypt
-build-fuzz/fuzz-config: fuzz/fuzz-config.c config.c users.c util.c $(wildcard *.h)
+FUZZ_CONFIG_SRC = config.c users.c users-expand.c forward.c mkmbox.c log.c util.c
+build-fuzz/fuzz-config: fuzz/fuzz-config.c $(FUZZ_CONFIG_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-config.c config.c users.c util.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-config.c $(FUZZ_CONFIG_SRC)
 build-fuzz/fuzz-addr: fuzz/fuzz-addr.c addr.c $(wildcard *.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ fuzz/fuzz-addr.c addr.c

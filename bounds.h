@@ -116,6 +116,12 @@
 #define MAILDROP_FILE_MAX   (1L << 30) /* octets smtp-postdrop takes */
 #define PICKUP_ROUNDS_MAX   10      /* maildrop listings in one pickup run */
 #define FORWARD_FILE_MAX    8192    /* octets of a ~/.forward file */
+#define FORWARD_REASON_MAX  256     /* octets of why a ~/.forward was not
+                                       read, in the helper's answer */
+#define EXPAND_STEPS_MAX    (10 * RCPT_EXPAND_MAX) /* alias and .forward
+                                       targets and names looked at while
+                                       expanding one recipient (users
+                                       system); past it: 452 4.5.3 */
 #define CONF_REPORTS_MAX    20      /* errors reported from one aliases file */
 #define MKMBOX_LINE_MAX     128     /* octets of a mailbox helper request or
                                        answer, with the LF */

@@ -18,6 +18,8 @@
 struct mbox {
 	char name[USER_NAME_MAX + 1];   /* from the users file */
 	char delivered_to[ADDR_MAX + 1];/* NAME@DOMAIN for Delivered-To: */
+	char orig[ADDR_MAX + 1];        /* the recipient (RCPT) that first
+	                                   reached it: set by inject.c */
 	int fd;                         /* -1 when not open */
 	int dotlocked;
 	dev_t lock_dev;                 /* the dotlock we made: removed only */

@@ -60,13 +60,35 @@ has_foreign(const struct inject *in, const char *addr)
 	return 0;
 }
 
+/* box_named - the mailbox NAME of the message, or NULL. */
+static struct mbox *
+box_named(const struct inject *in, const char *name)
+{
+	for (int i = 0; i < in->txn.nboxes; i++)
+		if (strcmp(in->txn.boxes[i].name, name) == 0)
+			return &in->txn.boxes[i];
+	return NULL;
+}
+
 /* has_mailbox - whether NAME is one of the mailboxes already. */
 static int
 has_mailbox(const struct inject *in, const char *name)
 {
-	for (int i = 0; i < in->txn.nboxes; i++)
-		if (strcmp(in->txn.boxes[i].name, name) == 0)
-			return 1;
+	return box_named(in, name) != NULL;
+}
+
+/* box_add - mailbox NAME for the recipient ORIG (the first recipient
+ * that reaches it is kept: a copy set aside is queued for it); -1 when
+ * out of memory. */
+static int
+box_add(struct inject *in, const char *orig, const char *name, const char *delivered_to)
+{
+	struct mbox *b;
+
+	if (deliver_add(&in->txn, name, delivered_to) < 0 || !(b = box_named(in, name)))
+		return -1;
+	if (!b->orig[0])
+		strlcpy_ck(b->orig, orig, sizeof b->orig);
 	return 0;
 }
 
@@ -140,6 +162,36 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 		rc = RES_PERM;
 		goto out;
 	}
+	if (rc == UX_BROKEN) {
+		snprintf(why, whysz, "550 5.1.1 <%s>: Recipient address rejected: unusable alias",
+		    addr);
+		rc = RES_PERM;
+		goto out;
+	}
+	if (rc == UX_TEMP) {
+		snprintf(why, whysz, "451 4.3.0 <%s>: Temporary lookup failure", addr);
+		rc = RES_TEMP;
+		goto out;
+	}
+	if (rc == UX_DEFER && in->may_wait) {
+		/* A ~/.forward the session cannot have read now: the address
+		 * waits in the queue, and relay-agent expands it again. */
+		if (has_foreign(in, addr))
+			rc = RES_OK;
+		else if (inject_targets(in) >= INJECT_TARGETS_MAX)
+			rc = too_many(why, whysz);
+		else if (envelope_add_rcpt(&in->env, orig, addr, NULL) < 0) {
+			snprintf(why, whysz, "451 4.3.0 Error: out of memory");
+			rc = RES_TEMP;
+		} else
+			rc = RES_OK;
+		goto out;
+	}
+	if (rc == UX_DEFER) {
+		snprintf(why, whysz, "451 4.3.0 <%s>: its ~/.forward cannot be read now", addr);
+		rc = RES_TEMP;
+		goto out;
+	}
 	if (rc != UX_FOUND) {
 		rc = too_many(why, whysz);
 		goto out;
@@ -157,7 +209,7 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 	rc = RES_OK;
 	for (i = 0; i < ex->nmailboxes && rc == RES_OK; i++) {
 		snprintf(dt, sizeof dt, "%s@%s", ex->mailboxes[i], dom[0] ? dom : cf->domains[0]);
-		if (deliver_add(&in->txn, ex->mailboxes[i], dt) < 0)
+		if (box_add(in, orig, ex->mailboxes[i], dt) < 0)
 			rc = RES_TEMP;
 	}
 	for (i = 0; i < ex->nforeign && rc == RES_OK; i++)
@@ -178,15 +230,19 @@ inject_add_mailbox(struct inject *in, const char *orig, const char *name,
                    const char *delivered_to, char *why, size_t whysz)
 {
 	char box[USER_NAME_MAX + 1];
+	int rc = users_mailbox(in->cf, name, box, sizeof box);
 
-	(void)orig;
-	if (!users_mailbox(in->cf, name, box, sizeof box)) {
+	if (rc < 0) {
+		snprintf(why, whysz, "451 4.3.0 <%s>: Temporary lookup failure", delivered_to);
+		return RES_TEMP;
+	}
+	if (rc == 0) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", delivered_to);
 		return RES_PERM;
 	}
 	if (has_mailbox(in, box))
 		return RES_OK;
-	if (deliver_add(&in->txn, box, delivered_to) < 0) {
+	if (box_add(in, orig, box, delivered_to) < 0) {
 		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
 		return RES_TEMP;
 	}
@@ -201,7 +257,10 @@ waiting_to_spool(struct inject *in)
 		const struct mbox *b = &in->txn.boxes[i];
 		if (!b->waiting)
 			continue;
-		if (envelope_add_rcpt(&in->env, b->delivered_to, b->delivered_to, b->name) < 0)
+		/* The address the client gave (an alias, say), not the
+		 * mailbox's own: a DSN about this copy names it. */
+		if (envelope_add_rcpt(&in->env, b->orig[0] ? b->orig : b->delivered_to,
+		    b->delivered_to, b->name) < 0)
 			return -1;
 		in->nwaiting++;
 		log_msg(LOG_INFO, "mailbox %s cannot take it now (busy, over quota, or missing): "

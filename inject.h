@@ -48,9 +48,14 @@ void inject_begin(struct inject *in, const struct config *cf, const char *sender
  * "postmaster"), given as ORIG. A local address is expanded into its
  * mailboxes and foreign targets; a foreign one goes to the spool. The
  * distinct targets of one message are at most INJECT_TARGETS_MAX, its
- * mailboxes at most in->max_boxes.
- * RES_OK; RES_PERM with "550 5.1.1 ..." in WHY (no such local name);
- * RES_TEMP with "452 4.5.3 ..." (over the limit: nothing of it added).
+ * mailboxes at most in->max_boxes. A local address whose expansion needs
+ * a ~/.forward that cannot be read now goes to the spool as it is when
+ * in->may_wait (a session), for relay-agent to expand; else it fails
+ * temporarily. Each mailbox remembers the first ORIG that reached it.
+ * RES_OK; RES_PERM with "550 5.1.1 ..." (no such local name, an unusable
+ * alias) or "550 5.7.1 ..." in WHY; RES_TEMP with "452 4.5.3 ..." (over
+ * a limit: nothing of it added) or "451 4.3.0 ..." (the password
+ * database or a ~/.forward cannot be read now).
  */
 int inject_add(struct inject *in, const char *orig, const char *addr,
                char *why, size_t whysz);

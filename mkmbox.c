@@ -3,6 +3,8 @@
  *
  * The request is one line, the account name; the answer one line:
  * "ok", "no REASON" (no such account: never will be) or "error REASON".
+ * A request "forward NAME" asks for NAME's ~/.forward instead, read by a
+ * child that becomes NAME (forward.c, which describes the answer).
  * The helper checks the name with our rules and getpwnam, takes its
  * directory from its own configuration (never from the asker), creates
  * the file with O_EXCL|O_NOFOLLOW and only then gives it away, so no
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "forward.h"
 #include "log.h"
 #include "mkmbox.h"
 #include "users.h"
@@ -46,7 +49,12 @@ mkmbox_create(const char *dir, const char *name, char *why, size_t whysz)
 	struct stat st;
 	int dfd, fd, err;
 
-	if (!users_valid_name(name) || !(pw = getpwnam(name)) || strcmp(pw->pw_name, name) != 0) {
+	int found = users_valid_name(name) ? users_getpw(name, &pw) : 0;
+	if (found < 0) {
+		snprintf(why, whysz, "the account database cannot be read: %s", strerror(errno));
+		return RES_TEMP;
+	}
+	if (!found || strcmp(pw->pw_name, name) != 0) {
 		snprintf(why, whysz, "no account %s", users_valid_name(name) ? name : "of that name");
 		return RES_PERM;
 	}
@@ -121,6 +129,21 @@ read_line(int fd, char *buf, size_t bufsz)
 	return -1;
 }
 
+/* serve_forward - "forward NAME": NAME's ~/.forward, read as NAME. */
+static void
+serve_forward(const char *name, int out)
+{
+	struct passwd *pw;
+	int found = users_valid_name(name) ? users_getpw(name, &pw) : 0;
+
+	if (found < 0)
+		(void)write_all(out, "error the account database cannot be read\n", 43);
+	else if (!found || strcmp(pw->pw_name, name) != 0)
+		(void)write_all(out, "no such account\n", 16);
+	else
+		forward_serve(pw, out);
+}
+
 /* mkmbox_serve - one request on IN, the answer on OUT. */
 void
 mkmbox_serve(int in, int out, const char *dir)
@@ -130,6 +153,10 @@ mkmbox_serve(int in, int out, const char *dir)
 
 	if (read_line(in, name, sizeof name) < 0) {
 		(void)write_all(out, "error no request\n", 17);
+		return;
+	}
+	if (strncmp(name, "forward ", 8) == 0) {
+		serve_forward(name + 8, out);
 		return;
 	}
 	rc = mkmbox_create(dir, name, why, sizeof why);
@@ -160,12 +187,12 @@ ask(int fd, const char *name, char *why, size_t whysz)
 	return strncmp(line, "no ", 3) == 0 ? RES_PERM : RES_TEMP;
 }
 
-/* via_channel - a request through relay-agent's child: one end of a new
- * socket pair goes over the channel CHAN. */
+/* open_channel - a new connection to relay-agent's child over the
+ * channel CHAN: one end of a new socket pair is sent to it. */
 static int
-via_channel(int chan, const char *name, char *why, size_t whysz)
+open_channel(int chan, char *why, size_t whysz)
 {
-	int sv[2], rc;
+	int sv[2];
 	char byte = 'r', cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -174,7 +201,7 @@ via_channel(int chan, const char *name, char *why, size_t whysz)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(why, whysz, "socketpair: %s", strerror(errno));
-		return RES_TEMP;
+		return -1;
 	}
 	memset(cbuf, 0, sizeof cbuf);
 	cm = CMSG_FIRSTHDR(&mh);
@@ -184,58 +211,65 @@ via_channel(int chan, const char *name, char *why, size_t whysz)
 	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
 	if (sendmsg(chan, &mh, MSG_NOSIGNAL) != 1) {
 		snprintf(why, whysz, "the mailbox helper is gone: %s", strerror(errno));
-		rc = RES_TEMP;
-	} else {
+		close(sv[0]);
 		close(sv[1]);
-		sv[1] = -1;
-		rc = ask(sv[0], name, why, whysz);
+		return -1;
 	}
-	close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	return rc;
+	close(sv[1]);
+	return sv[0];
 }
 
-/* via_socket - a request through the helper socket at PATH. */
+/* open_socket - a connection to the helper socket at PATH. */
 static int
-via_socket(const char *path, const char *name, char *why, size_t whysz)
+open_socket(const char *path, char *why, size_t whysz)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, rc;
+	int fd;
 
 	if (strlcpy_ck(sun.sun_path, path, sizeof sun.sun_path) < 0) {
 		snprintf(why, whysz, "mkmbox_socket too long");
-		return RES_TEMP;
+		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		snprintf(why, whysz, "no mailbox helper at %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return RES_TEMP;
+		return -1;
 	}
-	rc = ask(fd, name, why, whysz);
-	close(fd);
-	return rc;
+	return fd;
+}
+
+/* mkmbox_helper_open - a connection to the helper (see mkmbox.h). */
+int
+mkmbox_helper_open(const char *helper, char *why, size_t whysz)
+{
+	const char *chan = getenv(MKMBOX_FD_ENV);
+	char *end;
+	long fd;
+
+	if (chan && *chan) {
+		errno = 0;
+		fd = strtol(chan, &end, 10);
+		if (!*end && !errno && fd > 2 && fd < 65536 && fcntl((int)fd, F_GETFD) >= 0)
+			return open_channel((int)fd, why, whysz);
+	}
+	return open_socket(helper, why, whysz);
 }
 
 /* mkmbox_request - have DIR/NAME made, by whichever way there is. */
 int
 mkmbox_request(const char *dir, const char *name, const char *helper, char *why, size_t whysz)
 {
-	const char *chan = getenv(MKMBOX_FD_ENV);
-	char *end;
-	long fd;
+	int fd, rc;
 
 	if (geteuid() == 0)
 		return mkmbox_create(dir, name, why, whysz);
-	if (chan && *chan) {
-		errno = 0;
-		fd = strtol(chan, &end, 10);
-		if (!*end && !errno && fd > 2 && fd < 65536 && fcntl((int)fd, F_GETFD) >= 0)
-			return via_channel((int)fd, name, why, whysz);
-	}
-	return via_socket(helper, name, why, whysz);
+	if ((fd = mkmbox_helper_open(helper, why, whysz)) < 0)
+		return RES_TEMP;
+	rc = ask(fd, name, why, whysz);
+	close(fd);
+	return rc;
 }
 
 /* mkmbox_owner_ok - whether ST belongs to account NAME. */

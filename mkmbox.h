@@ -8,6 +8,7 @@
  *
  *   mkmbox_create   the work, as root (smtp-mkmbox, relay-agent's child)
  *   mkmbox_serve    one request on a connection: a name, one answer line
+ *                   (or "forward NAME": forward.c)
  *   mkmbox_request  the asking side: itself as root, else the channel
  *                   inherited from relay-agent, else the helper socket
  */
@@ -34,7 +35,8 @@
 int mkmbox_create(const char *dir, const char *name, char *why, size_t whysz);
 
 /* mkmbox_serve - read one name from IN (at most MKMBOX_WAIT_MS), create
- * its mailbox in DIR, answer "ok", "no REASON" or "error REASON" on OUT. */
+ * its mailbox in DIR, answer "ok", "no REASON" or "error REASON" on OUT;
+ * or read "forward NAME" and answer with forward_serve. */
 void mkmbox_serve(int in, int out, const char *dir);
 
 /*
@@ -45,6 +47,12 @@ void mkmbox_serve(int in, int out, const char *dir);
  */
 int mkmbox_request(const char *dir, const char *name, const char *helper,
                    char *why, size_t whysz);
+
+/*
+ * mkmbox_helper_open - a connection to the helper: the channel in
+ * $SMTP_MKMBOX_FD, else the socket HELPER. The fd, or -1 with WHY.
+ */
+int mkmbox_helper_open(const char *helper, char *why, size_t whysz);
 
 /* mkmbox_owner_ok - whether the mailbox ST belongs to account NAME. */
 int mkmbox_owner_ok(const struct stat *st, const char *name);

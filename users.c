@@ -16,6 +16,7 @@
  * own name (or \name) delivers to that account's mailbox (Postfix's rule),
  * and so does a name met again while it is being expanded.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 
 #include "config.h"
 #include "users.h"
+#include "users-int.h"
 #include "util.h"
 
 /* users_valid_name - letters, digits, ".", "_", "-"; not ".x", not "x.lock". */
@@ -48,9 +50,26 @@ users_valid_name(const char *s)
 	return 1;
 }
 
-/* valid_foreign - a plain local@domain with a printable ASCII local part. */
+/* valid_literal - an address literal: [IPv4] or [IPv6:address]. */
 static int
-valid_foreign(const char *s)
+valid_literal(const char *d)
+{
+	char ip[INET6_ADDRSTRLEN + 8], buf[sizeof(struct in6_addr)];
+	size_t n = strlen(d);
+
+	if (n < 3 || d[0] != '[' || d[n - 1] != ']' || n - 2 >= sizeof ip)
+		return 0;
+	memcpy(ip, d + 1, n - 2);
+	ip[n - 2] = '\0';
+	if (strncasecmp(ip, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, ip + 5, buf) == 1;
+	return inet_pton(AF_INET, ip, buf) == 1;
+}
+
+/* users_valid_foreign - a plain local@domain (or @[address literal]) with a
+ * printable ASCII local part. */
+int
+users_valid_foreign(const char *s)
 {
 	const char *at = strrchr(s, '@');
 
@@ -60,19 +79,29 @@ valid_foreign(const char *s)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
 		    strchr("<>()[]\\,;:\"", *p))
 			return 0;
-	return config_valid_domain(at + 1);
+	return config_valid_domain(at + 1) || valid_literal(at + 1);
 }
 
+/* user_cmp - entries by name, any case (the table's order for bsearch). */
 static int
 user_cmp(const void *a, const void *b)
 {
 	return strcasecmp(((const struct user *)a)->name, ((const struct user *)b)->name);
 }
 
-/* target_local - whether alias target T names a local name; LOCAL gets
- * the name part (a leading backslash kept). */
+/* user_line_cmp - by name, then by line: the first of a duplicate first. */
 static int
-target_local(const struct config *cf, const char *t, char *local, size_t localsz)
+user_line_cmp(const void *a, const void *b)
+{
+	int c = user_cmp(a, b);
+
+	return c ? c : ((const struct user *)a)->line - ((const struct user *)b)->line;
+}
+
+/* users_target_local - whether alias target T names a local name; LOCAL gets
+ * the name part (a leading backslash kept). */
+int
+users_target_local(const struct config *cf, const char *t, char *local, size_t localsz)
 {
 	const char *at = strrchr(t, '@');
 
@@ -90,9 +119,9 @@ target_local(const struct config *cf, const char *t, char *local, size_t localsz
 	return 1;
 }
 
-/* is_discard - the /dev/null target (users system). */
-static int
-is_discard(const char *t)
+/* users_is_discard - the /dev/null target (users system). */
+int
+users_is_discard(const char *t)
 {
 	return strcmp(t, "/dev/null") == 0;
 }
@@ -106,6 +135,8 @@ static int
 check_alias(const struct config *cf, const struct user *u, int depth,
             const struct user **stack, int *mailboxes, char *why, size_t whysz)
 {
+	if (u->broken)
+		return 0;               /* refused: reaches nothing */
 	if (u->ntargets == 0) {
 		(*mailboxes)++;
 		return 0;
@@ -123,8 +154,8 @@ check_alias(const struct config *cf, const struct user *u, int depth,
 	stack[depth] = u;
 	for (int i = 0; i < u->ntargets; i++) {
 		char local[USER_NAME_MAX + 2];
-		if (is_discard(u->targets[i]) ||
-		    !target_local(cf, u->targets[i], local, sizeof local))
+		if (users_is_discard(u->targets[i]) ||
+		    !users_target_local(cf, u->targets[i], local, sizeof local))
 			continue;
 		if (cf->users_system && (local[0] == '\\' || strcasecmp(local, u->name) == 0)) {
 			(*mailboxes)++;         /* its own mailbox */
@@ -146,10 +177,10 @@ check_alias(const struct config *cf, const struct user *u, int depth,
 	return 0;
 }
 
-/* unsupported_kind - what kind of aliases(5) target T is that we refuse;
+/* users_unsupported_kind - what kind of aliases(5) target T is that we refuse;
  * NULL for an address, a name or /dev/null. */
-static const char *
-unsupported_kind(const char *t)
+const char *
+users_unsupported_kind(const char *t)
 {
 	if (t[0] == '"')
 		t++;
@@ -157,15 +188,15 @@ unsupported_kind(const char *t)
 		return "|command";
 	if (strncasecmp(t, ":include:", 9) == 0)
 		return ":include:";
-	if (t[0] == '/' && !is_discard(t))
+	if (t[0] == '/' && !users_is_discard(t))
 		return "/file";
 	return NULL;
 }
 
-/* split_targets - the next comma-separated target of *P (commas inside
+/* users_split_targets - the next comma-separated target of *P (commas inside
  * double quotes do not count), trimmed; NULL at the end. */
-static char *
-split_targets(char **p)
+char *
+users_split_targets(char **p)
 {
 	char *s = *p, *t;
 	int quoted = 0;
@@ -187,7 +218,7 @@ parse_targets(const struct config *cf, struct user *u, char *list, char *why, si
 {
 	char *t, *rest = list;
 
-	while ((t = split_targets(&rest)) != NULL) {
+	while ((t = users_split_targets(&rest)) != NULL) {
 		char local[USER_NAME_MAX + 2];
 		size_t n = strlen(t);
 		if (t[0] == '\0')
@@ -196,24 +227,24 @@ parse_targets(const struct config *cf, struct user *u, char *list, char *why, si
 			snprintf(why, whysz, "more than %d targets", ALIAS_TARGETS_MAX);
 			return -1;
 		}
-		if (cf->users_system && unsupported_kind(t)) {
+		if (cf->users_system && users_unsupported_kind(t)) {
 			u->unsupported = 1;
 			config_report(LOG_WARNING, "%s:%d: alias \"%s\": %s targets are not supported; "
 			    "its address is refused with 550 5.7.1", cf->aliases_file, u->line, u->name,
-			    unsupported_kind(t));
+			    users_unsupported_kind(t));
 			continue;
 		}
 		if (cf->users_system && t[0] == '<' && n > 2 && t[n - 1] == '>') {
 			t[n - 1] = '\0';
 			t++;
 		}
-		int ok = cf->users_system && (is_discard(t) ||
+		int ok = cf->users_system && (users_is_discard(t) ||
 		    (t[0] == '\\' && users_valid_name(t + 1)));
-		if (!ok && !(strchr(t, '@') ? valid_foreign(t) : users_valid_name(t))) {
+		if (!ok && !(strchr(t, '@') ? users_valid_foreign(t) : users_valid_name(t))) {
 			snprintf(why, whysz, "bad alias target \"%s\"", t);
 			return -1;
 		}
-		if (!ok && target_local(cf, t, local, sizeof local) && !users_valid_name(local)) {
+		if (!ok && users_target_local(cf, t, local, sizeof local) && !users_valid_name(local)) {
 			snprintf(why, whysz, "bad alias target \"%s\"", t);
 			return -1;
 		}
@@ -328,27 +359,46 @@ load_users_file(struct config *cf, char *err, size_t errsz)
 	return 0;
 }
 
-/* aliases_error - report one error of the aliases file at LINENO; the
- * first one is kept in ERR. */
+/* aliases_warn - one entry of the aliases file at LINENO cannot be used:
+ * a warning (up to CONF_REPORTS_MAX of them); the rest of the file works. */
 static void
-aliases_error(const struct config *cf, int lineno, int *errors, char *err, size_t errsz,
-              const char *why)
+aliases_warn(const struct config *cf, int lineno, int *problems, const char *what)
 {
-	if ((*errors)++ == 0)
-		config_error(err, errsz, cf->aliases_file, lineno, "%s", why);
-	if (*errors <= CONF_REPORTS_MAX)
-		config_report(LOG_ERR, "%s:%d: %s", cf->aliases_file, lineno, why);
+	if (++*problems <= CONF_REPORTS_MAX)
+		config_report(LOG_WARNING, "%s:%d: %s", cf->aliases_file, lineno, what);
+}
+
+/* alias_refuse - keep NAME (when it is a name) as a broken alias, which
+ * refuses its address (550 5.1.1): mail for it must not go to an account
+ * of that name, which the administrator meant to redirect. */
+static void
+alias_refuse(struct config *cf, int *cap, const char *name, int lineno)
+{
+	struct user *u;
+
+	if (!users_valid_name(name) || !(u = table_add(cf, cap)))
+		return;
+	strcpy(u->name, name);
+	u->line = lineno;
+	u->broken = 1;
+	cf->nusers++;
 }
 
 /* aliases_entry - one logical aliases(5) line (continuations joined) at
- * LINENO: added to the table, or reported as an error. */
+ * LINENO: added to the table; one that cannot be parsed is reported, and
+ * its name, when it has one, refused. */
 static void
-aliases_entry(struct config *cf, char *line, int lineno, int *cap, int *errors,
-              char *err, size_t errsz)
+aliases_entry(struct config *cf, char *line, int lineno, int *cap, int *problems)
 {
-	char why[512];
+	char why[512], what[640], name[USER_NAME_MAX + 1] = "";
 	struct user *u = table_add(cf, cap);
+	char *colon = strchr(line, ':');
 
+	if (colon && (size_t)(colon - line) < sizeof name) {
+		memcpy(name, line, (size_t)(colon - line));
+		name[colon - line] = '\0';
+		strcpy(name, config_trim(name));
+	}
 	if (!u)
 		snprintf(why, sizeof why, "more than %d aliases (or out of memory)", USERS_MAX);
 	else {
@@ -359,13 +409,21 @@ aliases_entry(struct config *cf, char *line, int lineno, int *cap, int *errors,
 		}
 		entry_release(u);
 	}
-	aliases_error(cf, lineno, errors, err, errsz, why);
+	if (colon && users_valid_name(name)) {
+		snprintf(what, sizeof what, "%s: alias \"%s\" refused (550 5.1.1) until it is "
+		    "fixed", why, name);
+		alias_refuse(cf, cap, name, lineno);
+	} else
+		snprintf(what, sizeof what, "%s: entry skipped", why);
+	aliases_warn(cf, lineno, problems, what);
 }
 
 /*
  * load_aliases_file - an aliases(5) file: "name: target, ...", "#"
- * comments, continuation lines starting with white space. Every error is
- * reported (up to CONF_REPORTS_MAX), the first one returned in ERR.
+ * comments, continuation lines starting with white space. An entry that
+ * cannot be used is a warning (Postfix's newaliases does the same), never
+ * an error: one bad line must not stop the mail of the whole host. Only
+ * a file that cannot be read is an error.
  */
 static int
 load_aliases_file(struct config *cf, int given, char *err, size_t errsz)
@@ -373,7 +431,7 @@ load_aliases_file(struct config *cf, int given, char *err, size_t errsz)
 	FILE *f = fopen(cf->aliases_file, "r");
 	char buf[CONF_LINE_MAX], *entry;
 	size_t elen = 0;
-	int lineno = 0, start = 0, rc, cap = 0, errors = 0;
+	int lineno = 0, start = 0, rc, cap = 0, problems = 0;
 
 	if (!f) {
 		if (!given && errno == ENOENT)
@@ -395,13 +453,20 @@ load_aliases_file(struct config *cf, int given, char *err, size_t errsz)
 		if (rc > 0 && line[0] == '#')
 			continue;
 		if (cont && line[0] && !start) {
-			aliases_error(cf, lineno, &errors, err, errsz,
-			    "a continuation line with no entry to continue");
+			aliases_warn(cf, lineno, &problems, "a continuation line with no entry to "
+			    "continue: skipped");
 			continue;
 		}
 		if (cont && line[0]) {
 			if (elen + 2 + strlen(line) >= ALIASES_LINE_MAX) {
-				aliases_error(cf, start, &errors, err, errsz, "entry too long");
+				char name[USER_NAME_MAX + 1] = "", *colon = strchr(entry, ':');
+				if (colon && (size_t)(colon - entry) < sizeof name) {
+					memcpy(name, entry, (size_t)(colon - entry));
+					name[colon - entry] = '\0';
+				}
+				alias_refuse(cf, &cap, config_trim(name), start);
+				aliases_warn(cf, start, &problems, "entry too long: its alias (if it "
+				    "names one) refused (550 5.1.1) until it is fixed");
 				start = 0;
 				elen = 0;
 				continue;
@@ -412,13 +477,13 @@ load_aliases_file(struct config *cf, int given, char *err, size_t errsz)
 			continue;
 		}
 		if (start)
-			aliases_entry(cf, entry, start, &cap, &errors, err, errsz);
+			aliases_entry(cf, entry, start, &cap, &problems);
 		start = 0;
 		elen = 0;
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			aliases_error(cf, lineno, &errors, err, errsz, "line too long");
+			aliases_warn(cf, lineno, &problems, "line too long: skipped");
 			continue;
 		}
 		if (line[0] == '\0')
@@ -429,7 +494,31 @@ load_aliases_file(struct config *cf, int given, char *err, size_t errsz)
 	}
 	free(entry);
 	fclose(f);
-	return errors ? -1 : 0;
+	if (problems > CONF_REPORTS_MAX)
+		config_report(LOG_WARNING, "%s: %d more entries cannot be used", cf->aliases_file,
+		    problems - CONF_REPORTS_MAX);
+	return 0;
+}
+
+/* users_dedup - users system: a name given twice (in any case) keeps its
+ * first entry, with a warning about the others (CF's table is sorted by
+ * name, then line). */
+static void
+users_dedup(struct config *cf)
+{
+	int n = 0;
+
+	for (int i = 0; i < cf->nusers; i++) {
+		if (n > 0 && strcasecmp(cf->users[n - 1].name, cf->users[i].name) == 0) {
+			config_report(LOG_WARNING, "%s:%d: \"%s\" given again (first at line %d): this "
+			    "entry is ignored", cf->aliases_file, cf->users[i].line, cf->users[i].name,
+			    cf->users[n - 1].line);
+			entry_release(&cf->users[i]);
+			continue;
+		}
+		cf->users[n++] = cf->users[i];
+	}
+	cf->nusers = n;
 }
 
 /* users_load - read the users or aliases file; check aliases. */
@@ -443,7 +532,9 @@ users_load(struct config *cf, int aliases_given, char *err, size_t errsz)
 	                     : load_users_file(cf, err, errsz) < 0)
 		return -1;
 	if (cf->nusers > 0)
-		qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+		qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_line_cmp);
+	if (cf->users_system)
+		users_dedup(cf);
 	/* Sorted, a name given twice (in any case) sits beside its twin. */
 	for (int i = 1; i < cf->nusers; i++)
 		if (strcasecmp(cf->users[i - 1].name, cf->users[i].name) == 0) {
@@ -456,9 +547,20 @@ users_load(struct config *cf, int aliases_given, char *err, size_t errsz)
 	for (int i = 0; i < cf->nusers; i++) {
 		const struct user *stack[ALIAS_DEPTH_MAX + 1];
 		int mailboxes = 0;
-		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) < 0)
+		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) == 0)
+			continue;
+		if (!cf->users_system)
 			return config_error(err, errsz, file, cf->users[i].line, "%s", why);
+		/* Under users system the alias alone is refused. */
+		config_report(LOG_WARNING, "%s:%d: %s: alias \"%s\" refused (550 5.1.1) until it "
+		    "is fixed", file, cf->users[i].line, why, cf->users[i].name);
+		cf->users[i].loop = 1;
 	}
+	for (int i = 0; i < cf->nusers; i++)
+		if (cf->users[i].loop) {
+			entry_release(&cf->users[i]);
+			cf->users[i].broken = 1;
+		}
 	if (cf->users_system)
 		return 0;       /* expansions depend on the accounts: sized at RCPT */
 	for (int i = 0; i < cf->nusers; i++) {
@@ -494,308 +596,6 @@ users_find(const struct config *cf, const char *name)
 	if (strlcpy_ck(key.name, name, sizeof key.name) < 0 || cf->nusers == 0)
 		return NULL;
 	return bsearch(&key, cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
-}
-
-/* account - the password entry of NAME (lower-cased first) if its name
- * passes our rules, else NULL (users system). */
-static struct passwd *
-account(const char *name)
-{
-	char lower[USER_NAME_MAX + 1];
-	struct passwd *pw;
-
-	if (strlcpy_ck(lower, name, sizeof lower) < 0)
-		return NULL;
-	str_lower(lower);
-	if (!users_valid_name(lower) || !(pw = getpwnam(lower)) || !users_valid_name(pw->pw_name))
-		return NULL;
-	return pw;
-}
-
-/* users_mailbox - whether NAME is a mailbox; its spelling into OUT. */
-int
-users_mailbox(const struct config *cf, const char *name, char *out, size_t outsz)
-{
-	if (cf->users_system) {
-		struct passwd *pw = account(name);
-		return pw && strlcpy_ck(out, pw->pw_name, outsz) == 0;
-	}
-	const struct user *u = users_find(cf, name);
-	return u && u->ntargets == 0 && strlcpy_ck(out, u->name, outsz) == 0;
-}
-
-/* ----------------------------------------------------------- expansion */
-
-/* The state of one expansion. */
-struct xstate {
-	const struct config *cf;
-	struct expansion *ex;
-	const char *stack[ALIAS_DEPTH_MAX + 2];     /* names being expanded */
-	int found;              /* something was added or discarded */
-};
-
-/* add_mailbox - add a copy of NAME unless present. */
-static int
-add_mailbox(struct xstate *x, const char *name)
-{
-	struct expansion *ex = x->ex;
-
-	x->found = 1;
-	for (int i = 0; i < ex->nmailboxes; i++)
-		if (strcmp(ex->mailboxes[i], name) == 0)
-			return UX_FOUND;
-	if (ex->nmailboxes >= RCPT_EXPAND_MAX ||
-	    !(ex->mailboxes[ex->nmailboxes] = strdup(name)))
-		return UX_OVERFLOW;
-	ex->nmailboxes++;
-	return UX_FOUND;
-}
-
-/* add_foreign - add a copy of ADDR unless present (any case). */
-static int
-add_foreign(struct xstate *x, const char *addr)
-{
-	struct expansion *ex = x->ex;
-
-	x->found = 1;
-	for (int i = 0; i < ex->nforeign; i++)
-		if (strcasecmp(ex->foreign[i], addr) == 0)
-			return UX_FOUND;
-	if (ex->nforeign >= RCPT_EXPAND_MAX || !(ex->foreign[ex->nforeign] = strdup(addr)))
-		return UX_OVERFLOW;
-	ex->nforeign++;
-	return UX_FOUND;
-}
-
-/* expand_user - users file: add what U reaches (loops refused at load). */
-static int
-expand_user(struct xstate *x, const struct user *u, int depth)
-{
-	if (u->ntargets == 0)
-		return add_mailbox(x, u->name);
-	if (depth > ALIAS_DEPTH_MAX)
-		return UX_OVERFLOW;
-	for (int i = 0; i < u->ntargets; i++) {
-		char local[USER_NAME_MAX + 2];
-		int rc;
-		if (target_local(x->cf, u->targets[i], local, sizeof local)) {
-			const struct user *t = users_find(x->cf, local);
-			rc = t ? expand_user(x, t, depth + 1) : UX_OVERFLOW;
-		} else
-			rc = add_foreign(x, u->targets[i]);
-		if (rc != UX_FOUND)
-			return rc;
-	}
-	return UX_FOUND;
-}
-
-/* account_mailbox - users system: the mailbox of account NAME itself (a
- * self-reference, \name, a loop); a name that is no account is skipped
- * with a log line. */
-static int
-account_mailbox(struct xstate *x, const char *name)
-{
-	struct passwd *pw = account(name);
-
-	if (!pw) {
-		config_report(LOG_WARNING, "alias target \"%s\" is no account: skipped", name);
-		return UX_FOUND;
-	}
-	return add_mailbox(x, pw->pw_name);
-}
-
-static int expand_name(struct xstate *x, const char *name, int depth);
-
-/* expand_target - users system: one target T of OWNER's alias or .forward. */
-static int
-expand_target(struct xstate *x, const char *t, const char *owner, int depth)
-{
-	char local[USER_NAME_MAX + 2];
-	int rc;
-
-	if (is_discard(t)) {
-		x->found = 1;
-		return UX_FOUND;
-	}
-	if (!target_local(x->cf, t, local, sizeof local))
-		return add_foreign(x, t);
-	if (local[0] == '\\')
-		return account_mailbox(x, local + 1);
-	if (strcasecmp(local, owner) == 0)
-		return account_mailbox(x, owner);
-	rc = expand_name(x, local, depth);
-	if (rc == UX_UNKNOWN) {
-		config_report(LOG_WARNING, "\"%s\" names \"%s\", which is no alias nor account: skipped",
-		    owner, local);
-		return UX_FOUND;
-	}
-	return rc;
-}
-
-/*
- * forward_read - ~/.forward of account PW into BUF: 1 read, 0 none or
- * ignored (logged). Postfix's checks: a plain file (no symlink) owned by
- * the user (or root), not writable by group or others, not too long.
- */
-static int
-forward_read(const struct passwd *pw, char *buf, size_t bufsz)
-{
-	char path[FILE_PATH_MAX];
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	if (!pw->pw_dir || pw->pw_dir[0] != '/' ||
-	    path_join(path, sizeof path, pw->pw_dir, ".forward") < 0)
-		return 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			config_report(LOG_WARNING, "%s: %s: ignored", path, strerror(errno));
-		return 0;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != pw->pw_uid && st.st_uid != 0) || (st.st_mode & 022)) {
-		config_report(LOG_WARNING, "%s: not a plain file owned by %s and writable by it "
-		    "only: ignored", path, pw->pw_name);
-		close(fd);
-		return 0;
-	}
-	while (got < bufsz && (n = read(fd, buf + got, bufsz - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			config_report(LOG_WARNING, "%s: %s: ignored", path, strerror(errno));
-			close(fd);
-			return 0;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	if (got >= bufsz) {
-		config_report(LOG_WARNING, "%s: longer than %zu octets: ignored", path, bufsz - 1);
-		return 0;
-	}
-	buf[got] = '\0';
-	return 1;
-}
-
-/*
- * expand_forward - the addresses of PW's ~/.forward (commas or lines;
- * "#" comment lines). Anything but an address, a name or \name is logged
- * and ignored. Returns UX_FOUND when it forwards somewhere, UX_UNKNOWN
- * when there is none (the mailbox then), or an error.
- */
-static int
-expand_forward(struct xstate *x, const struct passwd *pw, int depth)
-{
-	char *buf = malloc(FORWARD_FILE_MAX + 1), *line, *save = NULL, owner[USER_NAME_MAX + 1];
-	int rc = UX_UNKNOWN, used = 0;
-
-	if (!buf)
-		return UX_OVERFLOW;
-	strlcpy_ck(owner, pw->pw_name, sizeof owner);
-	if (!forward_read(pw, buf, FORWARD_FILE_MAX + 1)) {
-		free(buf);
-		return UX_UNKNOWN;
-	}
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *t, *rest = line;
-		if (config_trim(line)[0] == '#')
-			continue;
-		while ((t = split_targets(&rest)) != NULL) {
-			size_t n = strlen(t);
-			char local[USER_NAME_MAX + 2];
-			if (t[0] == '\0')
-				continue;
-			if (t[0] == '<' && n > 2 && t[n - 1] == '>') {
-				t[n - 1] = '\0';
-				t++;
-			}
-			int ok = t[0] == '\\' ? users_valid_name(t + 1) :
-			    strchr(t, '@') ? valid_foreign(t) : users_valid_name(t);
-			if (ok && target_local(x->cf, t, local, sizeof local) && local[0] != '\\' &&
-			    !users_valid_name(local))
-				ok = 0;
-			if (!ok || unsupported_kind(t)) {
-				config_report(LOG_WARNING, "%s/.forward: \"%.64s\" ignored: only addresses "
-				    "are supported", pw->pw_dir, t);
-				continue;
-			}
-			used = 1;
-			if ((rc = expand_target(x, t, owner, depth)) != UX_FOUND) {
-				free(buf);
-				return rc;
-			}
-		}
-	}
-	free(buf);
-	return used ? UX_FOUND : UX_UNKNOWN;
-}
-
-/* expand_name - users system: NAME is an alias, else an account (its
- * .forward, else its mailbox); a name met again is its own mailbox. */
-static int
-expand_name(struct xstate *x, const char *name, int depth)
-{
-	const struct user *u;
-	struct passwd *pw;
-	char own[USER_NAME_MAX + 1];
-	int rc;
-
-	if (depth > ALIAS_DEPTH_MAX)
-		return account_mailbox(x, name);
-	for (int i = 0; i < depth; i++)
-		if (strcasecmp(x->stack[i], name) == 0)
-			return account_mailbox(x, name);
-	x->stack[depth] = name;
-	if ((u = users_find(x->cf, name)) != NULL) {
-		if (u->unsupported)
-			return UX_UNSUPPORTED;
-		for (int i = 0; i < u->ntargets; i++)
-			if ((rc = expand_target(x, u->targets[i], u->name, depth + 1)) != UX_FOUND)
-				return rc;
-		return UX_FOUND;
-	}
-	if (!(pw = account(name))) {
-		/* RFC 5321 wants postmaster: root's unless the aliases say. */
-		if (strcasecmp(name, "postmaster") == 0 && depth == 0)
-			return expand_name(x, "root", depth + 1);
-		return UX_UNKNOWN;
-	}
-	strlcpy_ck(own, pw->pw_name, sizeof own);
-	x->stack[depth] = own;
-	rc = expand_forward(x, pw, depth + 1);
-	if (rc == UX_UNKNOWN)
-		return add_mailbox(x, own);
-	return rc;
-}
-
-/* users_expand - expand LOCAL (any case; "+tag" ignored). */
-int
-users_expand(const struct config *cf, const char *local, struct expansion *ex)
-{
-	struct xstate x = { .cf = cf, .ex = ex };
-	char name[LOCALPART_MAX + 1];
-	const struct user *u;
-	char *plus;
-	int rc;
-
-	if (strlcpy_ck(name, local, sizeof name) < 0)
-		return UX_UNKNOWN;
-	if ((plus = strchr(name, '+')) != NULL)
-		*plus = '\0';
-	if (cf->users_system) {
-		str_lower(name);
-		if (!users_valid_name(name))
-			return UX_UNKNOWN;
-		rc = expand_name(&x, name, 0);
-		return rc == UX_FOUND && !x.found ? UX_UNKNOWN : rc;
-	}
-	if (!(u = users_find(cf, name)))
-		return UX_UNKNOWN;
-	return expand_user(&x, u, 0);
 }
 
 /* expansion_free - release the strings of EX and empty it. */

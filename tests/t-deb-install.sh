@@ -9,10 +9,13 @@
 # cron line's command, which does nothing while /run/systemd/system
 # exists and delivers otherwise; the logrotate entry; a message queued
 # for a foreign domain (its smarthost refuses) that must survive an
-# upgrade; remove, which keeps the configuration and the queue; purge,
-# which keeps the mailboxes, the queue and the account.
+# upgrade; the service account racing a symbolic link in place of the
+# maildrop before a reconfigure (set aside, never followed); remove, which
+# keeps the configuration and the queue; purge, which keeps the
+# mailboxes, the queue and the account; and an existing vmail that is a
+# login account, which the package refuses to take over.
 . "$(dirname "$0")/lib.sh"
-N=27
+N=32
 plan $N
 if [ "$BIN" != "$TOP/build" ]; then
 	skip $N "the package is built from the sources: tested with the plain build only"
@@ -144,6 +147,18 @@ check "the upgrade leaves /etc/smtp-session.conf as the administrator left it" \
 expect_eq "the queued message and the mailbox survive the upgrade" \
 	"$(queue):$(spool):$(cat "$R/var/mail/root" 2>/dev/null)" "1:$spool_before:$mbox_before"
 
+# --- the account points its maildrop at /etc, then a reconfigure --------------
+sh_in 'cd /var/spool/smtp-session && runuser -u vmail -- mv maildrop maildrop.saved &&
+	runuser -u vmail -- ln -s /etc maildrop' >/dev/null
+inroot env DEBIAN_FRONTEND=noninteractive dpkg-reconfigure smtp-session >"$T/reconf.log" 2>&1
+expect_eq "reconfigure with the maildrop a link to /etc: /etc keeps its owner and mode" \
+	"$(stat -c '%U:%G %a' "$R/etc")" "root:root 755"
+expect_eq "reconfigure: the link is set aside, a new maildrop made (vmail:smtpdrop 1730)" \
+	"$(sh_in 'cd /var/spool/smtp-session && stat -c "%U:%G %a" maildrop && readlink maildrop.invalid-*')" \
+	"vmail:smtpdrop 1730
+/etc"
+sh_in 'cd /var/spool/smtp-session && rm -f maildrop.invalid-* && rmdir maildrop.saved' >/dev/null
+
 # --- remove --------------------------------------------------------------------
 if apt_in remove smtp-session; then ok "apt-get remove"; else
 	nok "apt-get remove"; tail -n 30 "$T/apt.log" | sed 's/^/   /'
@@ -174,3 +189,15 @@ expect_eq "purge keeps the mailboxes, the queue, the account and its groups, /et
 expect_eq "purge forgets the statoverride and the enablement of the units" \
 	"$(inroot dpkg-statoverride --list | grep smtp-session; cd "$R/etc/systemd/system" && for l in *.wants/*; do
 		case $(readlink "$l") in */smtp-*|*/relay-agent*) echo "$l";; esac; done)" ""
+
+# --- an existing vmail that is a login account ---------------------------------
+sh_in 'deluser --quiet vmail; delgroup --quiet vmail
+	adduser --quiet --disabled-password --gecos "" --uid 5000 --shell /bin/bash vmail' >/dev/null
+if apt_in install "/tmp/pkg/$NAME"; then nok "an existing login account vmail: installation refused"; else
+	ok "an existing login account vmail: installation refused"
+fi
+check "it says why and what to do" \
+	bash -c "grep -q 'an account named vmail exists but is not a system' '$T/apt.log' &&
+		grep -q 'uid 5000 is not a system uid (100-999), its shell /bin/bash allows logins, its home is /home/vmail' '$T/apt.log'"
+expect_eq "that account is not put in group mail" \
+	"$(sh_in 'id -nG vmail | tr " " "\n" | grep -cx mail')" 0

@@ -8,7 +8,8 @@
 # a copy that waited in the queue. /dev/null, a self-reference, an
 # unsupported target (550 5.7.1, logged at load, the rest works), a
 # mailbox owned by someone else, root@localhost, postmaster, and
-# newaliases on a good and a broken aliases file.
+# newaliases on a good and a broken aliases file (warnings, exit 0, as
+# Postfix's: the rest of the file works).
 . "$(dirname "$0")/lib.sh"
 plan 40
 
@@ -178,8 +179,8 @@ cp "$T/aliases" "$T/aliases.bad"
 printf 'bad line without colon\nok2: sam\n.x: sam\n' >>"$T/aliases.bad"
 sed "s|^aliases .*|aliases $T/aliases.bad|" "$T/conf" >"$T/bad.conf"
 "$BIN/sendmail" -C "$T/bad.conf" -bi 2>"$T/bi.bad"
-expect_eq "newaliases on a broken aliases file: exit 78" "$?" 78
-check "newaliases names every error by file and line" \
-	bash -c "grep -q '^$T/aliases.bad:9: ' '$T/bi.bad' && grep -q '^$T/aliases.bad:11: bad name' '$T/bi.bad'"
-expect_eq "a broken aliases file refuses the session (421)" \
-	"$(printf 'QUIT\r\n' | "$BIN/smtp-session" -c "$T/bad.conf" 2>/dev/null | tr -d '\r' | cut -c1-9)" "421 4.3.0"
+expect_eq "newaliases on an aliases file with broken entries: exit 0 (warnings)" "$?" 0
+check "newaliases names every broken entry by file and line" \
+	bash -c "grep -q '^warning: $T/aliases.bad:9: ' '$T/bi.bad' && grep -q '^warning: $T/aliases.bad:11: bad name' '$T/bi.bad'"
+expect_eq "broken entries in the aliases file do not refuse the session" \
+	"$(printf 'QUIT\r\n' | "$BIN/smtp-session" -c "$T/bad.conf" 2>/dev/null | tr -d '\r' | cut -c1-9 | head -n 1)" "220 mx.te"
