@@ -67,7 +67,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o users-expand.o forward.o linereader.o addr.o \
-               envelope.o spool.o deliver.o bufout.o inject.o mkmbox.o
+               envelope.o spool.o spool-drop.o deliver.o bufout.o inject.o mkmbox.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
@@ -76,7 +76,8 @@ RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-worker.o relay-admi
                spool-aside.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
 SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o users-expand.o \
                forward.o mkmbox.o log.o addr.o bufout.o linereader.o
-POSTDROP_OBJS = smtp-postdrop.o spool.o envelope.o util.o log.o
+POSTDROP_OBJS = smtp-postdrop.o spool.o spool-drop.o envelope.o util.o log.o config.o \
+                users.o users-expand.o forward.o mkmbox.o addr.o
 MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o forward.o users.o users-expand.o config.o util.o log.o
 PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
@@ -292,7 +293,8 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
-                   users-expand.c forward.c linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c
+                   users-expand.c forward.c linereader.c addr.c envelope.c spool.c spool-drop.c deliver.c bufout.c \
+                   inject.c mkmbox.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz

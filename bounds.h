@@ -113,8 +113,17 @@
 #define SENDMAIL_HEADER_MAX 1048576 /* octets of a message's header section
                                        sendmail holds (for -t and the
                                        headers it adds); longer: refused */
-#define MAILDROP_FILE_MAX   (1L << 30) /* octets smtp-postdrop takes */
+#define MAILDROP_FILE_MAX   (1L << 30) /* octets smtp-postdrop takes at most */
+#define MAILDROP_FRAMING_MAX ((RCPT_EXPAND_MAX + 4) * SMTP_MAILRCPT_MAX) /* octets
+                                       of SMTP around the message in a
+                                       dropped file (EHLO, MAIL, RCPTs,
+                                       DATA, the dot, QUIT): smtp-postdrop
+                                       takes max_message_size and this */
 #define PICKUP_ROUNDS_MAX   10      /* maildrop listings in one pickup run */
+#define PICKUP_NAMES_MAX    10000   /* names one maildrop listing keeps */
+#define PICKUP_FEEDS_MAX    10      /* transactions one dropped file may
+                                       take in one pickup run (recipients
+                                       refused for now are fed again) */
 #define FORWARD_FILE_MAX    8192    /* octets of a ~/.forward file */
 #define FORWARD_REASON_MAX  256     /* octets of why a ~/.forward was not
                                        read, in the helper's answer */
@@ -126,6 +135,8 @@
 #define MKMBOX_LINE_MAX     128     /* octets of a mailbox helper request or
                                        answer, with the LF */
 #define MKMBOX_WAIT_MS      10000   /* wait for the mailbox helper's answer */
+
+#define QUEUE_MINFREE_MAX   (1L << 50) /* octets: the largest queue_minfree */
 
 /* Defaults of the configuration keys. */
 #define DEF_MAX_MESSAGE_SIZE 26214400L  /* octets */

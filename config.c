@@ -481,6 +481,7 @@ static const struct key keys[] = {
 	{ "relay_from", KT_FUNC, 0, 0, 0, 0, k_relay_from, 0 },
 	{ "auth_file", KT_PATH, S(auth_file), 0, 0, NULL, 0 },
 	{ "max_message_size", KT_LONG, F(max_message_size), 0, 0, 0x7fffffffL, NULL, 0 },
+	{ "queue_minfree", KT_LONG, F(queue_minfree), 0, 0, QUEUE_MINFREE_MAX, NULL, 0 },
 	{ "max_recipients", KT_INT, F(max_recipients), 0, 1, RCPT_EXPAND_MAX, NULL, 0 },
 	{ "timeout", KT_TIMEOUT, F(timeout), 0, 0, 0, NULL, 0 },
 	{ "log", KT_FUNC, 0, 0, 0, 0, k_log, 0 },
@@ -750,6 +751,15 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 	if (cf->users_file[0] == '\0')
 		return config_error(err, errsz, file, 0, "no \"users\" file given");
 	return users_load(cf, key_seen(seen, "aliases"), err, errsz);
+}
+
+/* config_minfree - the free space spool_dir must keep (see config.h). */
+long long
+config_minfree(const struct config *cf)
+{
+	long long rule = (long long)cf->max_message_size * 3 / 2;
+
+	return cf->queue_minfree > rule ? cf->queue_minfree : rule;
 }
 
 /* config_is_local_domain - whether DOMAIN (any case) is one of ours: a

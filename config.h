@@ -42,6 +42,7 @@ struct config {
 	int nrelay_from;                /* 0 with relay_from none */
 	char auth_file[CONF_PATH_MAX];           /* "" when unset */
 	long max_message_size;          /* octets; 0 = no limit */
+	long queue_minfree;             /* octets kept free in spool_dir */
 	int max_recipients;
 	int timeout;                    /* seconds */
 	char log[CONF_PATH_MAX];                 /* "syslog", "stderr" or a path */
@@ -97,6 +98,11 @@ int config_load(struct config *cf, const char *file, enum config_mode mode,
 
 /* config_defaults - fill CF with every default. */
 void config_defaults(struct config *cf);
+
+/* config_minfree - octets that must stay free in spool_dir's file system
+ * before a message is taken: queue_minfree, and at least 1.5 times
+ * max_message_size (Postfix's rule). */
+long long config_minfree(const struct config *cf);
 
 /* config_is_local_domain - whether DOMAIN (any case) is one of ours. */
 int config_is_local_domain(const struct config *cf, const char *domain);

@@ -8,20 +8,27 @@
  * takes the sender and recipients from it (for a report only), and feeds
  * the file unchanged, as standard input, to smtp-session -c FILE -U UID,
  * UID being the file's owner: every check of a session applies, and
- * nothing in the file is trusted but its owner. It reads the replies
- * from a pipe, in order, and decides:
+ * nothing in the file is trusted but its owner. What is fed is the file
+ * as it is but for its RCPT lines: only those of the recipients still
+ * to do (a child writes it into a pipe). It reads the replies, in order,
+ * and decides for each recipient:
  *
- *   250 after the final dot    the message is stored: the file goes; a
- *                              recipient refused at RCPT is reported to
- *                              the sender in a DSN (bounce.c)
- *   any 4xx, no reply at all   the file stays for the next run, until
- *                              queue_lifetime after its mtime: then a DSN
- *   5xx only                   a DSN to the sender (none for <>: logged)
- *                              and the file goes
+ *   2xx at RCPT, 250 after the final dot    done: stored
+ *   5xx at RCPT, or a 5xx for the message   done: reported to the sender
+ *                                           in a DSN (bounce.c; none for
+ *                                           <>: logged)
+ *   4xx at RCPT (452 too many recipients    still to do: fed again at once
+ *   after a partial store, say), 4xx for    in a new transaction when the
+ *   the message, no reply at all            last one stored something,
+ *                                           else at the next run, until
+ *                                           queue_lifetime after the
+ *                                           file's mtime: then a DSN
  *
- * Each file is locked (flock) while it is handled, so two pickups never
- * feed the same file; one interrupted between the delivery and the
- * removal may deliver that message twice, never lose it.
+ * Which recipients are done is recorded (maildrop/NAME.done, spool.h)
+ * while some are still to do; the file goes when all are done. Each file
+ * is locked (flock) while it is handled, so two pickups never feed the
+ * same file; one interrupted between a delivery and its record may
+ * deliver that copy twice, never lose it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,8 +59,11 @@
 /* One recipient of a dropped file and its reply. */
 struct drop_rcpt {
 	char addr[ADDR_MAX + 1];
-	int code;                       /* 0: no reply */
+	off_t off;                      /* its RCPT line in the file */
+	size_t len;
+	int code;                       /* this transaction's reply; 0: none */
 	char reply[SMTP_REPLY_MAX + 1];
+	int report;                     /* to put in this run's DSN */
 };
 
 /* One dropped file. */
@@ -64,13 +74,16 @@ struct drop {
 	time_t mtime;
 	char sender[ADDR_MAX + 1];      /* "" for <> */
 	struct drop_rcpt *rcpts;
+	unsigned char *done;            /* per recipient: stored or reported */
 	int nrcpts;
+	off_t head;                     /* where the RCPT lines start */
+	off_t data;                     /* where the DATA line starts */
 	off_t text;                     /* where the message text starts */
-	int code;                       /* the first reply that is no success
+	int code;                       /* the first reply of this transaction
+	                                   that is no success and not a RCPT's
 	                                   (0: none), and its text */
 	char reply[SMTP_REPLY_MAX + 1];
 	int stored;                     /* 250 after the final dot */
-	int temp;                       /* a 4xx, or a reply that never came */
 };
 
 /* drop_line - the line at *OFF of FD (CRLF or LF removed) into BUF;
@@ -126,13 +139,17 @@ drop_parse(struct drop *d, char *why, size_t whysz)
 		snprintf(why, whysz, "no MAIL FROM after EHLO");
 		return -1;
 	}
+	d->head = off;
 	for (;;) {
+		off_t start = off;
 		if (drop_line(d->fd, &off, line, SMTP_MAILRCPT_MAX) < 0) {
 			snprintf(why, whysz, "no DATA after the recipients");
 			return -1;
 		}
-		if (strcasecmp(line, "DATA") == 0)
+		if (strcasecmp(line, "DATA") == 0) {
+			d->data = start;
 			break;
+		}
 		if (d->nrcpts >= RCPT_EXPAND_MAX) {
 			snprintf(why, whysz, "more than %d recipients", RCPT_EXPAND_MAX);
 			return -1;
@@ -142,6 +159,8 @@ drop_parse(struct drop *d, char *why, size_t whysz)
 			snprintf(why, whysz, "a bad RCPT TO line");
 			return -1;
 		}
+		d->rcpts[d->nrcpts].off = start;
+		d->rcpts[d->nrcpts].len = (size_t)(off - start);
 		d->nrcpts++;
 	}
 	if (d->nrcpts == 0) {
@@ -177,19 +196,15 @@ read_reply(struct linereader *lr, char *text, size_t textsz)
 	return 0;
 }
 
-/* note - a step's reply: remember the first failure of the dialogue. */
+/* note - a reply of a step that is no RCPT: remember the first failure. */
 static void
 note(struct drop *d, int code, const char *text)
 {
-	if (code / 100 == 2 || code == 354)
+	if (code / 100 == 2 || code == 354 || d->code)
 		return;
-	if (code == 0 || code / 100 == 4)
-		d->temp = 1;
-	if (!d->code) {
-		d->code = code ? code : 451;
-		strlcpy_ck(d->reply, code ? text : "451 4.3.0 the local submission ended without "
-		    "an answer", sizeof d->reply);
-	}
+	d->code = code ? code : 451;
+	strlcpy_ck(d->reply, code ? text : "451 4.3.0 the local submission ended without "
+	    "an answer", sizeof d->reply);
 }
 
 /* session_path - smtp-session beside relay-agent, else in SBINDIR. */
@@ -228,61 +243,134 @@ reap(pid_t pid)
 		;
 }
 
-/* feed - run smtp-session -U on the file and read its replies. */
+/* copy_range - octets [FROM, TO) of FD (TO -1: to its end) onto OUT. */
+static int
+copy_range(int fd, off_t from, off_t to, int out)
+{
+	static char buf[IO_BUF_SIZE];
+
+	while (to < 0 || from < to) {
+		size_t want = to < 0 || to - from > (off_t)sizeof buf ? sizeof buf : (size_t)(to - from);
+		ssize_t n = pread(fd, buf, want, from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 || to >= 0 ? -1 : 0;
+		if (write_all(out, buf, (size_t)n) < 0)
+			return -1;
+		from += n;
+	}
+	return 0;
+}
+
+/* write_dialogue - the file as it is, but with only the RCPT lines of the
+ * recipients still to do, onto OUT (a child's job: the session reads it
+ * while the parent reads the replies). */
+static void
+write_dialogue(const struct drop *d, int out)
+{
+	if (copy_range(d->fd, 0, d->head, out) < 0)
+		_exit(1);
+	for (int i = 0; i < d->nrcpts; i++)
+		if (!d->done[i] && copy_range(d->fd, d->rcpts[i].off,
+		    d->rcpts[i].off + (off_t)d->rcpts[i].len, out) < 0)
+			_exit(1);
+	_exit(copy_range(d->fd, d->data, -1, out) < 0);
+}
+
+/* feed - one transaction: smtp-session -U on the recipients still to do;
+ * their replies into D's recipients, the rest into D. */
 static void
 feed(const struct config *cf, struct drop *d)
 {
 	char prog[FILE_PATH_MAX], uid[32], text[SMTP_REPLY_MAX + 1];
 	struct linereader *lr = malloc(sizeof *lr);
-	int p[2], code;
-	pid_t pid;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, code, todo[RCPT_EXPAND_MAX], ntodo = 0;
+	pid_t writer = -1, pid = -1;
 
+	d->code = 0;
+	d->reply[0] = '\0';
+	d->stored = 0;
+	for (int i = 0; i < d->nrcpts; i++) {
+		d->rcpts[i].code = 0;
+		strlcpy_ck(d->rcpts[i].reply, "451 4.3.0 no answer", sizeof d->rcpts[i].reply);
+		if (!d->done[i])
+			todo[ntodo++] = i;
+	}
 	session_path(prog, sizeof prog);
 	snprintf(uid, sizeof uid, "%ld", d->uid);
-	if (!lr || pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		log_msg(LOG_ERR, "pickup: cannot start %s: %s", prog, strerror(errno));
-		note(d, 0, "");
-		free(lr);
-		return;
+	if (!lr || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    (writer = fork()) < 0)
+		goto fail;
+	if (writer == 0) {
+		close(in[0]);
+		close(out[0]);
+		close(out[1]);
+		write_dialogue(d, in[1]);
 	}
+	if ((pid = fork()) < 0)
+		goto fail;
 	if (pid == 0) {
-		/* The file as it is, from its start, as standard input. */
-		if (lseek(d->fd, 0, SEEK_SET) < 0 || fcntl(d->fd, F_SETFL, 0) < 0 ||
-		    dup2(d->fd, 0) < 0 || dup2(p[1], 1) < 0)
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
 			_exit(EXIT_TEMPFAIL);
 		execl(prog, "smtp-session", "-c", cf->file, "-U", uid, (char *)NULL);
 		_exit(EXIT_TEMPFAIL);
 	}
-	close(p[1]);
-	lr_init(lr, p[0], 2 * cf->smtp_timeout);
+	close(in[0]);
+	close(in[1]);
+	close(out[1]);
+	in[0] = in[1] = out[1] = -1;
+	lr_init(lr, out[0], 2 * cf->smtp_timeout);
 	/* Greeting, EHLO, MAIL, each RCPT, DATA, the reply after the dot. */
-	for (int step = 0; step < 4 + d->nrcpts; step++) {
+	for (int step = 0; step < 4 + ntodo; step++) {
 		code = read_reply(lr, text, sizeof text);
-		if (step >= 3 && step < 3 + d->nrcpts) {
-			struct drop_rcpt *r = &d->rcpts[step - 3];
+		if (step >= 3 && step < 3 + ntodo) {
+			struct drop_rcpt *r = &d->rcpts[todo[step - 3]];
 			r->code = code;
-			strlcpy_ck(r->reply, code ? text : "451 4.3.0 no answer", sizeof r->reply);
-			if (code / 100 == 4 || code == 0)
-				note(d, code, text);
+			if (code)
+				strlcpy_ck(r->reply, text, sizeof r->reply);
+			if (code)
+				continue;
+		}
+		if (code == 0 || step < 3 + ntodo) {
+			note(d, code, text);
+			if (code == 0)
+				break;
 			continue;
 		}
-		note(d, code, text);
-		if (code == 0)
+		/* DATA: with no recipient taken, its 503 says nothing new. */
+		if (code != 354) {
+			for (int k = 0; k < ntodo; k++)
+				if (d->rcpts[todo[k]].code / 100 == 2)
+					note(d, code, text);
 			break;
-		if (step == 3 + d->nrcpts) {    /* DATA */
-			if (code != 354)
-				break;
-			code = read_reply(lr, text, sizeof text);
-			note(d, code, text);
-			if (code / 100 == 2) {
-				d->stored = 1;
-				strlcpy_ck(d->reply, text, sizeof d->reply);
-			}
+		}
+		code = read_reply(lr, text, sizeof text);
+		note(d, code, text);
+		if (code / 100 == 2) {
+			d->stored = 1;
+			strlcpy_ck(d->reply, text, sizeof d->reply);
 		}
 	}
-	close(p[0]);
+	close(out[0]);
 	free(lr);
 	reap(pid);
+	reap(writer);
+	return;
+fail:
+	log_msg(LOG_ERR, "pickup: cannot start %s: %s", prog, strerror(errno));
+	note(d, 0, "");
+	for (int k = 0; k < 2; k++) {
+		if (in[k] >= 0)
+			close(in[k]);
+		if (out[k] >= 0)
+			close(out[k]);
+	}
+	if (writer > 0) {
+		kill(writer, SIGKILL);
+		reap(writer);
+	}
+	free(lr);
 }
 
 /* headers_copy - the message's header section, dot-unstuffed, LF line
@@ -309,11 +397,10 @@ headers_copy(const struct drop *d)
 	return fd;
 }
 
-/* report - the DSN about the recipients of D that were not stored
- * (STORED: those refused at RCPT; else all, with EXPIRED saying so).
- * RES_OK (sent, or nobody to tell) or RES_TEMP. */
+/* report - the DSN about the recipients of D marked for it, each with
+ * its last reply. RES_OK (sent, or nobody to tell) or RES_TEMP. */
 static int
-report(const struct config *cf, struct drop *d, int expired)
+report(const struct config *cf, struct drop *d)
 {
 	struct envelope env;
 	struct bounce_item *items = calloc((size_t)d->nrcpts, sizeof *items);
@@ -327,16 +414,11 @@ report(const struct config *cf, struct drop *d, int expired)
 		goto out;
 	for (int i = 0; i < d->nrcpts; i++) {
 		struct drop_rcpt *r = &d->rcpts[i];
-		if (d->stored && r->code / 100 == 2)
+		if (!r->report)
 			continue;
 		strlcpy_ck(rs[n].orig, r->addr, sizeof rs[n].orig);
 		strlcpy_ck(rs[n].addr, r->addr, sizeof rs[n].addr);
-		if (expired)
-			snprintf(rs[n].last_reply, sizeof rs[n].last_reply,
-			    "554 5.4.7 delivery time expired (%.400s)", d->reply);
-		else
-			strlcpy_ck(rs[n].last_reply, r->code / 100 == 2 || r->code == 0 ? d->reply :
-			    r->reply, sizeof rs[n].last_reply);
+		strlcpy_ck(rs[n].last_reply, r->reply, sizeof rs[n].last_reply);
 		rs[n].state = RS_BOUNCED;
 		bounce_status(rs[n].last_reply, status[n], sizeof status[n]);
 		status[n][0] = '5';     /* reported as final: it will not be retried */
@@ -391,6 +473,43 @@ drop_done(const struct config *cf, const struct drop *d)
 		log_msg(LOG_ERR, "pickup: %s: cannot remove it: %s", d->name, strerror(errno));
 }
 
+/* settle - after a transaction: each recipient done, to report, or still
+ * to do (see the top). Returns how many are still to do; *STORED how many
+ * this transaction stored. */
+static int
+settle(struct drop *d, int *stored)
+{
+	int todo = 0, any_taken = 0;
+
+	*stored = 0;
+	for (int i = 0; i < d->nrcpts; i++)
+		if (!d->done[i] && d->rcpts[i].code / 100 == 2)
+			any_taken = 1;
+	for (int i = 0; i < d->nrcpts; i++) {
+		struct drop_rcpt *r = &d->rcpts[i];
+		if (d->done[i])
+			continue;
+		if (r->code / 100 == 5) {
+			r->report = 1;          /* refused for good at RCPT */
+		} else if (r->code / 100 == 2 && d->stored) {
+			d->done[i] = 1;
+			(*stored)++;
+		} else if (d->code / 100 == 5 && (any_taken || d->code != 503)) {
+			/* The message itself refused for good (MAIL, the
+			 * content): this recipient will not take it either. */
+			strlcpy_ck(r->reply, d->reply, sizeof r->reply);
+			r->report = 1;
+		} else {
+			if (r->code / 100 == 2 || r->code == 0)
+				strlcpy_ck(r->reply, d->reply[0] ? d->reply :
+				    "451 4.3.0 the local submission ended without an answer",
+				    sizeof r->reply);
+			todo++;
+		}
+	}
+	return todo;
+}
+
 /* pickup_one - handle maildrop file NAME; 1 when it was handled. */
 static int
 pickup_one(const struct config *cf, const char *name)
@@ -398,7 +517,7 @@ pickup_one(const struct config *cf, const char *name)
 	struct drop d = { .name = name, .fd = -1 };
 	struct stat st;
 	char why[256];
-	int handled = 0;
+	int handled = 0, todo = 0, stored, round, total = 0, left = 0, expired;
 
 	if ((d.fd = spool_drop_open(cf->spool_dir, name)) < 0) {
 		if (errno != ENOENT)
@@ -412,7 +531,8 @@ pickup_one(const struct config *cf, const char *name)
 	d.uid = (long)st.st_uid;
 	d.mtime = st.st_mtime;
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    !(d.rcpts = calloc(RCPT_EXPAND_MAX, sizeof *d.rcpts))) {
+	    !(d.rcpts = calloc(RCPT_EXPAND_MAX, sizeof *d.rcpts)) ||
+	    !(d.done = calloc(RCPT_EXPAND_MAX, 1))) {
 		log_msg(LOG_ERR, "pickup: %s: not a plain file (or out of memory): left alone", name);
 		goto out;
 	}
@@ -422,19 +542,58 @@ pickup_one(const struct config *cf, const char *name)
 		drop_done(cf, &d);
 		goto out;
 	}
-	feed(cf, &d);
-	if (d.stored) {
-		log_msg(LOG_INFO, "pickup: %s: uid=%ld, from=<%s>, nrcpt=%d: %s", name, d.uid,
-		    d.sender, d.nrcpts, d.reply);
-		report(cf, &d, 0);      /* a failed DSN must not deliver it twice */
-		drop_done(cf, &d);
-	} else if (d.temp && time(NULL) < d.mtime + cf->queue_lifetime) {
-		log_msg(LOG_INFO, "pickup: %s: uid=%ld, from=<%s>: deferred (%s)", name, d.uid,
-		    d.sender, d.reply);
-	} else if (report(cf, &d, d.temp) == RES_OK) {
-		drop_done(cf, &d);
+	if (spool_drop_state_load(cf->spool_dir, name, d.done, d.nrcpts) < 0) {
+		log_msg(LOG_ERR, "pickup: %s: cannot read what was done of it: %s: left alone", name,
+		    strerror(errno));
+		goto out;
 	}
+	/* A transaction, and another at once while the last one stored
+	 * something and recipients refused for now remain (a 452 after a
+	 * partial store). */
+	for (round = 0; round < PICKUP_FEEDS_MAX; round++) {
+		feed(cf, &d);
+		todo = settle(&d, &stored);
+		total += stored;
+		if (stored)
+			log_msg(LOG_INFO, "pickup: %s: uid=%ld, from=<%s>, nrcpt=%d: %s", name, d.uid,
+			    d.sender, stored, d.reply);
+		if (!todo || !stored)
+			break;
+	}
+	/* Past queue_lifetime those still to do are reported as expired. */
+	expired = todo && time(NULL) >= d.mtime + cf->queue_lifetime;
+	for (int i = 0; i < d.nrcpts && expired; i++)
+		if (!d.done[i] && !d.rcpts[i].report) {
+			char last[SMTP_REPLY_MAX + 1];
+			strlcpy_ck(last, d.rcpts[i].reply, sizeof last);
+			snprintf(d.rcpts[i].reply, sizeof d.rcpts[i].reply, "554 5.4.7 delivery time "
+			    "expired (%.400s)", last);
+			d.rcpts[i].report = 1;
+		}
+	if (report(cf, &d) == RES_OK)
+		for (int i = 0; i < d.nrcpts; i++)
+			if (d.rcpts[i].report) {
+				d.done[i] = 1;
+				total++;
+			}
+	for (int i = 0; i < d.nrcpts; i++)
+		left += !d.done[i];
+	if (!left) {
+		drop_done(cf, &d);
+		goto out;
+	}
+	/* Some are still to do: remember the others, keep the file. */
+	if (total > 0 && spool_drop_state_save(cf->spool_dir, name, d.done, d.nrcpts) < 0)
+		log_msg(LOG_ERR, "pickup: %s: cannot record what was done of it (%s): the next "
+		    "run may deliver it again to those", name, strerror(errno));
+	for (int i = 0; i < d.nrcpts; i++)
+		if (!d.done[i]) {
+			log_msg(LOG_INFO, "pickup: %s: uid=%ld, from=<%s>: deferred (%s)", name, d.uid,
+			    d.sender, d.rcpts[i].reply);
+			break;
+		}
 out:
+	free(d.done);
 	free(d.rcpts);
 	close(d.fd);
 	return handled;

@@ -645,7 +645,7 @@ via_maildrop(struct job *j, const char *sockwhy)
 		die(EXIT_TEMPFAIL, "cannot start %s: %s", prog, strerror(errno));
 	if (pid == 0) {
 		dup2(p[0], 0);
-		execl(prog, "smtp-postdrop", j->cf.spool_dir, (char *)NULL);
+		execl(prog, "smtp-postdrop", "-c", j->o->conf, (char *)NULL);
 		fprintf(stderr, "sendmail: cannot run %s: %s\n", prog, strerror(errno));
 		_exit(EXIT_TEMPFAIL);
 	}
@@ -673,6 +673,8 @@ via_maildrop(struct job *j, const char *sockwhy)
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		exit(0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_DATAERR)
+		die(EXIT_DATAERR, "the message is larger than the mail system takes: nothing sent");
 	die(EXIT_TEMPFAIL, "the message could not be stored: the submission socket (%s) and the "
 	    "maildrop %s/maildrop both failed%s%s", sockwhy, j->cf.spool_dir,
 	    j->conf_note ? "; " : "", j->conf_note ? j->conf_note : "");

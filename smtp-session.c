@@ -52,6 +52,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "spool.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- replies */
@@ -328,6 +329,15 @@ cmd_mail(struct session *s, char *arg)
 	}
 	if (size >= 0 && s->cf->max_message_size && size > s->cf->max_message_size) {
 		reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return 0;
+	}
+	/* Room for it and the reserve (queue_minfree, Postfix's rule): a full
+	 * spool refuses at MAIL, before the client sends anything big. */
+	long long need = config_minfree(s->cf) + (size > 0 ? size : 0);
+	if (!s->debug && !spool_room(s->cf->spool_dir, need)) {
+		log_msg(LOG_WARNING, "less than %lld octets free in %s: MAIL refused for now", need,
+		    s->cf->spool_dir);
+		reply(s, "452 4.3.1 Insufficient system storage");
 		return 0;
 	}
 	s->sender = a;

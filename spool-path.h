@@ -1,6 +1,7 @@
 /*
- * spool-path.h - the one path builder of the spool, shared by the files
- * of the spool module (spool.c, spool-aside.c) and nothing else.
+ * spool-path.h - the one path builder of the spool, and what else the
+ * files of the spool module (spool.c, spool-aside.c, spool-drop.c)
+ * share, for nothing else.
  */
 #ifndef SPOOL_PATH_H
 #define SPOOL_PATH_H
@@ -11,5 +12,15 @@
  * errno ENAMETOOLONG when it does not fit. */
 int spool_path(char *out, size_t outsz, const char *dir, const char *sub,
                const char *name, const char *suffix);
+
+/* spool_list_ids - the queue ids in DIR/SUB, sorted, into *IDS (N of
+ * them); at most MAX (0: no limit) of them, in directory order, when
+ * there are more. -1 with errno. */
+int spool_list_ids(const char *dir, const char *sub, int max, char ***ids, int *n);
+
+/* spool_drop_make - DIR/maildrop when it is missing (spool_drop_setup,
+ * not repairing), as root or DIR's owner; a failure is logged (as root,
+ * once the log is open): the queue works without a maildrop. */
+void spool_drop_make(const char *dir);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -58,129 +59,6 @@ parent_sync(const char *dir)
 	return fsync_dir(parent);
 }
 
-/*
- * spool_drop_setup - see spool.h. Every step after the first open goes
- * through descriptors: DIR is opened without following a symbolic link,
- * maildrop/ is made with mkdirat and opened with O_NOFOLLOW, and its
- * owner, group and mode are changed with fchown and fchmod on what was
- * opened, so that the owner of DIR (who may put anything under that
- * name at any moment) cannot turn a change meant for the maildrop onto
- * another file.
- */
-int
-spool_drop_setup(const char *dir, int repair, char *why, size_t whysz)
-{
-	struct group *gr = getgrnam(SPOOL_DROP_GROUP);
-	struct stat st, m;
-	uid_t me = geteuid();
-	int dfd, fd = -1, made = 0, rc = -1;
-
-	why[0] = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 || fstat(dfd, &st) < 0) {
-		snprintf(why, whysz, "%s: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (me != 0 && me != st.st_uid) {
-		snprintf(why, whysz, "%s belongs to uid %ld: only root or its owner may make "
-		    "its maildrop", dir, (long)st.st_uid);
-		goto out;
-	}
-	for (int round = 0; round < 2 && fd < 0; round++) {
-		if (mkdirat(dfd, "maildrop", 0700) == 0)
-			made = 1;
-		else if (errno != EEXIST) {
-			snprintf(why, whysz, "cannot create %s/maildrop: %s", dir, strerror(errno));
-			goto out;
-		}
-		fd = openat(dfd, "maildrop", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &m) == 0 && S_ISDIR(m.st_mode) &&
-		    (made ? m.st_uid == me : (m.st_uid == st.st_uid || m.st_uid == 0)))
-			break;
-		/* Not a directory (a symbolic link, a file), or not the one we
-		 * made, or someone else's: never touched; set aside when asked
-		 * to repair, else left for the administrator. */
-		if (fd >= 0) {
-			close(fd);
-			fd = -1;
-		}
-		if (made) {
-			snprintf(why, whysz, "%s/maildrop changed while it was being made: left alone",
-			    dir);
-			goto out;
-		}
-		if (!repair) {
-			snprintf(why, whysz, "%s/maildrop is not a directory of %s's owner: left alone "
-			    "(install -d -o OWNER -g %s -m 1730 %s/maildrop after moving it away)", dir,
-			    dir, SPOOL_DROP_GROUP, dir);
-			goto out;
-		}
-		char aside[64];
-		snprintf(aside, sizeof aside, "maildrop.invalid-%ld", (long)time(NULL));
-		if (renameat(dfd, "maildrop", dfd, aside) < 0) {
-			snprintf(why, whysz, "cannot move %s/maildrop aside: %s", dir, strerror(errno));
-			goto out;
-		}
-		char note[FILE_PATH_MAX + 128];
-		snprintf(note, sizeof note, "%s/maildrop was not a directory of the spool's owner: "
-		    "moved aside as %s", dir, aside);
-		log_later(LOG_WARNING, note);
-	}
-	if (fd < 0) {
-		if (!why[0])
-			snprintf(why, whysz, "%s/maildrop: still not a directory of the spool's owner", dir);
-		goto out;
-	}
-	if (!made && !repair) {
-		/* Exists: only checked. */
-		if ((m.st_mode & 07777) != 01730 || m.st_uid != st.st_uid || !gr ||
-		    m.st_gid != gr->gr_gid)
-			snprintf(why, whysz, "%s/maildrop should be owned by uid %ld, group %s, mode "
-			    "1730 (install -d -o OWNER -g %s -m 1730 %s/maildrop)", dir,
-			    (long)st.st_uid, SPOOL_DROP_GROUP, SPOOL_DROP_GROUP, dir);
-		rc = why[0] ? -1 : 0;
-		goto out;
-	}
-	/* Owned as DIR is; group and mode of the maildrop (its group needs
-	 * root, or an owner in that group). */
-	if (!gr || fchown(fd, me == 0 ? st.st_uid : (uid_t)-1, gr->gr_gid) < 0) {
-		snprintf(why, whysz, "%s/maildrop: cannot set group %s (%s): sendmail cannot drop "
-		    "mail there until it is (install -d -o OWNER -g %s -m 1730 %s/maildrop)", dir,
-		    SPOOL_DROP_GROUP, gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, dir);
-		goto out;
-	}
-	if (fchmod(fd, 01730) < 0 || ((st.st_mode & 07777) != 0711 && fchmod(dfd, 0711) < 0)) {
-		snprintf(why, whysz, "cannot set the modes of %s/maildrop: %s", dir, strerror(errno));
-		goto out;
-	}
-	if (made && fsync(dfd) < 0) {
-		snprintf(why, whysz, "%s: fsync: %s", dir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	return rc;
-}
-
-/* drop_dir_make - the maildrop when it is missing, made as spool_drop_setup
- * does it (root or DIR's owner); a failure is logged: the queue itself
- * works without a maildrop. */
-static void
-drop_dir_make(const char *dir)
-{
-	char why[FILE_PATH_MAX + 256];
-	struct stat st;
-
-	if (stat(dir, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid))
-		return;
-	if (spool_drop_setup(dir, 0, why, sizeof why) < 0)
-		log_later(LOG_ERR, why);        /* root: before the log is open */
-}
-
 /* spool_dirs - make DIR and its tmp/, msg/ and env/ (0700) if missing;
  * each one made is made durable (its parent fsynced). */
 int
@@ -214,8 +92,20 @@ spool_dirs(const char *dir)
 		return -1;
 	}
 	close(dfd);
-	drop_dir_make(dir);
+	spool_drop_make(dir);
 	return 0;
+}
+
+/* spool_room - whether DIR's file system has NEED octets free for an
+ * unprivileged writer (1 when that cannot be told). */
+int
+spool_room(const char *dir, long long need)
+{
+	struct statvfs sv;
+
+	if (statvfs(dir, &sv) < 0)
+		return 1;       /* unknown: the write will tell */
+	return (long long)sv.f_bavail * (long long)sv.f_frsize >= need;
 }
 
 /* spool_valid_id - letters and digits, as queue_id_new makes them. */
@@ -606,9 +496,9 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* list_ids - the queue ids in DIR/SUB, sorted. */
-static int
-list_ids(const char *dir, const char *sub, char ***ids, int *n)
+/* spool_list_ids - the queue ids in DIR/SUB, sorted (see spool-path.h). */
+int
+spool_list_ids(const char *dir, const char *sub, int max, char ***ids, int *n)
 {
 	char path[FILE_PATH_MAX];
 	struct dirent *de;
@@ -620,7 +510,7 @@ list_ids(const char *dir, const char *sub, char ***ids, int *n)
 	if (spool_path(path, sizeof path, dir, NULL, sub, "") < 0 || !(d = opendir(path)))
 		return -1;
 	errno = 0;
-	while ((de = readdir(d))) {
+	while ((de = readdir(d)) && (max <= 0 || *n < max)) {
 		if (!spool_valid_id(de->d_name))
 			continue;
 		if (*n == cap) {
@@ -656,7 +546,7 @@ list_ids(const char *dir, const char *sub, char ***ids, int *n)
 int
 spool_list(const char *dir, char ***ids, int *n)
 {
-	return list_ids(dir, "env", ids, n);
+	return spool_list_ids(dir, "env", 0, ids, n);
 }
 
 /* spool_ids_free - release what spool_list made. */
@@ -830,196 +720,4 @@ fail:
 	close(fd);
 	errno = err;
 	return -1;
-}
-
-/* ----------------------------------------------------------- maildrop */
-
-/* spool_drop_create - create maildrop/tmp-ID, mode 0644 whatever the umask. */
-int
-spool_drop_create(const char *dir, char *name, size_t namesz)
-{
-	char path[FILE_PATH_MAX];
-
-	for (int tries = 0; tries < 10; tries++) {
-		queue_id_new(name, namesz);
-		if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) < 0)
-			return -1;
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-		    0600);
-		if (fd >= 0) {
-			if (fchmod(fd, 0644) < 0) {
-				int err = errno;
-				close(fd);
-				unlink(path);
-				errno = err;
-				return -1;
-			}
-			return fd;
-		}
-		if (errno != EEXIST)
-			return -1;
-	}
-	return -1;
-}
-
-/* spool_drop_abandon - close FD and remove tmp-NAME. */
-void
-spool_drop_abandon(const char *dir, const char *name, int fd)
-{
-	char path[FILE_PATH_MAX];
-	int err = errno;
-
-	if (fd >= 0)
-		close(fd);
-	if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) == 0)
-		unlink(path);
-	errno = err;
-}
-
-/* spool_drop_commit - fsync, rename into place, make the rename durable.
- * The rename is the commit: before it the pickup sees nothing. The
- * setgid helper may not read the maildrop (1730), so it cannot open the
- * directory to fsync it: syncfs on the file's file system does that. */
-int
-spool_drop_commit(const char *dir, const char *name, int fd)
-{
-	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], drop[FILE_PATH_MAX];
-	int err;
-
-	if (spool_path(tmp, sizeof tmp, dir, "maildrop", SPOOL_DROP_TMP, name) < 0 ||
-	    spool_path(dst, sizeof dst, dir, "maildrop", name, "") < 0 ||
-	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0 ||
-	    fsync(fd) < 0 || rename_noreplace(tmp, dst) < 0) {
-		spool_drop_abandon(dir, name, fd);
-		return RES_TEMP;
-	}
-	if (fsync_dir(drop) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
-		/* Not known to be durable: take it back, the caller says 75. */
-		err = errno;
-		if (rename(dst, tmp) == 0)
-			unlink(tmp);
-		close(fd);
-		errno = err;
-		return RES_TEMP;
-	}
-	return close(fd) < 0 ? RES_TEMP : RES_OK;
-}
-
-/* spool_drop_list - the committed files of the maildrop, sorted. */
-int
-spool_drop_list(const char *dir, char ***names, int *n)
-{
-	return list_ids(dir, "maildrop", names, n);
-}
-
-/* spool_drop_open - open maildrop/NAME read-only. */
-int
-spool_drop_open(const char *dir, const char *name)
-{
-	char path[FILE_PATH_MAX];
-
-	if (!spool_valid_id(name)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (spool_path(path, sizeof path, dir, "maildrop", name, "") < 0)
-		return -1;
-	return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-}
-
-/* spool_drop_remove - remove maildrop/NAME, durably. */
-int
-spool_drop_remove(const char *dir, const char *name)
-{
-	char path[FILE_PATH_MAX], drop[FILE_PATH_MAX];
-
-	if (!spool_valid_id(name) || spool_path(path, sizeof path, dir, "maildrop", name, "") < 0 ||
-	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0)
-		return -1;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -1;
-	return fsync_dir(drop);
-}
-
-/* spool_drop_clean - remove stale tmp- files of the maildrop. */
-void
-spool_drop_clean(const char *dir)
-{
-	char sub[FILE_PATH_MAX], path[FILE_PATH_MAX];
-	size_t plen = strlen(SPOOL_DROP_TMP);
-	time_t now = time(NULL);
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if (spool_path(sub, sizeof sub, dir, NULL, "maildrop", "") < 0 || !(d = opendir(sub)))
-		return;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, SPOOL_DROP_TMP, plen) != 0 ||
-		    !spool_valid_id(de->d_name + plen) ||
-		    spool_path(path, sizeof path, dir, "maildrop", de->d_name, "") < 0 ||
-		    lstat(path, &st) < 0 || now - st.st_mtime < SPOOL_TMP_STALE_SEC)
-			continue;
-		if (unlink(path) == 0)
-			log_msg(LOG_INFO, "removed stale maildrop file %s (uid %ld)", de->d_name,
-			    (long)st.st_uid);
-	}
-	closedir(d);
-}
-
-/* spool_root_check - started as root, whether DIR may be run as its
- * owner (see spool.h). */
-int
-spool_root_check(const char *dir, char *why, size_t whysz)
-{
-	struct stat st;
-
-	if (geteuid() != 0)
-		return 0;
-	if (stat(dir, &st) < 0) {
-		snprintf(why, whysz, "spool_dir %s: %s: started as root, relay-agent runs as the "
-		    "owner of spool_dir, which must exist and belong to the mail system's "
-		    "unprivileged account", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid == 0) {
-		snprintf(why, whysz, "spool_dir %s %s: started as root, relay-agent runs as the "
-		    "owner of spool_dir, never as root (chown -R vmail: %s, or run it as that "
-		    "account)", dir, S_ISDIR(st.st_mode) ? "belongs to root" : "is not a directory",
-		    dir);
-		return -1;
-	}
-	return 0;
-}
-
-/* spool_become_owner - root becomes the spool's owner (see spool.h). */
-int
-spool_become_owner(const char *dir)
-{
-	struct passwd *pw;
-	struct stat st;
-	gid_t gid;
-
-	if (geteuid() != 0)
-		return 0;
-	if (stat(dir, &st) < 0)
-		return -1;
-	if (st.st_uid == 0) {
-		errno = EPERM;          /* spool_root_check says why */
-		return -1;
-	}
-	drop_dir_make(dir);     /* its group needs root; the rest is the owner's */
-	errno = 0;
-	pw = getpwuid(st.st_uid);
-	if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH)
-		return -1;      /* the account database cannot be read now */
-	gid = pw ? pw->pw_gid : st.st_gid;
-	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
-	    setuid(st.st_uid) < 0)
-		return -1;
-	if (getuid() != st.st_uid || geteuid() != st.st_uid || setuid(0) == 0) {
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * spool.h - the relay queue on disk. Every path under spool_dir is built
- * by spool_path() (spool.c; spool-aside.c handles corrupt/) and nowhere
- * else.
+ * by spool_path() (spool.c; spool-aside.c handles corrupt/, spool-drop.c
+ * the maildrop) and nowhere else.
  *
  * Layout under spool_dir:
  *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
@@ -14,7 +14,9 @@
  *   corrupt/ID, corrupt/ID.msg  an envelope relay-agent could not parse,
  *                            and its message, moved aside for a human
  *   maildrop/ID              a message sendmail left (see "the maildrop"
- *                            below), maildrop/tmp-ID while it is written
+ *                            below), maildrop/tmp-ID while it is written,
+ *                            maildrop/ID.done what the pickup delivered
+ *                            of it so far
  *
  * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
  * fsync env/. The rename into env/ is the commit point: before it the
@@ -40,6 +42,11 @@
  * missing, each made durable (its parent directory fsynced); and
  * maildrop/ (see below) when run as root or DIR's owner. */
 int spool_dirs(const char *dir);
+
+/* spool_room - whether the file system of DIR has NEED octets free for
+ * an unprivileged writer (1 when that cannot be told): smtp-session's
+ * check at MAIL (queue_minfree). */
+int spool_room(const char *dir, long long need);
 
 /* ------------------------------------------------------- writing mail */
 
@@ -197,29 +204,57 @@ void spool_clean_stale(const char *dir);
 #endif
 #define SPOOL_DROP_TMP "tmp-"           /* prefix of a file being written */
 
-/* spool_drop_create - create maildrop/tmp-ID (O_EXCL, mode 0644: only
- * the directory's owner and group reach it); ID into NAME; the fd, or -1
- * with errno. */
-int spool_drop_create(const char *dir, char *name, size_t namesz);
+/* spool_drop_dir - the maildrop of DIR opened with O_PATH (no read right
+ * needed, no symbolic link followed): the one descriptor smtp-postdrop
+ * creates, renames and syncs through. -1 with errno. */
+int spool_drop_dir(const char *dir);
 
-/* spool_drop_commit - fsync FD, rename tmp-NAME to NAME, fsync the
- * maildrop (syncfs where it cannot be read); closes FD. RES_OK, or RES_TEMP with errno and tmp-NAME
- * removed (nothing half-written stays). */
-int spool_drop_commit(const char *dir, const char *name, int fd);
+/* spool_drop_room - whether the file system of the maildrop DFD has NEED
+ * octets free for an unprivileged writer (1 when it cannot be told). */
+int spool_drop_room(int dfd, long long need);
 
-/* spool_drop_abandon - close FD and remove tmp-NAME. */
-void spool_drop_abandon(const char *dir, const char *name, int fd);
+/* spool_drop_create - create tmp-ID (O_EXCL, mode 0644: only the
+ * directory's owner and group reach it) in the maildrop DFD; ID into
+ * NAME; the fd, or -1 with errno. */
+int spool_drop_create(int dfd, char *name, size_t namesz);
 
-/* spool_drop_list - the committed names in maildrop/, oldest id first;
- * -1 with errno. */
+/* spool_drop_commit - fsync FD, rename tmp-NAME to NAME, sync the file
+ * system (the helper may not read the maildrop to fsync it); closes FD.
+ * RES_OK, or RES_TEMP with errno and tmp-NAME removed (nothing
+ * half-written stays). */
+int spool_drop_commit(int dfd, const char *name, int fd);
+
+/* spool_drop_abandon - close FD and remove tmp-NAME of the maildrop DFD. */
+void spool_drop_abandon(int dfd, const char *name, int fd);
+
+/* spool_drop_list - the committed names in maildrop/, oldest id first, at
+ * most PICKUP_NAMES_MAX of them (memory stays bounded; a later listing
+ * takes the rest); -1 with errno. */
 int spool_drop_list(const char *dir, char ***names, int *n);
 
 /* spool_drop_open - open maildrop/NAME read-only (no symlink, no FIFO
  * wait); -1 with errno. */
 int spool_drop_open(const char *dir, const char *name);
 
-/* spool_drop_remove - remove maildrop/NAME and fsync the maildrop. */
+/* spool_drop_remove - remove maildrop/NAME and fsync the maildrop, then
+ * NAME.done. */
 int spool_drop_remove(const char *dir, const char *name);
+
+/*
+ * What the pickup remembers of a file whose message went to some of its
+ * recipients while others failed for now: maildrop/NAME.done, the
+ * service account's, one recipient index a line (written whole:
+ * NAME.done-new, fsync, rename). Only the service account and
+ * smtp-postdrop (tmp-ID and ID only) create files in the maildrop.
+ */
+#define SPOOL_DROP_STATE ".done"
+
+/* spool_drop_state_load - DONE[i] (N of them) set for each recipient of
+ * NAME recorded as done; all clear when there is no record. 0, or -1. */
+int spool_drop_state_load(const char *dir, const char *name, unsigned char *done, int n);
+
+/* spool_drop_state_save - record DONE (N) for NAME, durably; 0 or -1. */
+int spool_drop_state_save(const char *dir, const char *name, const unsigned char *done, int n);
 
 /*
  * spool_root_check - a program started as root (relay-agent from cron)
@@ -251,7 +286,8 @@ int spool_become_owner(const char *dir);
 int spool_drop_setup(const char *dir, int repair, char *why, size_t whysz);
 
 /* spool_drop_clean - remove tmp- files a killed smtp-postdrop left,
- * older than SPOOL_TMP_STALE_SEC (logged). */
+ * older than SPOOL_TMP_STALE_SEC, and NAME.done records whose file is
+ * gone (each logged). */
 void spool_drop_clean(const char *dir);
 
 #endif

@@ -103,12 +103,12 @@ $PY -c 'import sys; sys.stdout.write("Subject: big\n\n" + "x" * 9000 + "\n")' |
 expect_eq "a full disk (file size limit): exit 75" "$?" 75
 expect_eq "a full disk: nothing left in the maildrop" "$(drops)" ""
 check "a full disk: both ways named on stderr" grep -q 'submission socket .* and the maildrop .* both failed' "$T/err.full"
-printf 'EHLO x\r\nMAIL FROM:<a@b.example>\r\n' | as_nobody "$T/bin/smtp-postdrop" "$T/spool" 2>/dev/null
+printf 'EHLO x\r\nMAIL FROM:<a@b.example>\r\n' | as_nobody "$T/bin/smtp-postdrop" -c "$T/conf" 2>/dev/null
 expect_eq "smtp-postdrop: input cut short (no QUIT): exit 65" "$?" 65
 expect_eq "smtp-postdrop: input cut short: nothing left" "$(drops)" ""
 
 # --- a file that is not sendmail's ------------------------------------------
-printf 'HELLO there\r\nQUIT\r\n' | as_nobody "$T/bin/smtp-postdrop" "$T/spool"
+printf 'HELLO there\r\nQUIT\r\n' | as_nobody "$T/bin/smtp-postdrop" -c "$T/conf"
 expect_eq "smtp-postdrop stores what ends with QUIT" "$(drops | wc -l)" 1
 ra
 expect_eq "the pickup removes a file that is not a dialogue" "$(drops)" ""
