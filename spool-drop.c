@@ -113,7 +113,12 @@ spool_drop_setup(const char *dir, int repair, char *why, size_t whysz)
 	}
 	/* Owned as DIR is; group and mode of the maildrop (its group needs
 	 * root, or an owner in that group). */
-	if (!gr || fchown(fd, me == 0 ? st.st_uid : (uid_t)-1, gr->gr_gid) < 0) {
+	if (me == 0 && m.st_uid != st.st_uid && fchown(fd, st.st_uid, (gid_t)-1) < 0) {
+		snprintf(why, whysz, "%s/maildrop: cannot give it to uid %ld: %s", dir,
+		    (long)st.st_uid, strerror(errno));
+		goto out;
+	}
+	if (!gr || fchown(fd, (uid_t)-1, gr->gr_gid) < 0) {
 		snprintf(why, whysz, "%s/maildrop: cannot set group %s (%s): sendmail cannot drop "
 		    "mail there until it is (install -d -o OWNER -g %s -m 1730 %s/maildrop)", dir,
 		    SPOOL_DROP_GROUP, gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, dir);

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay-lib.sh"
 plan 11
+RELAY=$BIN/relay-agent          # really root here
 
 ACCT=nobody
 GRP=$(id -gn "$ACCT")

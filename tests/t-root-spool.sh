@@ -11,7 +11,7 @@
 # spool_dir made by smtp-session is made durable: its parent fsynced
 # (tests/faultinject.c traces the calls).
 . "$(dirname "$0")/lib.sh"
-plan 25
+plan 26
 
 NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
