@@ -78,9 +78,9 @@ expect_eq "smtp-mkmbox.socket: the default mkmbox_socket, the service group only
 	"ListenStream=/run/smtp-session/mkmbox.sock
 SocketGroup=vmail
 SocketMode=0660"
-expect_eq "smtp-mkmbox@.service keeps only CAP_CHOWN" \
+expect_eq "smtp-mkmbox@.service keeps only CAP_CHOWN, and CAP_SETUID/CAP_SETGID for ~/.forward" \
 	"$(grep -E '^(User|CapabilityBoundingSet)=' "$U/smtp-mkmbox@.service")" "User=root
-CapabilityBoundingSet=CAP_CHOWN"
+CapabilityBoundingSet=CAP_CHOWN CAP_SETUID CAP_SETGID"
 check "smtp-pickup.path starts relay-agent -p when the maildrop changes" \
 	bash -c "grep -qx 'PathChanged=/var/spool/smtp-session/maildrop' '$U/smtp-pickup.path' &&
 		grep -q '^ExecStart=.*/relay-agent -p ' '$U/smtp-pickup.service'"
