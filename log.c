@@ -49,8 +49,8 @@ log_init(const char *progname)
 	}
 }
 
-/* log_open - TARGET is "syslog", "stderr" or a file path (a plain file,
- * never reached through a symbolic link); 0 or -1. */
+/* log_open - TARGET is "syslog", "stderr" or a file path (a plain file
+ * or a character device, never reached through a symbolic link); 0 or -1. */
 int
 log_open(const char *target)
 {
@@ -65,14 +65,16 @@ log_open(const char *target)
 		return 0;
 	}
 	/* The log directory belongs to the service account: no symbolic
-	 * link is followed, and only a plain file is written to (O_NONBLOCK:
-	 * a FIFO must not hang the open). */
+	 * link is followed, and only a plain file is written to, or a
+	 * character device such as /dev/null, which only root can make
+	 * (O_NONBLOCK: a FIFO must not hang the open). */
 	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 	    O_NONBLOCK, 0600);
 	struct stat st;
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, O_APPEND) < 0) {
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) ||
+	    fcntl(fd, F_SETFL, O_APPEND) < 0) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
