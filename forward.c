@@ -121,29 +121,29 @@ answer_self(const char *name, const char *dir, uid_t uid, int out)
 		(void)write_all(out, buf, strlen(buf));
 }
 
-/* forward_serve - as root: the answer about account PW on OUT, from a
- * child that has become PW (see forward.h). */
-void
-forward_serve(const struct passwd *pw, int out)
+/* spawn - as root: a child that becomes PW and writes the answer about
+ * its ~/.forward on OUT; its pid, 0 when the answer was written here (root's
+ * own, or a name too long), -1 when it could not start (answered). */
+static pid_t
+spawn(const struct passwd *pw, int out)
 {
 	char name[USER_NAME_MAX + 1], dir[FILE_PATH_MAX];
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
-	int status;
 	pid_t pid;
 
 	if (uid == 0) {
 		answer_self(pw->pw_name, pw->pw_dir, 0, out);  /* root's, as root */
-		return;
+		return 0;
 	}
 	if (strlcpy_ck(name, pw->pw_name, sizeof name) < 0 ||
 	    strlcpy_ck(dir, pw->pw_dir ? pw->pw_dir : "", sizeof dir) < 0) {
 		(void)write_all(out, "ignored its name or home is too long\n", 37);
-		return;
+		return 0;
 	}
 	if ((pid = fork()) < 0) {
 		(void)write_all(out, "error cannot fork\n", 18);
-		return;
+		return -1;
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_IGN);
@@ -155,8 +155,18 @@ forward_serve(const struct passwd *pw, int out)
 		answer_self(name, dir, uid, out);
 		_exit(0);
 	}
-	/* The child is bounded by the asker's wait; a hung home (NFS) is
-	 * killed with it. */
+	return pid;
+}
+
+/* reap - wait for PID at most MKMBOX_WAIT_MS, then kill it: a hung home
+ * (NFS) must not hold the helper. */
+static void
+reap(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
 	for (int i = 0; i < MKMBOX_WAIT_MS / 10; i++) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
@@ -166,6 +176,14 @@ forward_serve(const struct passwd *pw, int out)
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* forward_serve - as root: the answer about account PW on OUT, from a
+ * child that has become PW (see forward.h). */
+void
+forward_serve(const struct passwd *pw, int out)
+{
+	reap(spawn(pw, out));
 }
 
 /* read_until - up to N octets from FD into BUF before DEADLINE (ms);
@@ -232,24 +250,27 @@ forward_answer_read(int fd, char *buf, size_t bufsz, char *why, size_t whysz)
 	return FWD_TEMP;
 }
 
-/* via_child - as root: a child that becomes PW reads it (forward_serve
- * through a pipe). */
+/* via_child - as root: a child that becomes PW reads it, through a pipe. */
 static int
 via_child(const struct passwd *pw, char *buf, size_t bufsz, char *why, size_t whysz)
 {
 	int p[2], rc;
 
-	/* The whole answer (at most FORWARD_FILE_MAX and a line) fits in a
-	 * pipe (64 KiB on Linux): the child never waits for this reader,
-	 * which reads only once it has ended. */
+	pid_t pid;
+
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(why, whysz, "pipe: %s", strerror(errno));
 		return FWD_TEMP;
 	}
-	forward_serve(pw, p[1]);
+	pid = spawn(pw, p[1]);
 	close(p[1]);
+	/* Read while the child writes (bounded by MKMBOX_WAIT_MS), then
+	 * reap it (killed if it hangs). */
 	rc = forward_answer_read(p[0], buf, bufsz, why, whysz);
 	close(p[0]);
+	if (pid > 0 && rc == FWD_TEMP)
+		kill(pid, SIGKILL);
+	reap(pid);
 	return rc;
 }
 

@@ -397,7 +397,8 @@ aliases_entry(struct config *cf, char *line, int lineno, int *cap, int *problems
 	if (colon && (size_t)(colon - line) < sizeof name) {
 		memcpy(name, line, (size_t)(colon - line));
 		name[colon - line] = '\0';
-		strcpy(name, config_trim(name));
+		char *t = config_trim(name);
+		memmove(name, t, strlen(t) + 1);
 	}
 	if (!u)
 		snprintf(why, sizeof why, "more than %d aliases (or out of memory)", USERS_MAX);
