@@ -83,6 +83,9 @@ struct drop {
 	                                   that is no success and not a RCPT's
 	                                   (0: none), and its text */
 	char reply[SMTP_REPLY_MAX + 1];
+	int early;                      /* that reply came before the RCPTs
+	                                   (greeting, EHLO, MAIL): theirs say
+	                                   nothing */
 	int stored;                     /* 250 after the final dot */
 };
 
@@ -272,7 +275,7 @@ write_dialogue(const struct drop *d, int out)
 	if (copy_range(d->fd, 0, d->head, out) < 0)
 		_exit(1);
 	for (int i = 0; i < d->nrcpts; i++)
-		if (!d->done[i] && copy_range(d->fd, d->rcpts[i].off,
+		if (!d->done[i] && !d->rcpts[i].report && copy_range(d->fd, d->rcpts[i].off,
 		    d->rcpts[i].off + (off_t)d->rcpts[i].len, out) < 0)
 			_exit(1);
 	_exit(copy_range(d->fd, d->data, -1, out) < 0);
@@ -290,11 +293,14 @@ feed(const struct config *cf, struct drop *d)
 
 	d->code = 0;
 	d->reply[0] = '\0';
+	d->early = 0;
 	d->stored = 0;
 	for (int i = 0; i < d->nrcpts; i++) {
+		if (d->rcpts[i].report)
+			continue;       /* keeps the reply it is reported with */
 		d->rcpts[i].code = 0;
 		strlcpy_ck(d->rcpts[i].reply, "451 4.3.0 no answer", sizeof d->rcpts[i].reply);
-		if (!d->done[i])
+		if (!d->done[i] && !d->rcpts[i].report)
 			todo[ntodo++] = i;
 	}
 	session_path(prog, sizeof prog);
@@ -333,6 +339,8 @@ feed(const struct config *cf, struct drop *d)
 				continue;
 		}
 		if (code == 0 || step < 3 + ntodo) {
+			if (step < 3 && !d->code && code / 100 != 2)
+				d->early = 1;
 			note(d, code, text);
 			if (code == 0)
 				break;
@@ -483,18 +491,20 @@ settle(struct drop *d, int *stored)
 
 	*stored = 0;
 	for (int i = 0; i < d->nrcpts; i++)
-		if (!d->done[i] && d->rcpts[i].code / 100 == 2)
+		if (!d->done[i] && !d->rcpts[i].report && d->rcpts[i].code / 100 == 2)
 			any_taken = 1;
 	for (int i = 0; i < d->nrcpts; i++) {
 		struct drop_rcpt *r = &d->rcpts[i];
-		if (d->done[i])
-			continue;
+		if (d->done[i] || r->report)
+			continue;               /* finished, or to be reported */
+		if (d->early)
+			r->code = 0;            /* no RCPT reply counts */
 		if (r->code / 100 == 5) {
 			r->report = 1;          /* refused for good at RCPT */
 		} else if (r->code / 100 == 2 && d->stored) {
 			d->done[i] = 1;
 			(*stored)++;
-		} else if (d->code / 100 == 5 && (any_taken || d->code != 503)) {
+		} else if (d->code / 100 == 5 && (any_taken || d->early)) {
 			/* The message itself refused for good (MAIL, the
 			 * content): this recipient will not take it either. */
 			strlcpy_ck(r->reply, d->reply, sizeof r->reply);

@@ -9,7 +9,7 @@
 # what was done, and the next run feeds alice alone: big's copies are not
 # queued twice, nobody gets a DSN, and the file and its record go.
 . "$(dirname "$0")/lib.sh"
-plan 12
+plan 13
 
 SVC=64001       # the service account (owner of the spool), no passwd entry
 DROPGID=64002   # the maildrop's group, smtp-postdrop's setgid group
@@ -78,3 +78,13 @@ check "a 550 at RCPT: a DSN for that recipient only; bob has it" \
 	bash -c "grep -q '^Final-Recipient: rfc822; nosuch@test.example' '$T/mail/carol' &&
 		! grep -q '^Final-Recipient: rfc822; bob@test.example' '$T/mail/carol' &&
 		grep -q '^Subject: one unknown' '$T/mail/bob' && [ -z \"\$(ls '$T/spool/maildrop')\" ]"
+
+# A MAIL refused for good: the DSN gives that reply, not the 503 the
+# RCPTs got after it.
+rm -f "$T/mail/carol"
+printf 'EHLO x\r\nMAIL FROM:<carol@test.example> SIZE=999999999\r\nRCPT TO:<bob@test.example>\r\nDATA\r\nSubject: huge\r\n\r\ny\r\n.\r\nQUIT\r\n' |
+	as_nobody "$T/bin/smtp-postdrop" -c "$T/conf"
+"$T/bin/relay-agent" -c "$T/conf" -p
+check "MAIL refused (552 5.3.4): the DSN says 5.3.4 for bob, not 5.5.1" \
+	bash -c "grep -q '^Final-Recipient: rfc822; bob@test.example' '$T/mail/carol' &&
+		grep -q '^Status: 5.3.4' '$T/mail/carol' && [ -z \"\$(ls '$T/spool/maildrop')\" ]"
