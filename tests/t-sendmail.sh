@@ -136,7 +136,9 @@ expect_eq "-bp as the spool's owner: exit 0" "$?" 0
 check "-bp lists the queued message" grep -q '<friend@far.example>' "$T/bp.out"
 ln -s "$BIN/sendmail" "$T/mailq"
 "$TOP/tests/unpriv" "$T/mailq" -C "$T/conf" >"$T/mailq.out" 2>&1
-check "mailq is sendmail -bp" cmp -s "$T/bp.out" "$T/mailq.out"
+# The age column may have turned a second between the two listings.
+age() { sed -E 's/ [0-9]+[smhd] / AGE /' "$1"; }
+expect_eq "mailq is sendmail -bp" "$(age "$T/mailq.out")" "$(age "$T/bp.out")"
 sm -bp >/dev/null 2>"$T/bp.err"
 expect_eq "-bp as nobody: exit 77" "$?" 77
 check "-bp as nobody: a clear message" grep -q 'for root and the mail system' "$T/bp.err"
