@@ -1,12 +1,15 @@
 /*
- * users.c - local names and their expansion into the mailboxes and
- * foreign addresses they reach.
+ * users.c - the tables of local names: the users file, or under users
+ * system the aliases(5) file (their expansion: users-expand.c).
  *
  * Two sources of names. A users file ("users FILE"): each line a mailbox
  * or an alias; read once by config_load(), aliases checked for loops,
- * depth and size at load time. The host's accounts ("users system", as
- * Debian's MTAs do): an aliases(5) file, then the password database
- * (getpwnam) and each account's ~/.forward, read at expansion time.
+ * depth and size at load time, the first error fatal. The host's accounts
+ * ("users system", as Debian's MTAs do): an aliases(5) file, then the
+ * password database (getpwnam) and each account's ~/.forward, read at
+ * expansion time. One entry of the aliases file that cannot be used never
+ * stops the host's mail (Postfix's rule): it is a warning, and that alias
+ * alone is refused (550 5.1.1); a name given twice keeps its first entry.
  *
  * Every name handed out is a copy of a table or password-database entry,
  * checked by users_valid_name(): no file name is ever built from what a
