@@ -62,8 +62,11 @@ if ! out=$(mount -t tmpfs -o size=256k,mode=0755 tmpfs "$MNT" 2>&1); then
 	nok "disk full: cannot mount a tmpfs ($out): disk-full cases not run"
 else
 	mkdir -p "$MNT/mail" "$MNT/spool"
+	# No message size limit, hence no free-space reserve at MAIL (1.5
+	# times the limit): the writes themselves must meet the full disk.
 	sed -e "s|^mailbox_dir .*|mailbox_dir $MNT/mail|" -e "s|^spool_dir .*|spool_dir $MNT/spool|" \
 		"$T/conf" >"$T/conf.small"
+	echo "max_message_size 0" >>"$T/conf.small"
 	cp "$T/conf" "$T/conf.orig"
 	cp "$T/conf.small" "$T/conf"
 	got=$(dialogue "$small_dialogue" | last_data_reply | mask)
@@ -110,6 +113,7 @@ else
 	mkdir -p "$MNT2/mail" "$MNT2/spool/tmp" "$MNT2/spool/msg" "$MNT2/spool/env"
 	sed -e "s|^mailbox_dir .*|mailbox_dir $MNT2/mail|" -e "s|^spool_dir .*|spool_dir $MNT2/spool|" \
 		"$T/conf.orig" >"$T/conf"
+	echo "max_message_size 0" >>"$T/conf"     # no free-space reserve at MAIL
 	got=$(dialogue "$small_dialogue" | last_data_reply | mask)
 	expect_eq "no inode: first a message is delivered" "$got" "250 2.0.0 Ok: queued as ID"
 	used=$(df --output=iused "$MNT2" | tail -n 1 | tr -d ' ')
