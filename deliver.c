@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "log.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -467,7 +468,9 @@ deliver_rollback(struct mbox_txn *t)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		if (b->fd >= 0 && b->appended) {
-			(void)ftruncate(b->fd, b->oldsize);
+			if (ftruncate(b->fd, b->oldsize) < 0)
+				log_msg(LOG_ERR, "%s/%s: cannot truncate back to %lld octets: %s",
+				    t->dir, b->name, (long long)b->oldsize, strerror(errno));
 			(void)fsync(b->fd);
 			b->appended = 0;
 		}
