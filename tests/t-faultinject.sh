@@ -10,6 +10,9 @@
 # N = 1..total must give either a 4xx with no trace of the message
 # anywhere, or a 250 with every copy whole (tests/faultinject.py).
 . "$(dirname "$0")/lib.sh"
+# The shim; per scenario three assertions of faultinject.py and its exit
+# status; one more for bob's mbox, created by the first scenario.
+plan $((1 + 3 * 4 + 1))
 
 FI=$T/fi
 mkdir -p "$FI"
@@ -35,8 +38,7 @@ scenario() {
 	fresh
 	timeout -k 5 300 $PY "$TOP/tests/faultinject.py" "$BIN" "$T/conf" "$FI" "$T/fi.so" "$T" \
 		"$name" "$@"
-	local rc=$?
-	[ $rc -eq 0 ] || nok "$name: faultinject.py exit status $rc"
+	helper_ran "faultinject.py ($name)" $?
 }
 
 scenario "two mailboxes" alice@test.example bob@test.example

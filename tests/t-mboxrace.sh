@@ -4,6 +4,7 @@
 # file over the old; mutt may delete an emptied mbox): the delivery must
 # land in the file that is at the path afterwards, never in the old inode.
 . "$(dirname "$0")/lib.sh"
+plan 3
 write_conf
 
 race() {   # race MODE: rewrite | remove

@@ -5,6 +5,7 @@
 # and LOGIN, many messages over PIPELINING to Postfix's smtp-sink, a
 # message from smtp-session to the wire, stale spool files, exit statuses.
 . "$(dirname "$0")/lib.sh"
+plan 43
 . "$(dirname "$0")/relay-lib.sh"
 
 # hostile ADDR MODE - a misbehaving server on ADDR:$P.
