@@ -24,7 +24,9 @@
 #
 # Runs as root, in a private network and mount namespace (unshare) with
 # only loopback and a resolv.conf naming 127.0.0.1, because Postfix asks
-# the system resolver on port 53. Work directory under ${TMPDIR:-/tmp}.
+# the system resolver on port 53. Work directory under ${TMPDIR:-/tmp};
+# Postfix (with smtp-sink) is unpacked there, not installed
+# (bench/fetch-postfix.sh).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 helper="/usr/bin/python3 $top/bench/relay-bench.py"
@@ -46,31 +48,47 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# Outside: build, then start again inside the namespaces.
+. "$top/bench/fetch-postfix.sh"
+
+# Outside: unpack Postfix into the work directory, build, then start again
+# inside the namespaces.
 if [ -z "${RELAY_BENCH_NETNS:-}" ]; then
-	for prog in smtp-sink postfix dnsmasq unshare; do
+	for prog in dnsmasq unshare; do
 		command -v "$prog" >/dev/null || [ -x "/usr/sbin/$prog" ] ||
 			{ sh "$top/tests/deps.sh" check || exit 1; break; }
 	done
+	T=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench.XXXXXX") || exit 1
+	chmod 755 "$T"
+	postfix_fetch "$T/postfix-root" || { rm -rf "$T"; exit 1; }
 	if [ -z "$bindir" ]; then
-		make -C "$top" -s all >&2 || exit 1
+		make -C "$top" -s all >&2 || { rm -rf "$T"; exit 1; }
 		bindir=$top/build
 	fi
 	bindir=$(cd "$bindir" && pwd) || exit 1
-	exec env RELAY_BENCH_NETNS=1 PATH="$PATH:/usr/sbin:/sbin" unshare --net --mount \
+	exec env RELAY_BENCH_NETNS="$T" PATH="$PATH:/usr/sbin:/sbin" unshare --net --mount \
 		bash "$0" -n "$n" -d "$domains" -r "$runs" -b "$bindir" -c "$conns" ${keep:+-k}
 fi
 
 ip link set lo up
-T=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench.XXXXXX")
-chmod 755 "$T"
+T=$RELAY_BENCH_NETNS
+pf_root=$T/postfix-root
 pids=()
 pfdir=""
 say() { echo "relay-bench: $*" >&2; }
 cleanup() {
-	[ -n "$pfdir" ] && postfix -c "$pfdir/etc" stop >/dev/null 2>&1
+	if [ -n "$pfdir" ]; then
+		master=$(sed -n '1s/ //gp' "$pfdir/queue/pid/master.pid" 2>/dev/null)
+		postfix -c "$pfdir/etc" stop >/dev/null 2>&1
+		# "postfix stop" returns before the master is gone
+		for _ in $(seq 50); do
+			[ -n "$master" ] && kill -0 "$master" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ -n "$master" ] && kill -9 "$master" 2>/dev/null
+	fi
 	for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	postfix_accounts_undo
 	if [ -n "$keep" ]; then say "work directory kept: $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -143,9 +161,11 @@ run_relay_agent() {
 # --- Postfix -------------------------------------------------------------------
 postfix_setup() {
 	pfdir=$T/postfix
+	postfix_accounts || { say "cannot make the postfix account"; exit 1; }
 	mkdir -p "$pfdir/etc" "$pfdir/queue" "$pfdir/data" "$pfdir/log"
 	chown postfix: "$pfdir/data"
-	cat >"$pfdir/etc/main.cf" <<-CF
+	postfix_main_cf >"$pfdir/etc/main.cf"
+	cat >>"$pfdir/etc/main.cf" <<-CF
 	compatibility_level = 3.6
 	queue_directory = $pfdir/queue
 	data_directory = $pfdir/data
@@ -242,7 +262,7 @@ done
 mra=$(echo "${ra[*]}" | median)
 mpf=$(echo "${pf[*]}" | median)
 ratio=$(awk -v a="$mra" -v b="$mpf" 'BEGIN { if (b + 0 > 0) printf "%.1f", a / b; else print "-" }')
-pfversion=$(postconf -d -h mail_version 2>/dev/null)
+pfversion=$(postconf -c "$pf_root/etc/postfix" -d -h mail_version 2>/dev/null)
 
 echo
 echo "Drain $n queued messages (1 KiB, one recipient each) to $domains domains;"

@@ -66,7 +66,7 @@ extract() {
 	pkg=$1 dir=$2
 	[ -e "$dir/.complete" ] && return 0
 	dl=$(mktemp -d)
-	chmod 755 "$dl"   # apt-get downloads as _apt
+	chown _apt "$dl" 2>/dev/null || true   # apt-get downloads as _apt
 	(cd "$dl" && apt-get download -q "$pkg" >&2) || {
 		apt-get update -q >&2 && (cd "$dl" && apt-get download -q "$pkg" >&2); } ||
 		{ rm -rf "$dl"; return 1; }
