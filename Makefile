@@ -59,16 +59,8 @@ $(O)/smtp-session: $(addprefix $(O)/,$(SESSION_OBJS) $(COMMON_OBJS))
 $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ludns
 
-$(O)/%.o: %.c $(wildcard *.h) $(O)/flags
+$(O)/%.o: %.c $(wildcard *.h) | $(O)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-
-# $(O)/flags holds the compiler and flags of the last build in $(O): when
-# they change (a plain make, then make check with -Werror), every object
-# is built again.
-BUILD_FLAGS = $(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
-$(O)/flags: FORCE | $(O)
-	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' >$@
-FORCE:
 
 $(O):
 	mkdir -p $@
@@ -97,9 +89,11 @@ debug: deps-run
 	exec systemd-socket-activate -l 127.0.0.1:2525 -a --inetd \
 		$(abspath $(O))/smtp-session -d -c $(CURDIR)/run/debug.conf
 
+# (-B: every object compiled again with -Werror, even when an earlier
+# plain make left it up to date)
 check: deps-check
-	$(MAKE) WERROR=-Werror all
-	$(MAKE) WERROR=-Werror O=build-asan SAN=1 all
+	$(MAKE) -B WERROR=-Werror all
+	$(MAKE) -B WERROR=-Werror O=build-asan SAN=1 all
 	$(MAKE) fuzz-build
 	sh tests/run build build-asan
 
@@ -193,4 +187,4 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check check-fresh clean deps-build deps-run deps-check install uninstall FORCE
+.PHONY: all run debug check check-fresh clean deps-build deps-run deps-check install uninstall
