@@ -4,8 +4,9 @@
 #
 #   deps.sh build | run | check    install what is missing for that
 #   deps.sh extract PACKAGE DIR    unpack PACKAGE's files into DIR without
-#                                  installing it (its lib* dependencies are
-#                                  installed as plain libraries)
+#                                  installing it (its lib* dependencies and
+#                                  netbase, /etc/services and /etc/protocols,
+#                                  are installed as plain packages)
 #
 # apt-get runs only when something is missing, always with
 # --no-install-recommends (mailutils would otherwise pull in exim4).
@@ -30,10 +31,12 @@ set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 what="$1"
 
-# libdeps DEB - the lib* packages DEB depends on (first of alternatives).
+# libdeps DEB - the packages DEB depends on (first of alternatives) that
+# its programs need to run: libraries, and netbase (xinetd and Postfix
+# look up services and protocols by name).
 libdeps() {
 	dpkg-deb -f "$1" Depends Pre-Depends | tr ',' '\n' | sed 's/|.*//; s/(.*//; s/:any//' |
-		tr -d ' ' | grep '^lib' || true
+		tr -d ' ' | grep -E '^(lib|netbase$)' || true
 }
 
 # missing_pkgs PKG... - those not installed.
@@ -92,7 +95,7 @@ if [ "$what" = run ]; then
 elif [ "$what" = check ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev swaks libnet-ssleay-perl libauthen-sasl-perl
 	      mailutils python3 python3-aiosmtpd ucspi-tcp dnsmasq-base systemd
-	      openssl whois mandoc man-db groff-base procps util-linux iproute2"
+	      openssl whois mandoc man-db groff-base procps util-linux iproute2 netbase"
 	tools="xinetd stunnel4"
 elif [ "$what" != build ]; then
 	echo "usage: deps.sh build|run|check|extract PACKAGE DIR" >&2

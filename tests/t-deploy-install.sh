@@ -118,6 +118,10 @@ expect_eq "make uninstall removes every file of an unchanged install" "$(files "
 V=$T/v
 check "make install PREFIX=$V SYSCONFDIR=$V/etc succeeds" inst "" PREFIX="$V" SYSCONFDIR="$V/etc"
 U=$V/lib/systemd/system
+# (stunnel4's package is not installed, deps.sh unpacks it: verify the
+# submission unit with the path of that stunnel4; the Debian path the
+# unit names is checked above)
+sed -i "s|^ExecStart=/usr/bin/stunnel4 |ExecStart=$(command -v stunnel4) |" "$U/smtp-submission.service"
 out=$(cd "$U" && MANPATH=$V/share/man systemd-analyze verify \
 	./smtp-session.socket ./smtp-session@.service ./relay-agent.service ./relay-agent.timer \
 	./smtp-submission.service 2>&1)
