@@ -22,11 +22,12 @@
 # tests' SMTP receivers are aiosmtpd scripts of their own.
 #
 # What is installed starts nothing: systemd is there for
-# systemd-socket-activate and systemd-analyze (where systemd is not the
-# init system, its units are inert), man-db for the man(1) that
-# systemd-analyze verify runs (it adds a daily index refresh, no daemon),
-# dnsmasq-base is the dnsmasq binary alone. A temporary policy-rc.d keeps
-# any package from starting a service during the install.
+# systemd-socket-activate and systemd-analyze (the units it enables, a
+# getty and pstore, act only where systemd is the init system, and there
+# it is installed already), dnsmasq-base is the dnsmasq binary alone, and
+# man(1) is mandoc's (not man-db, which adds a daily timer). A temporary
+# policy-rc.d keeps any package from starting a service during the
+# install.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 what="$1"
@@ -95,7 +96,7 @@ if [ "$what" = run ]; then
 elif [ "$what" = check ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev swaks libnet-ssleay-perl libauthen-sasl-perl
 	      mailutils python3 python3-aiosmtpd ucspi-tcp dnsmasq-base systemd
-	      openssl whois mandoc man-db groff-base procps util-linux iproute2 netbase"
+	      openssl whois mandoc groff-base procps util-linux iproute2 netbase"
 	tools="xinetd stunnel4"
 elif [ "$what" != build ]; then
 	echo "usage: deps.sh build|run|check|extract PACKAGE DIR" >&2

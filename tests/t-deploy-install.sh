@@ -122,7 +122,12 @@ U=$V/lib/systemd/system
 # submission unit with the path of that stunnel4; the Debian path the
 # unit names is checked above)
 sed -i "s|^ExecStart=/usr/bin/stunnel4 |ExecStart=$(command -v stunnel4) |" "$U/smtp-submission.service"
-out=$(cd "$U" && MANPATH=$V/share/man systemd-analyze verify \
+# verify runs "man PAGE(SECTION)" for each Documentation= page: mandoc's
+# man (mman) answers, so that man-db and its daily timer are not needed.
+mkdir "$T/manbin"
+printf '#!/bin/sh\nexec mman "$@"\n' >"$T/manbin/man"
+chmod 755 "$T/manbin/man"
+out=$(cd "$U" && PATH=$T/manbin:$PATH MANPATH=$V/share/man systemd-analyze verify \
 	./smtp-session.socket ./smtp-session@.service ./relay-agent.service ./relay-agent.timer \
 	./smtp-submission.service 2>&1)
 rc=$?
