@@ -14,9 +14,9 @@
 # The pristine root is made once (debootstrap --variant=minbase
 # --include=git,make bookworm) and never changed. Each run copies it,
 # clones the commit into /src of the copy, and runs make check there in a
-# chroot inside new mount and PID namespaces (unshare): /proc, /sys, /dev
-# (with /dev/pts) and /run are mounted for it alone, and every process it
-# started ends with it. Only the network is the machine's (apt-get must
+# chroot inside new mount and PID namespaces (unshare): the root is a mount
+# point as on a machine, /proc, /sys, /dev (with /dev/pts) and /run are
+# mounted for it alone, and every process it started ends with it. Only the network is the machine's (apt-get must
 # reach the mirror; the tests use loopback). The copy is removed
 # afterwards. Uncommitted changes are not part of the run.
 set -u
@@ -79,6 +79,7 @@ start=$(date +%s)
 timeout -k 30 "$limit" unshare --mount --pid --fork --kill-child sh -c '
 	r=$1
 	mount --make-rprivate / &&
+	mount --bind "$r" "$r" &&
 	mount -t proc proc "$r/proc" &&
 	mount --rbind /sys "$r/sys" &&
 	mount --rbind /dev "$r/dev" &&
