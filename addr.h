@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 enum addr_status {
 	ADDR_OK,

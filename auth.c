@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "auth.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 /* Used when the file has no hash at all. */

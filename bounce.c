@@ -27,55 +27,10 @@
 
 #include "addr.h"
 #include "bounce.h"
-#include "deliver.h"
+#include "bufout.h"
+#include "inject.h"
+#include "spool.h"
 #include "util.h"
-
-/* Output buffer of one report. */
-struct out {
-	int fd;
-	int err;
-	size_t len;
-	char buf[IO_BUF_SIZE];
-};
-
-/* out_flush - write what is buffered. */
-static void out_flush(struct out *o)
-{
-	if (!o->err && o->len && write_all(o->fd, o->buf, o->len) < 0)
-		o->err = 1;
-	o->len = 0;
-}
-
-/* out_put - append LEN octets. */
-static void out_put(struct out *o, const char *s, size_t len)
-{
-	while (len > 0) {
-		size_t room = sizeof o->buf - o->len, n = len < room ? len : room;
-		memcpy(o->buf + o->len, s, n);
-		o->len += n;
-		s += n;
-		len -= n;
-		if (o->len == sizeof o->buf)
-			out_flush(o);
-	}
-}
-
-/* out_printf - append formatted text (one line's worth at most). */
-static void out_printf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	out_put(o, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
 
 /* bounce_status - the enhanced status code of a reply. */
 void bounce_status(const char *reply, char *out, size_t outsz)
@@ -103,7 +58,7 @@ static const char *clean(char *out, size_t outsz, const char *s)
 
 /* copy_headers - the original header (up to the first empty line) from
  * MSGFD, bounded and with control octets made spaces. */
-static int copy_headers(struct out *o, int msgfd)
+static int copy_headers(struct bufout *o, int msgfd)
 {
 	char buf[IO_BUF_SIZE];
 	off_t off = 0;
@@ -129,7 +84,7 @@ static int copy_headers(struct out *o, int msgfd)
 					break;
 				}
 				bol = 1;
-				out_put(o, "\n", 1);
+				bufout_put(o, "\n", 1);
 				total++;
 				continue;
 			}
@@ -137,15 +92,14 @@ static int copy_headers(struct out *o, int msgfd)
 				cut = 1;
 				break;
 			}
-			if (((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f)
-				ch = ' ';
+			ch = scrub_octet(ch, SCRUB_CTL | SCRUB_KEEP_TAB, ' ');
 			bol = 0;
-			out_put(o, &ch, 1);
+			bufout_put(o, &ch, 1);
 			total++;
 		}
 	}
 	if (!bol)
-		out_put(o, "\n", 1);
+		bufout_put(o, "\n", 1);
 	return 0;
 }
 
@@ -153,16 +107,14 @@ static int copy_headers(struct out *o, int msgfd)
 int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now)
 {
-	struct out *o = malloc(sizeof *o);
+	struct bufout *o = malloc(sizeof *o);
 	char date[64], arrival[64], boundary[128], a[ADDR_MAX + 1], b[ADDR_MAX + 1];
 	char d[SMTP_REPLY_MAX + 1], h[DOMAIN_MAX + 1], sender[ADDR_MAX + 1];
 	int i, err;
 
 	if (!o)
 		return -1;
-	o->fd = fd;
-	o->err = 0;
-	o->len = 0;
+	bufout_init(o, fd);
 	rfc5322_date(date, sizeof date, now);
 	rfc5322_date(arrival, sizeof arrival, env->arrival);
 	/* "=_" never occurs in base64 or quoted-printable text; at most
@@ -170,288 +122,117 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	snprintf(boundary, sizeof boundary, "=_%s.%lld", env->id, (long long)now);
 	clean(sender, sizeof sender, env->sender);
 
-	out_printf(o, "Date: %s\n", date);
-	out_printf(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", cf->hostname);
-	out_printf(o, "To: <%s>\n", sender);
-	out_printf(o, "Subject: Undelivered Mail Returned to Sender\n");
-	out_printf(o, "Message-ID: <%s.%lld.bounce@%s>\n", env->id, (long long)now,
+	bufout_printf(o, "Date: %s\n", date);
+	bufout_printf(o, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", cf->hostname);
+	bufout_printf(o, "To: <%s>\n", sender);
+	bufout_printf(o, "Subject: Undelivered Mail Returned to Sender\n");
+	bufout_printf(o, "Message-ID: <%s.%lld.bounce@%s>\n", env->id, (long long)now,
 	           cf->hostname);
-	out_printf(o, "Auto-Submitted: auto-replied\n");
-	out_printf(o, "MIME-Version: 1.0\n");
-	out_printf(o, "Content-Type: multipart/report; report-type=delivery-status;\n"
+	bufout_printf(o, "Auto-Submitted: auto-replied\n");
+	bufout_printf(o, "MIME-Version: 1.0\n");
+	bufout_printf(o, "Content-Type: multipart/report; report-type=delivery-status;\n"
 	              "\tboundary=\"%s\"\n", boundary);
-	out_printf(o, "\nThis is a MIME-encapsulated message.\n\n");
+	bufout_printf(o, "\nThis is a MIME-encapsulated message.\n\n");
 
 	/* Part 1: for a human. */
-	out_printf(o, "--%s\n", boundary);
-	out_printf(o, "Content-Description: Notification\n"
+	bufout_printf(o, "--%s\n", boundary);
+	bufout_printf(o, "Content-Description: Notification\n"
 	              "Content-Type: text/plain; charset=us-ascii\n\n");
-	out_printf(o, "This is the mail system at host %s.\n\n", cf->hostname);
-	out_printf(o, "I'm sorry to have to inform you that your message could not\n"
+	bufout_printf(o, "This is the mail system at host %s.\n\n", cf->hostname);
+	bufout_printf(o, "I'm sorry to have to inform you that your message could not\n"
 	              "be delivered to one or more recipients. It's attached below.\n\n"
 	              "For further assistance, please send mail to postmaster.\n\n");
-	for (i = 0; i < n; i++)
-		out_printf(o, "<%s>: %s%s\n", clean(a, sizeof a, items[i].rcpt->addr),
-		           items[i].remote_mta ? "host " : "",
-		           clean(d, sizeof d, items[i].diagnostic));
-	out_printf(o, "\n");
+	/* As Postfix words it: "<rcpt>: host mx.example said: 550 ...". */
+	for (i = 0; i < n; i++) {
+		bufout_printf(o, "<%s>: ", clean(a, sizeof a, items[i].rcpt->addr));
+		if (items[i].remote_mta)
+			bufout_printf(o, "host %s said: ", clean(h, sizeof h, items[i].remote_mta));
+		bufout_printf(o, "%s\n", clean(d, sizeof d, items[i].diagnostic));
+	}
+	bufout_printf(o, "\n");
 
 	/* Part 2: for a program. */
-	out_printf(o, "--%s\n", boundary);
-	out_printf(o, "Content-Description: Delivery report\n"
+	bufout_printf(o, "--%s\n", boundary);
+	bufout_printf(o, "Content-Description: Delivery report\n"
 	              "Content-Type: message/delivery-status\n\n");
-	out_printf(o, "Reporting-MTA: dns; %s\n", cf->hostname);
-	out_printf(o, "X-Queue-ID: %s\n", env->id);
-	out_printf(o, "X-Original-Sender: rfc822; %s\n", sender);
-	out_printf(o, "Arrival-Date: %s\n", arrival);
+	bufout_printf(o, "Reporting-MTA: dns; %s\n", cf->hostname);
+	bufout_printf(o, "X-Queue-ID: %s\n", env->id);
+	bufout_printf(o, "X-Original-Sender: rfc822; %s\n", sender);
+	bufout_printf(o, "Arrival-Date: %s\n", arrival);
 	for (i = 0; i < n; i++) {
 		const struct bounce_item *it = &items[i];
 		char when[64];
 
 		clean(a, sizeof a, it->rcpt->addr);
 		clean(b, sizeof b, it->rcpt->orig);
-		out_printf(o, "\nFinal-Recipient: rfc822; %s\n", a);
+		bufout_printf(o, "\nFinal-Recipient: rfc822; %s\n", a);
 		if (b[0] && strcasecmp(a, b) != 0)
-			out_printf(o, "Original-Recipient: rfc822; %s\n", b);
-		out_printf(o, "Action: failed\n");
-		out_printf(o, "Status: %s\n", it->status);
+			bufout_printf(o, "Original-Recipient: rfc822; %s\n", b);
+		bufout_printf(o, "Action: failed\n");
+		bufout_printf(o, "Status: %s\n", it->status);
 		if (it->remote_mta)
-			out_printf(o, "Remote-MTA: dns; %s\n", clean(h, sizeof h, it->remote_mta));
-		out_printf(o, "Diagnostic-Code: %s; %s\n", it->remote_mta ? "smtp" : "X-relay-agent",
+			bufout_printf(o, "Remote-MTA: dns; %s\n", clean(h, sizeof h, it->remote_mta));
+		bufout_printf(o, "Diagnostic-Code: %s; %s\n", it->remote_mta ? "smtp" : "X-relay-agent",
 		           clean(d, sizeof d, it->diagnostic));
 		if (it->when > 0) {
 			rfc5322_date(when, sizeof when, it->when);
-			out_printf(o, "Last-Attempt-Date: %s\n", when);
+			bufout_printf(o, "Last-Attempt-Date: %s\n", when);
 		}
 	}
-	out_printf(o, "\n");
+	bufout_printf(o, "\n");
 
 	/* Part 3: what the sender sent, header only. */
-	out_printf(o, "--%s\n", boundary);
-	out_printf(o, "Content-Description: Undelivered Message Headers\n"
+	bufout_printf(o, "--%s\n", boundary);
+	bufout_printf(o, "Content-Description: Undelivered Message Headers\n"
 	              "Content-Type: text/rfc822-headers\n\n");
-	if (copy_headers(o, msgfd) < 0)
-		o->err = 1;
-	out_printf(o, "\n--%s--\n", boundary);
-	out_flush(o);
-	err = o->err;
+	if (copy_headers(o, msgfd) < 0 && !o->err)
+		o->err = errno ? errno : EIO;
+	bufout_printf(o, "\n--%s--\n", boundary);
+	err = bufout_flush(o);
 	free(o);
-	return err ? -1 : 0;
+	return err;
 }
 
-/*
- * local_deliver - expand local address ADDR (its local part unquoted, as
- * smtp-session does) and append the message in MSGFD to its mailboxes.
- * Its foreign targets (an alias that forwards elsewhere) are left in EX
- * for the caller, who frees EX. RES_OK (also when there is no mailbox,
- * only foreign targets); RES_PERM with "550 5.1.1" in WHY for an unknown
- * address; RES_TEMP with the reason.
- */
-static int local_deliver(const struct config *cf, int msgfd, const char *sender,
-                         const char *addr, struct expansion *ex, char *why, size_t whysz)
-{
-	struct mbox_txn t;
-	char raw[ADDR_MAX + 1], local[LOCALPART_MAX + 1], dto[ADDR_MAX + 1];
-	char domain[DOMAIN_MAX + 1];
-	const char *at = strrchr(addr, '@');
-	size_t ll = at ? (size_t)(at - addr) : strlen(addr);
-	int rc, i;
-
-	snprintf(domain, sizeof domain, "%s", at ? at + 1 : cf->domains[0]);
-	str_lower(domain);
-	if (ll >= sizeof raw) {
-		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", addr);
-		return RES_PERM;
-	}
-	memcpy(raw, addr, ll);
-	raw[ll] = '\0';
-	rc = addr_local_unquoted(raw, local, sizeof local) < 0 ? 0
-		: config_expand_local(cf, local, ex);
-	if (rc < 0) {
-		snprintf(why, whysz, "451 4.3.0 <%s>: alias expansion too large", addr);
-		return RES_TEMP;
-	}
-	if (rc == 0 || (ex->nmailboxes == 0 && ex->nforeign == 0)) {
-		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", addr);
-		return RES_PERM;
-	}
-	if (ex->nmailboxes == 0) {
-		snprintf(why, whysz, "250 2.0.0 no local mailbox");
-		return RES_OK;
-	}
-	deliver_init(&t, cf->mailbox_dir);
-	for (i = 0; i < ex->nmailboxes; i++) {
-		snprintf(dto, sizeof dto, "%s@%s", ex->mailboxes[i], domain);
-		if (deliver_add(&t, ex->mailboxes[i], dto) < 0) {
-			deliver_release(&t);
-			snprintf(why, whysz, "451 4.3.0 out of memory");
-			return RES_TEMP;
-		}
-	}
-	rc = deliver_lock_all(&t, why, whysz);
-	if (rc == RES_OK)
-		rc = deliver_append_all(&t, msgfd, sender, time(NULL), why, whysz);
-	deliver_release(&t);
-	if (rc == RES_OK)
-		snprintf(why, whysz, "250 2.0.0 delivered to mailbox");
-	return rc == RES_OK ? RES_OK : RES_TEMP;
-}
-
-/*
- * queue_foreign - commit the staged message in FD (tmp/ID.msg, ID in
- * B->id) from SENDER to the foreign targets in EX, each with ORIG as the
- * address given. RES_OK, or RES_TEMP with errno (nothing queued).
- */
-static int queue_foreign(const struct config *cf, int fd, struct envelope *b,
-                         const char *sender, const char *orig, const struct expansion *ex)
-{
-	int i;
-
-	b->version = SPOOL_VERSION;
-	b->arrival = time(NULL);
-	snprintf(b->sender, sizeof b->sender, "%s", sender);
-	snprintf(b->body, sizeof b->body, "8BITMIME");
-	snprintf(b->client, sizeof b->client, "127.0.0.1");
-	snprintf(b->helo, sizeof b->helo, "%s", cf->hostname);
-	for (i = 0; i < ex->nforeign; i++)
-		if (spool_env_add_rcpt(b, orig, ex->foreign[i]) < 0) {
-			errno = ENOMEM;
-			return RES_TEMP;
-		}
-	return spool_commit(cf->spool_dir, fd, b);
-}
-
-/* bounce_deliver_local - a spooled message to a local address: its
- * mailboxes now, a copy through the spool to its foreign targets. */
-int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
-                         const char *addr, char *why, size_t whysz)
-{
-	struct expansion *ex = calloc(1, sizeof *ex);
-	struct envelope b;
-	char in[IO_BUF_SIZE];
-	off_t off = 0;
-	ssize_t n;
-	int rc, fd;
-
-	if (!ex) {
-		snprintf(why, whysz, "451 4.3.0 out of memory");
-		return RES_TEMP;
-	}
-	rc = local_deliver(cf, msgfd, sender, addr, ex, why, whysz);
-	if (rc != RES_OK || ex->nforeign == 0)
-		goto out;
-	/* The forward targets get their own copy, queued. Should that fail,
-	 * the whole delivery is tried again: a mailbox may get the message
-	 * twice, but nothing is lost. */
-	memset(&b, 0, sizeof b);
-	fd = spool_stage_open(cf->spool_dir, b.id, sizeof b.id);
-	if (fd < 0)
-		goto qfail;
-	while ((n = pread(msgfd, in, sizeof in, off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write_all(fd, in, (size_t)n) < 0)
-			break;
-		off += n;
-	}
-	if (n != 0 || queue_foreign(cf, fd, &b, sender, addr, ex) != RES_OK) {
-		int err = errno;
-		spool_env_free(&b);
-		close(fd);
-		spool_stage_discard(cf->spool_dir, b.id);
-		errno = err;
-		goto qfail;
-	}
-	spool_env_free(&b);
-	close(fd);
-	snprintf(why + strlen(why), whysz - strlen(why), ", forwarded as %s", b.id);
-	goto out;
-qfail:
-	snprintf(why, whysz, "451 4.3.0 <%s>: cannot queue for its forward targets: %s", addr,
-	         strerror(errno));
-	rc = RES_TEMP;
-out:
-	expansion_free(ex);
-	free(ex);
-	return rc;
-}
-
-/* bounce_send - write the DSN and deliver or queue it from <>. */
+/* bounce_send - write the DSN and hand it to inject.c from <>. */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz)
 {
-	struct envelope b;
-	struct expansion *ex;
-	time_t now = time(NULL);
-	int fd, rc;
+	struct inject in;
+	char id[QUEUE_ID_MAX];
+	struct msgtext text = { .fd = -1, .stage = id };
+	int rc;
 
 	bid[0] = '\0';
-	memset(&b, 0, sizeof b);
-	fd = spool_stage_open(cf->spool_dir, b.id, sizeof b.id);
-	if (fd < 0) {
+	text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
+	if (text.fd < 0 && errno == ENOENT && spool_dirs(cf->spool_dir) == 0)
+		text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
+	if (text.fd < 0) {
 		snprintf(why, whysz, "cannot create a bounce in the spool: %s", strerror(errno));
 		return RES_TEMP;
 	}
-	if (bounce_write(fd, cf, env, msgfd, items, n, now) < 0) {
+	if (bounce_write(text.fd, cf, env, msgfd, items, n, time(NULL)) < 0) {
 		snprintf(why, whysz, "cannot write a bounce: %s", strerror(errno));
-		close(fd);
-		spool_stage_discard(cf->spool_dir, b.id);
+		close(text.fd);
+		spool_stage_discard(cf->spool_dir, id);
 		return RES_TEMP;
 	}
-
-	/* A local sender gets it in the mbox now and, when an alias forwards
-	 * it elsewhere, through the spool to those targets; a busy mailbox or
-	 * a foreign sender gets it through the spool. */
-	if (config_is_local_domain(cf, addr_domain(env->sender))) {
-		if (!(ex = calloc(1, sizeof *ex))) {
-			snprintf(why, whysz, "out of memory");
-			close(fd);
-			spool_stage_discard(cf->spool_dir, b.id);
-			return RES_TEMP;
-		}
-		rc = local_deliver(cf, fd, "", env->sender, ex, why, whysz);
-		if (rc == RES_OK && ex->nforeign > 0) {
-			rc = queue_foreign(cf, fd, &b, "", env->sender, ex);
-			if (rc != RES_OK)
-				snprintf(why, whysz, "cannot queue a bounce for the forward targets "
-				         "of <%s>: %s", env->sender, strerror(errno));
-			expansion_free(ex);
-			free(ex);
-			spool_env_free(&b);
-			close(fd);
-			if (rc != RES_OK) {
-				spool_stage_discard(cf->spool_dir, b.id);
-				return RES_TEMP;
-			}
-			snprintf(bid, bidsz, "%s", b.id);
-			return RES_OK;
-		}
-		expansion_free(ex);
-		free(ex);
-		if (rc != RES_TEMP) {
-			close(fd);
-			spool_stage_discard(cf->spool_dir, b.id);
-			if (rc == RES_OK)
-				snprintf(bid, bidsz, "%s", b.id);
-			return RES_OK;
-		}
-	}
-	b.version = SPOOL_VERSION;
-	b.arrival = now;
-	snprintf(b.body, sizeof b.body, "8BITMIME");
-	snprintf(b.client, sizeof b.client, "127.0.0.1");
-	snprintf(b.helo, sizeof b.helo, "%s", cf->hostname);
-	if (spool_env_add_rcpt(&b, env->sender, env->sender) < 0 ||
-	    spool_commit(cf->spool_dir, fd, &b) != RES_OK) {
-		snprintf(why, whysz, "cannot queue a bounce: %s", strerror(errno));
-		spool_env_free(&b);
-		close(fd);
-		spool_stage_discard(cf->spool_dir, b.id);
-		return RES_TEMP;
-	}
-	snprintf(bid, bidsz, "%s", b.id);
-	spool_env_free(&b);
-	close(fd);
-	return RES_OK;
+	/* From <>, to the sender: a local one's mailboxes now (a busy one
+	 * through the queue), a foreign one through the queue. */
+	inject_begin(&in, cf, "");
+	in.may_wait = 1;
+	snprintf(in.env.body, sizeof in.env.body, "8BITMIME");
+	snprintf(in.env.client, sizeof in.env.client, "127.0.0.1");
+	snprintf(in.env.helo, sizeof in.env.helo, "%s", cf->hostname);
+	rc = inject_add(&in, env->sender, env->sender, why, whysz);
+	if (rc == RES_OK)
+		rc = inject_store(&in, &text, why, whysz);
+	if (rc == RES_OK)
+		snprintf(bid, bidsz, "%s", id);
+	else if (rc == RES_PERM)
+		rc = RES_OK;    /* no such local sender: nobody to tell (WHY says so) */
+	inject_end(&in);
+	close(text.fd);
+	spool_stage_discard(cf->spool_dir, id);         /* gone when queued */
+	return rc;
 }

@@ -1,6 +1,5 @@
 /*
- * bounce.h - delivery status notifications (RFC 3464) and local delivery
- * of what relay-agent finds in the spool for a local domain.
+ * bounce.h - delivery status notifications (RFC 3464).
  */
 #ifndef BOUNCE_H
 #define BOUNCE_H
@@ -9,7 +8,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "spool.h"
+#include "envelope.h"
 
 /* One failed recipient to report. */
 struct bounce_item {
@@ -34,21 +33,14 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now);
 
 /*
- * bounce_send - send that DSN from <> to env->sender: into the sender's
- * mbox when the domain is local (spooled when the mailbox is busy), else
- * into the spool. The new message's queue id goes to BID ("" when it was
- * dropped: unknown local sender). RES_OK or RES_TEMP with WHY.
+ * bounce_send - send that DSN from <> to env->sender through inject.c:
+ * into the sender's mbox when the domain is local (through the spool when
+ * the mailbox is busy), else into the spool. The new message's queue id
+ * goes to BID ("" when it was dropped: unknown local sender, the reason
+ * in WHY). RES_OK or RES_TEMP with WHY.
  */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz);
-
-/*
- * bounce_deliver_local - append the message in MSGFD to the mbox(es) of
- * local address ADDR. RES_OK; RES_PERM with "550 5.1.1" in WHY for an
- * unknown user; RES_TEMP with the reason.
- */
-int bounce_deliver_local(const struct config *cf, int msgfd, const char *sender,
-                         const char *addr, char *why, size_t whysz);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * config.c - read the configuration file and the users file.
+ * config.c - read the configuration file (the users file: users.c).
  *
  * Both are read once at start; every error names the file and the line,
  * and the caller refuses to run (exit 78). After config_load() the
@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "users.h"
 #include "util.h"
 
 /* How a key's value is read: most keys are a field of one type. */
@@ -41,9 +44,9 @@ struct key {
 	int repeatable;         /* others may be given only once */
 };
 
-/* cf_err - format "FILE:LINE: text" into ERR; always returns -1. */
-static int
-cf_err(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
+/* config_error - format "FILE:LINE: text" into ERR; always returns -1. */
+int
+config_error(char *err, size_t errsz, const char *file, int line, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -56,6 +59,30 @@ cf_err(char *err, size_t errsz, const char *file, int line, const char *fmt, ...
 	else
 		snprintf(err, errsz, "%s: %s", file, text);
 	return -1;
+}
+
+static void (*reporter)(int prio, const char *text);
+
+/* config_set_reporter - where warnings and repeated errors go. */
+void
+config_set_reporter(void (*fn)(int prio, const char *text))
+{
+	reporter = fn;
+}
+
+/* config_report - one line to the reporter, if there is one. */
+void
+config_report(int prio, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	if (!reporter)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	reporter(prio, text);
 }
 
 /* copy_val - a string value that must fit its field. */
@@ -132,9 +159,9 @@ parse_bool(const char *val, int *out, char *why, size_t whysz)
 	return 0;
 }
 
-/* valid_domain - letters, digits, hyphens and dots; sane label lengths. */
-static int
-valid_domain(const char *d)
+/* config_valid_domain - letters, digits, hyphens and dots; sane labels. */
+int
+config_valid_domain(const char *d)
 {
 	size_t n = strlen(d), label = 0;
 
@@ -195,17 +222,27 @@ parse_cidr(const char *s, struct cidr *c)
 static int
 k_hostname(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	if (!valid_domain(v)) {
+	if (!config_valid_domain(v)) {
 		snprintf(why, whysz, "bad host name \"%s\"", v);
 		return -1;
 	}
 	return copy_val(cf->hostname, sizeof cf->hostname, v, why, whysz);
 }
 
+/* domain_listed - whether DOMAIN (any case) is one of the domain lines. */
+static int
+domain_listed(const struct config *cf, const char *domain)
+{
+	for (int i = 0; i < cf->ndomains; i++)
+		if (strcasecmp(cf->domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	if (!valid_domain(v)) {
+	if (!config_valid_domain(v)) {
 		snprintf(why, whysz, "bad domain \"%s\"", v);
 		return -1;
 	}
@@ -213,7 +250,7 @@ k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 		snprintf(why, whysz, "more than %d domains", CONF_DOMAINS_MAX);
 		return -1;
 	}
-	if (config_is_local_domain(cf, v)) {
+	if (domain_listed(cf, v)) {
 		snprintf(why, whysz, "domain \"%s\" given twice", v);
 		return -1;
 	}
@@ -224,6 +261,38 @@ k_domain(struct config *cf, const char *v, char *why, size_t whysz)
 	}
 	str_lower(cf->domains[cf->ndomains++]);
 	return 0;
+}
+
+/* k_users - a users file, or "system": the host's accounts. */
+static int
+k_users(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	cf->users_system = strcmp(v, "system") == 0;
+	return copy_val(cf->users_file, sizeof cf->users_file, v, why, whysz);
+}
+
+/* socket_path - an absolute path that fits an AF_UNIX address. */
+static int
+socket_path(char *dst, size_t dstsz, const char *v, char *why, size_t whysz)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+		snprintf(why, whysz, "expected an absolute path of at most %zu octets",
+		    sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+		return -1;
+	}
+	return copy_val(dst, dstsz, v, why, whysz);
+}
+
+static int
+k_submit_socket(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return socket_path(cf->submit_socket, sizeof cf->submit_socket, v, why, whysz);
+}
+
+static int
+k_mkmbox_socket(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	return socket_path(cf->mkmbox_socket, sizeof cf->mkmbox_socket, v, why, whysz);
 }
 
 static int
@@ -372,12 +441,41 @@ k_smarthost_auth(struct config *cf, const char *v, char *why, size_t whysz)
 	return copy_val(cf->smarthost_password, sizeof cf->smarthost_password, sp, why, whysz);
 }
 
+/* k_filter - "filter COMMAND [ARG ...]": an absolute path and its words,
+ * run later without a shell. */
+static int
+k_filter(struct config *cf, const char *v, char *why, size_t whysz)
+{
+	char *tok, *save = NULL;
+	int n = 0;
+
+	if (copy_val(cf->filter_line, sizeof cf->filter_line, v, why, whysz) < 0 ||
+	    copy_val(cf->filter_words, sizeof cf->filter_words, v, why, whysz) < 0)
+		return -1;
+	for (tok = strtok_r(cf->filter_words, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (n >= FILTER_ARGS_MAX) {
+			snprintf(why, whysz, "more than %d words", FILTER_ARGS_MAX);
+			return -1;
+		}
+		cf->filter_argv[n++] = tok;
+	}
+	cf->filter_argv[n] = NULL;
+	if (n == 0 || cf->filter_argv[0][0] != '/') {
+		snprintf(why, whysz, "expected an absolute path to a program");
+		cf->filter_argv[0] = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 #define F(field) offsetof(struct config, field)
 #define S(field) F(field), sizeof ((struct config *)0)->field
 static const struct key keys[] = {
 	{ "hostname", KT_FUNC, 0, 0, 0, 0, k_hostname, 0 },
 	{ "domain", KT_FUNC, 0, 0, 0, 0, k_domain, 1 },
-	{ "users", KT_PATH, S(users_file), 0, 0, NULL, 0 },
+	{ "users", KT_FUNC, 0, 0, 0, 0, k_users, 0 },
+	{ "aliases", KT_PATH, S(aliases_file), 0, 0, NULL, 0 },
 	{ "mailbox_dir", KT_PATH, S(mailbox_dir), 0, 0, NULL, 0 },
 	{ "spool_dir", KT_PATH, S(spool_dir), 0, 0, NULL, 0 },
 	{ "relay_from", KT_FUNC, 0, 0, 0, 0, k_relay_from, 0 },
@@ -394,11 +492,20 @@ static const struct key keys[] = {
 	{ "smtp_timeout", KT_TIMEOUT, F(smtp_timeout), 0, 0, 0, NULL, 0 },
 	{ "smarthost", KT_FUNC, 0, 0, 0, 0, k_smarthost, 0 },
 	{ "smarthost_auth", KT_FUNC, 0, 0, 0, 0, k_smarthost_auth, 0 },
+	{ "smarthost_auth_file", KT_PATH, S(smarthost_auth_file), 0, 0, NULL, 0 },
+	{ "submit_socket", KT_FUNC, 0, 0, 0, 0, k_submit_socket, 0 },
+	{ "mkmbox_socket", KT_FUNC, 0, 0, 0, 0, k_mkmbox_socket, 0 },
 	{ "tls_wrapped", KT_BOOL, F(tls_wrapped), 0, 0, 0, NULL, 0 },
 	{ "max_connections", KT_INT, F(max_connections), 0, 1, 1000, NULL, 0 },
+	{ "destination_concurrency", KT_INT, F(destination_concurrency), 0, 1, 1000, NULL, 0 },
+	{ "address_connections", KT_INT, F(address_connections), 0, 1, 1000, NULL, 0 },
 	{ "retry_min", KT_DURATION, F(retry_min), 0, 0, 0, NULL, 0 },
 	{ "retry_max", KT_DURATION, F(retry_max), 0, 0, 0, NULL, 0 },
 	{ "queue_lifetime", KT_DURATION, F(queue_lifetime), 0, 0, 0, NULL, 0 },
+	{ "session_limit", KT_TIMEOUT, F(session_limit), 0, 0, 0, NULL, 0 },
+	{ "require_auth", KT_BOOL, F(require_auth), 0, 0, 0, NULL, 0 },
+	{ "filter", KT_FUNC, 0, 0, 0, 0, k_filter, 0 },
+	{ "filter_timeout", KT_TIMEOUT, F(filter_timeout), 0, 0, 0, NULL, 0 },
 };
 #undef S
 #undef F
@@ -456,14 +563,20 @@ config_defaults(struct config *cf)
 	cf->smtp_timeout = DEF_SMTP_TIMEOUT;
 	cf->smarthost_port = DEF_REMOTE_PORT;
 	cf->max_connections = DEF_MAX_CONNECTIONS;
+	cf->destination_concurrency = DEF_DESTINATION_CONCURRENCY;
+	cf->address_connections = DEF_ADDRESS_CONNECTIONS;
 	cf->retry_min = DEF_RETRY_MIN;
 	cf->retry_max = DEF_RETRY_MAX;
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
+	cf->session_limit = DEF_SESSION_LIMIT;
+	cf->filter_timeout = DEF_FILTER_TIMEOUT;
+	strcpy(cf->submit_socket, DEF_SUBMIT_SOCKET);
+	strcpy(cf->mkmbox_socket, DEF_MKMBOX_SOCKET);
 }
 
-/* trim - strip leading and trailing blanks (and a CR) in place. */
-static char *
-trim(char *s)
+/* config_trim - strip leading and trailing blanks (and a CR) in place. */
+char *
+config_trim(char *s)
 {
 	size_t n;
 
@@ -475,9 +588,9 @@ trim(char *s)
 	return s;
 }
 
-/* read_line - one line of F into BUF; 1, 0 at EOF, -1 when too long. */
-static int
-read_line(FILE *f, char *buf, size_t bufsz)
+/* config_read_line - one line of F into BUF; 1, 0 at EOF, -1 when too long. */
+int
+config_read_line(FILE *f, char *buf, size_t bufsz)
 {
 	size_t n;
 
@@ -497,240 +610,55 @@ read_line(FILE *f, char *buf, size_t bufsz)
 	return -1;
 }
 
-/* valid_user_name - letters, digits, ".", "_", "-"; not ".x", not "x.lock". */
+/* key_seen - whether key NAME was given (SEEN from config_load). */
 static int
-valid_user_name(const char *s)
+key_seen(const unsigned char *seen, const char *name)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > USER_NAME_MAX || s[0] == '.')
-		return 0;
-	if (n >= 5 && strcasecmp(s + n - 5, ".lock") == 0)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-			return 0;
-	return 1;
-}
-
-/* valid_foreign - a plain local@domain with a printable ASCII local part. */
-static int
-valid_foreign(const char *s)
-{
-	const char *at = strrchr(s, '@');
-
-	if (!at || at == s || strlen(s) > ADDR_MAX || (size_t)(at - s) > LOCALPART_MAX)
-		return 0;
-	for (const char *p = s; p < at; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[]\\,;:\"", *p))
-			return 0;
-	return valid_domain(at + 1);
-}
-
-static int
-user_cmp(const void *a, const void *b)
-{
-	return strcasecmp(((const struct user *)a)->name, ((const struct user *)b)->name);
-}
-
-/* target_local - whether alias target T names a local mailbox or alias;
- * LOCAL gets the name part. */
-static int
-target_local(const struct config *cf, const char *t, char *local, size_t localsz)
-{
-	const char *at = strrchr(t, '@');
-
-	if (!at) {
-		strlcpy_ck(local, t, localsz);
-		return 1;
-	}
-	if (!config_is_local_domain(cf, at + 1))
-		return 0;
-	size_t n = (size_t)(at - t);
-	if (n >= localsz)
-		n = localsz - 1;
-	memcpy(local, t, n);
-	local[n] = '\0';
-	return 1;
-}
-
-/* check_alias - walk an alias, refusing loops and depth over the limit;
- * *MAILBOXES counts the mailboxes reached. */
-static int
-check_alias(const struct config *cf, const struct user *u, int depth,
-            const struct user **stack, int *mailboxes, char *why, size_t whysz)
-{
-	if (u->ntargets == 0) {
-		(*mailboxes)++;
-		return 0;
-	}
-	for (int i = 0; i < depth; i++)
-		if (stack[i] == u) {
-			snprintf(why, whysz, "alias loop through \"%s\"", u->name);
-			return -1;
-		}
-	if (depth >= ALIAS_DEPTH_MAX) {
-		snprintf(why, whysz, "aliases nest more than %d deep at \"%s\"",
-		    ALIAS_DEPTH_MAX, u->name);
-		return -1;
-	}
-	stack[depth] = u;
-	for (int i = 0; i < u->ntargets; i++) {
-		char local[USER_NAME_MAX + 2];
-		if (!target_local(cf, u->targets[i], local, sizeof local))
-			continue;
-		const struct user *t = config_find_user(cf, local);
-		if (!t) {
-			snprintf(why, whysz, "alias \"%s\": unknown local name \"%s\"",
-			    u->name, u->targets[i]);
-			return -1;
-		}
-		if (check_alias(cf, t, depth + 1, stack, mailboxes, why, whysz) < 0)
-			return -1;
-	}
+	for (size_t k = 0; k < NKEYS; k++)
+		if (strcmp(keys[k].name, name) == 0)
+			return seen[k];
 	return 0;
 }
 
-/* parse_targets - split "a, b@x, c" into U's targets. */
+/*
+ * read_auth_file - smarthost_auth_file: "user password" on its first line
+ * that is not blank or a comment. Its secret must not be readable by
+ * every user (sendmail may read the main file, this one never).
+ */
 static int
-parse_targets(const struct config *cf, struct user *u, char *list, char *why, size_t whysz)
+read_auth_file(struct config *cf, char *err, size_t errsz)
 {
-	char *tok, *save = NULL;
-
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *t = trim(tok);
-		char local[USER_NAME_MAX + 2];
-		if (t[0] == '\0')
-			continue;
-		if (u->ntargets >= ALIAS_TARGETS_MAX) {
-			snprintf(why, whysz, "more than %d targets", ALIAS_TARGETS_MAX);
-			return -1;
-		}
-		if (strchr(t, '@') ? !valid_foreign(t) :
-		    !valid_user_name(t)) {
-			snprintf(why, whysz, "bad alias target \"%s\"", t);
-			return -1;
-		}
-		if (target_local(cf, t, local, sizeof local) && !valid_user_name(local)) {
-			snprintf(why, whysz, "bad alias target \"%s\"", t);
-			return -1;
-		}
-		char **nt = realloc(u->targets, (size_t)(u->ntargets + 1) * sizeof *nt);
-		if (!nt) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		u->targets = nt;
-		if (!(t = strdup(t))) {
-			snprintf(why, whysz, "out of memory");
-			return -1;
-		}
-		u->targets[u->ntargets++] = t;
-	}
-	if (u->ntargets == 0) {
-		snprintf(why, whysz, "alias \"%s\" has no target", u->name);
-		return -1;
-	}
-	return 0;
-}
-
-/* users_load - read the users file and check aliases and postmaster. */
-static int
-users_load(struct config *cf, char *err, size_t errsz)
-{
-	FILE *f = fopen(cf->users_file, "r");
-	char buf[CONF_LINE_MAX], why[512];
-	int lineno = 0, rc, cap = 0;
+	const char *file = cf->smarthost_auth_file;
+	char buf[CONF_LINE_MAX], why[256];
+	struct stat st;
+	int rc, lineno = 0;
+	FILE *f = fopen(file, "r");
 
 	if (!f)
-		return cf_err(err, errsz, cf->users_file, 0, "cannot open: %s", strerror(errno));
-	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
-		char *line, *colon;
-		struct user *u;
-
+		return config_error(err, errsz, file, 0, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		fclose(f);
+		return config_error(err, errsz, file, 0,
+		    "readable by every user: make it mode 0640 (owner root, group of the service account)");
+	}
+	while ((rc = config_read_line(f, buf, sizeof buf)) != 0) {
+		char *line;
 		lineno++;
-		if (rc < 0) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "line too long");
-		}
-		line = trim(buf);
+		if (rc < 0)
+			break;
+		line = config_trim(buf);
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
-		if (cf->nusers >= USERS_MAX) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "more than %d users", USERS_MAX);
-		}
-		if (cf->nusers == cap) {
-			int ncap = cap ? cap * 2 : 64;
-			struct user *nu = realloc(cf->users, (size_t)ncap * sizeof *nu);
-			if (!nu) {
-				fclose(f);
-				return cf_err(err, errsz, cf->users_file, lineno, "out of memory");
-			}
-			cf->users = nu;
-			cap = ncap;
-		}
-		u = &cf->users[cf->nusers];
-		memset(u, 0, sizeof *u);
-		colon = strchr(line, ':');
-		if (colon)
-			*colon = '\0';
-		line = trim(line);
-		if (!valid_user_name(line)) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno,
-			    "bad name \"%s\" (letters, digits, '.', '_', '-'; at most %d; "
-			    "not starting with '.' nor ending in .lock)", line, USER_NAME_MAX);
-		}
-		strcpy(u->name, line);
-		cf->nusers++;
-		if (colon && parse_targets(cf, u, colon + 1, why, sizeof why) < 0) {
-			fclose(f);
-			return cf_err(err, errsz, cf->users_file, lineno, "%s", why);
-		}
-		u->line = lineno;
+		rc = k_smarthost_auth(cf, line, why, sizeof why);
+		explicit_bzero(buf, sizeof buf);
+		fclose(f);
+		if (rc < 0)
+			return config_error(err, errsz, file, lineno, "%s", why);
+		return 0;
 	}
 	fclose(f);
-	if (cf->nusers > 0)
-		qsort(cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
-	/* Sorted, a name given twice (in any case) sits beside its twin. */
-	for (int i = 1; i < cf->nusers; i++)
-		if (strcasecmp(cf->users[i - 1].name, cf->users[i].name) == 0) {
-			const struct user *later = cf->users[i].line > cf->users[i - 1].line ?
-			    &cf->users[i] : &cf->users[i - 1];
-			return cf_err(err, errsz, cf->users_file, later->line,
-			    "\"%s\" given twice", later->name);
-		}
-
-	for (int i = 0; i < cf->nusers; i++) {
-		const struct user *stack[ALIAS_DEPTH_MAX + 1];
-		int mailboxes = 0;
-		if (check_alias(cf, &cf->users[i], 0, stack, &mailboxes, why, sizeof why) < 0)
-			return cf_err(err, errsz, cf->users_file, 0, "%s", why);
-	}
-	for (int i = 0; i < cf->nusers; i++) {
-		struct expansion *ex = calloc(1, sizeof *ex);
-		int rc = ex ? config_expand_local(cf, cf->users[i].name, ex) : -1;
-		if (ex) {
-			expansion_free(ex);
-			free(ex);
-		}
-		if (rc < 0)
-			return cf_err(err, errsz, cf->users_file, cf->users[i].line,
-			    "\"%s\" expands to more than %d addresses", cf->users[i].name,
-			    RCPT_EXPAND_MAX);
-	}
-	const struct user *pm = config_find_user(cf, "postmaster");
-	int mailboxes = 0;
-	if (pm) {
-		const struct user *stack[ALIAS_DEPTH_MAX + 1];
-		check_alias(cf, pm, 0, stack, &mailboxes, why, sizeof why);
-	}
-	if (mailboxes == 0)
-		return cf_err(err, errsz, cf->users_file, 0,
-		    "postmaster must be a mailbox or an alias reaching a local mailbox");
-	return 0;
+	return config_error(err, errsz, file, lineno, rc < 0 ? "line too long" :
+	    "no \"user password\" line");
 }
 
 /* config_load - read FILE (and its users file) into CF. */
@@ -749,82 +677,88 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 	if (!f) {
 		if (mode == CONFIG_DEBUG && errno == ENOENT)
 			return 0;
-		return cf_err(err, errsz, file, 0, "cannot open: %s", strerror(errno));
+		return config_error(err, errsz, file, 0, "cannot open: %s", strerror(errno));
 	}
-	while ((rc = read_line(f, buf, sizeof buf)) != 0) {
+	while ((rc = config_read_line(f, buf, sizeof buf)) != 0) {
 		char *line, *val;
 		size_t k;
 
 		lineno++;
 		if (rc < 0) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "line too long");
+			return config_error(err, errsz, file, lineno, "line too long");
 		}
-		line = trim(buf);
+		line = config_trim(buf);
 		if (line[0] == '\0' || line[0] == '#')
 			continue;
 		val = line + strcspn(line, " \t");
 		if (*val)
 			*val++ = '\0';
-		val = trim(val);
+		val = config_trim(val);
 		for (k = 0; k < NKEYS; k++)
 			if (strcmp(keys[k].name, line) == 0)
 				break;
 		if (k == NKEYS) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "unknown key \"%s\"", line);
+			return config_error(err, errsz, file, lineno, "unknown key \"%s\"", line);
 		}
 		if (seen[k] && !keys[k].repeatable) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "\"%s\" given twice", line);
+			return config_error(err, errsz, file, lineno, "\"%s\" given twice", line);
 		}
 		seen[k] = 1;
 		if (val[0] == '\0') {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "\"%s\" needs a value", line);
+			return config_error(err, errsz, file, lineno, "\"%s\" needs a value", line);
 		}
 		if (key_parse(&keys[k], cf, val, why, sizeof why) < 0) {
 			fclose(f);
-			return cf_err(err, errsz, file, lineno, "%s: %s", line, why);
+			return config_error(err, errsz, file, lineno, "%s: %s", line, why);
 		}
 	}
 	if (ferror(f)) {
 		fclose(f);
-		return cf_err(err, errsz, file, 0, "read error");
+		return config_error(err, errsz, file, 0, "read error");
 	}
 	fclose(f);
 	if (cf->retry_max < cf->retry_min)
-		return cf_err(err, errsz, file, 0, "retry_max is shorter than retry_min");
+		return config_error(err, errsz, file, 0, "retry_max is shorter than retry_min");
+	if (cf->smarthost_user[0] && cf->smarthost_auth_file[0])
+		return config_error(err, errsz, file, 0,
+		    "smarthost_auth and smarthost_auth_file both given");
+	if (cf->aliases_file[0] && !cf->users_system)
+		return config_error(err, errsz, file, 0,
+		    "\"aliases\" needs \"users system\" (a users file holds its own aliases)");
+	/* users system: Debian's places unless the file says otherwise. */
+	if (cf->users_system && !key_seen(seen, "mailbox_dir"))
+		strcpy(cf->mailbox_dir, "/var/mail");
+	if (cf->users_system && !cf->aliases_file[0])
+		strcpy(cf->aliases_file, DEF_ALIASES_FILE);
+	if (mode == CONFIG_CLIENT)
+		return 0;
 	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)
-		return cf_err(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
+		return config_error(err, errsz, file, 0, "auth_file %s: %s", cf->auth_file, strerror(errno));
+	if (cf->filter_argv[0] && access(cf->filter_argv[0], X_OK) < 0)
+		return config_error(err, errsz, file, 0, "filter %s: %s", cf->filter_argv[0],
+		    strerror(errno));
 	if (mode == CONFIG_DEBUG)
 		return 0;
+	if (cf->smarthost_auth_file[0] && read_auth_file(cf, err, errsz) < 0)
+		return -1;
 	if (cf->ndomains == 0)
-		return cf_err(err, errsz, file, 0, "no \"domain\" given");
+		return config_error(err, errsz, file, 0, "no \"domain\" given");
 	if (cf->users_file[0] == '\0')
-		return cf_err(err, errsz, file, 0, "no \"users\" file given");
-	return users_load(cf, err, errsz);
+		return config_error(err, errsz, file, 0, "no \"users\" file given");
+	return users_load(cf, key_seen(seen, "aliases"), err, errsz);
 }
 
-/* config_is_local_domain - whether DOMAIN (any case) is one of ours. */
+/* config_is_local_domain - whether DOMAIN (any case) is one of ours: a
+ * domain line, hostname or localhost (Postfix's default mydestination). */
 int
 config_is_local_domain(const struct config *cf, const char *domain)
 {
-	for (int i = 0; i < cf->ndomains; i++)
-		if (strcasecmp(cf->domains[i], domain) == 0)
-			return 1;
-	return 0;
-}
-
-/* config_find_user - the users-file entry for NAME (any case), or NULL. */
-const struct user *
-config_find_user(const struct config *cf, const char *name)
-{
-	struct user key;
-
-	if (strlcpy_ck(key.name, name, sizeof key.name) < 0 || cf->nusers == 0)
-		return NULL;
-	return bsearch(&key, cf->users, (size_t)cf->nusers, sizeof *cf->users, user_cmp);
+	return domain_listed(cf, domain) || strcasecmp(domain, cf->hostname) == 0 ||
+	    strcasecmp(domain, "localhost") == 0;
 }
 
 /* config_addr_in_cidr - whether SA lies in C (v4-mapped v6 counts as v4). */
@@ -869,93 +803,12 @@ config_relay_allowed(const struct config *cf, const struct sockaddr *sa)
 	return 0;
 }
 
-/* expand_add_mailbox - add NAME unless present. */
-static int
-expand_add_mailbox(struct expansion *ex, const char *name)
-{
-	for (int i = 0; i < ex->nmailboxes; i++)
-		if (strcmp(ex->mailboxes[i], name) == 0)
-			return 0;
-	if (ex->nmailboxes >= RCPT_EXPAND_MAX)
-		return -1;
-	ex->mailboxes[ex->nmailboxes++] = name;
-	return 0;
-}
-
-/* expand_add_foreign - add a copy of ADDR unless present (any case). */
-static int
-expand_add_foreign(struct expansion *ex, const char *addr)
-{
-	for (int i = 0; i < ex->nforeign; i++)
-		if (strcasecmp(ex->foreign[i], addr) == 0)
-			return 0;
-	if (ex->nforeign >= RCPT_EXPAND_MAX)
-		return -1;
-	if (!(ex->foreign[ex->nforeign] = strdup(addr)))
-		return -1;
-	ex->nforeign++;
-	return 0;
-}
-
-/* expand_user - add what U reaches; loops were refused at load time. */
-static int
-expand_user(const struct config *cf, const struct user *u, int depth, struct expansion *ex)
-{
-	if (u->ntargets == 0)
-		return expand_add_mailbox(ex, u->name);
-	if (depth > ALIAS_DEPTH_MAX)
-		return -1;
-	for (int i = 0; i < u->ntargets; i++) {
-		char local[USER_NAME_MAX + 2];
-		if (target_local(cf, u->targets[i], local, sizeof local)) {
-			const struct user *t = config_find_user(cf, local);
-			if (!t || expand_user(cf, t, depth + 1, ex) < 0)
-				return -1;
-		} else if (expand_add_foreign(ex, u->targets[i]) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* config_expand_local - expand LOCAL (any case; "+tag" ignored). */
-int
-config_expand_local(const struct config *cf, const char *local, struct expansion *ex)
-{
-	char name[LOCALPART_MAX + 1];
-	const struct user *u;
-	char *plus;
-
-	if (strlcpy_ck(name, local, sizeof name) < 0)
-		return 0;
-	if ((plus = strchr(name, '+')) != NULL)
-		*plus = '\0';
-	if (!(u = config_find_user(cf, name)))
-		return 0;
-	return expand_user(cf, u, 0, ex) < 0 ? -1 : 1;
-}
-
-/* expansion_free - release the foreign addresses of EX. */
-void
-expansion_free(struct expansion *ex)
-{
-	for (int i = 0; i < ex->nforeign; i++)
-		free(ex->foreign[i]);
-	ex->nforeign = 0;
-	ex->nmailboxes = 0;
-}
-
 /* config_free - release what config_load allocated. */
 void
 config_free(struct config *cf)
 {
 	for (int i = 0; i < cf->ndomains; i++)
 		free(cf->domains[i]);
-	for (int i = 0; i < cf->nusers; i++) {
-		for (int j = 0; j < cf->users[i].ntargets; j++)
-			free(cf->users[i].targets[j]);
-		free(cf->users[i].targets);
-	}
-	free(cf->users);
-	cf->users = NULL;
-	cf->nusers = cf->ndomains = 0;
+	cf->ndomains = 0;
+	users_free(cf);
 }

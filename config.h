@@ -1,5 +1,5 @@
 /*
- * config.h - the configuration file and the users file, read once.
+ * config.h - the configuration file, read once (the users file: users.h).
  *
  * After config_load() the structure is read-only for the rest of the run.
  */
@@ -8,9 +8,10 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 struct cidr {
 	int family;                 /* AF_INET or AF_INET6 */
@@ -18,29 +19,32 @@ struct cidr {
 	int prefix;                 /* prefix length in bits */
 };
 
-/* One line of the users file: a mailbox (ntargets == 0) or an alias. */
-struct user {
-	char name[USER_NAME_MAX + 1];   /* as written in the file */
-	char **targets;                 /* alias targets as written */
-	int ntargets;
-	int line;                       /* line in the users file */
-};
+/* The configuration every program reads unless told otherwise (-c, -C);
+ * the Makefile passes the installed SYSCONFDIR. */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT SYSCONFDIR "/smtp-session.conf"
+
+struct user;
 
 struct config {
-	char file[4096];                /* path of the configuration file */
+	char file[CONF_PATH_MAX];                /* path of the configuration file */
 	char hostname[DOMAIN_MAX + 1];
 	char *domains[CONF_DOMAINS_MAX];    /* lower-cased */
 	int ndomains;
-	char users_file[4096];
-	char mailbox_dir[4096];
-	char spool_dir[4096];
+	char users_file[CONF_PATH_MAX];          /* "system" under users system */
+	int users_system;               /* users system: the host's accounts */
+	char aliases_file[CONF_PATH_MAX];        /* "" when none */
+	char mailbox_dir[CONF_PATH_MAX];
+	char spool_dir[CONF_PATH_MAX];
 	struct cidr relay_from[CONF_CIDRS_MAX];
 	int nrelay_from;                /* 0 with relay_from none */
-	char auth_file[4096];           /* "" when unset */
+	char auth_file[CONF_PATH_MAX];           /* "" when unset */
 	long max_message_size;          /* octets; 0 = no limit */
 	int max_recipients;
 	int timeout;                    /* seconds */
-	char log[4096];                 /* "syslog", "stderr" or a path */
+	char log[CONF_PATH_MAX];                 /* "syslog", "stderr" or a path */
 	int log_transcript;
 	struct sockaddr_storage nameservers[CONF_NAMESERVERS_MAX];
 	int nnameservers;               /* 0: /etc/resolv.conf */
@@ -52,18 +56,36 @@ struct config {
 	int smarthost_port;             /* 25 unless given */
 	char smarthost_user[256];       /* "" when unset */
 	char smarthost_password[1024];
+	char smarthost_auth_file[CONF_PATH_MAX]; /* "" when unset */
+	char submit_socket[CONF_PATH_MAX];       /* sendmail's way in */
+	char mkmbox_socket[CONF_PATH_MAX];       /* the mailbox helper */
 	int tls_wrapped;
 	int max_connections;
+	int destination_concurrency;    /* deliveries at once to one destination */
+	int address_connections;        /* connections at once to one address */
 	int retry_min;                  /* seconds */
 	int retry_max;                  /* seconds */
 	int queue_lifetime;             /* seconds */
+	int session_limit;              /* seconds: longest session */
+	int require_auth;               /* MAIL needs a successful AUTH */
+	char filter_line[CONF_LINE_MAX];/* the filter command as written */
+	char *filter_argv[FILTER_ARGS_MAX + 1]; /* its words (in filter_words);
+	                                   filter_argv[0] NULL when unset */
+	char filter_words[CONF_LINE_MAX];
+	int filter_timeout;             /* seconds */
 
 	struct user *users;             /* sorted by lower-cased name */
 	int nusers;
 };
 
-/* Whether local domains and the users file are required (not with -d). */
-enum config_mode { CONFIG_FULL, CONFIG_DEBUG };
+/*
+ * What config_load reads and requires. CONFIG_FULL: everything (domains,
+ * the users or aliases file, the credentials files). CONFIG_DEBUG
+ * (smtp-session -d): a missing file means the defaults, no domain or
+ * users needed. CONFIG_CLIENT (sendmail, smtp-mkmbox, run by anyone):
+ * the main file only; no other file is opened or required.
+ */
+enum config_mode { CONFIG_FULL, CONFIG_DEBUG, CONFIG_CLIENT };
 
 /*
  * config_load - read FILE (and the users file it names) into CF.
@@ -79,36 +101,36 @@ void config_defaults(struct config *cf);
 /* config_is_local_domain - whether DOMAIN (any case) is one of ours. */
 int config_is_local_domain(const struct config *cf, const char *domain);
 
-/* config_find_user - the users-file entry for NAME (any case), or NULL. */
-const struct user *config_find_user(const struct config *cf, const char *name);
-
 /* config_relay_allowed - whether the peer address may relay. */
 int config_relay_allowed(const struct config *cf, const struct sockaddr *sa);
 
 /* config_addr_in_cidr - whether SA lies in C. */
 int config_addr_in_cidr(const struct cidr *c, const struct sockaddr *sa);
 
-/*
- * Expansion of one recipient: the mailboxes and foreign addresses it
- * reaches. Mailbox names point into the users table (never client text).
- */
-struct expansion {
-	const char *mailboxes[RCPT_EXPAND_MAX];
-	int nmailboxes;
-	char *foreign[RCPT_EXPAND_MAX];     /* malloc'ed full addresses */
-	int nforeign;
-};
+/* config_error - "FILE:LINE: text" (LINE 0: "FILE: text") into ERR; -1. */
+int config_error(char *err, size_t errsz, const char *file, int line,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* config_read_line - one line of F into BUF: 1, 0 at EOF, -1 too long
+ * (the rest of that line is skipped). */
+int config_read_line(FILE *f, char *buf, size_t bufsz);
+
+/* config_trim - strip leading and trailing blanks (and a CR) in place. */
+char *config_trim(char *s);
+
+/* config_valid_domain - a host or domain name we accept in files. */
+int config_valid_domain(const char *d);
 
 /*
- * config_expand_local - expand local part LOCAL (no +tag, any case) of a
- * local domain. Returns 1 when it names a user or alias, 0 when unknown.
- * Results are added to EX without duplicates. -1 if EX overflows.
+ * config_set_reporter - where the warnings found while reading the files
+ * go (an unsupported alias, an ignored .forward line), and each error of
+ * a file that can have several (the aliases file): FN(PRIO, TEXT), PRIO a
+ * syslog priority. Without one they go nowhere.
  */
-int config_expand_local(const struct config *cf, const char *local,
-                        struct expansion *ex);
+void config_set_reporter(void (*fn)(int prio, const char *text));
 
-/* expansion_free - release the foreign addresses of EX. */
-void expansion_free(struct expansion *ex);
+/* config_report - one warning or error line to the reporter. */
+void config_report(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* config_free - release what config_load allocated. */
 void config_free(struct config *cf);

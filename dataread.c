@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dataread.h"
 
@@ -15,6 +16,11 @@ enum {
 };
 
 static const char received[] = "received:";
+
+/* The header fields dropped from what the client sent. */
+static const char *const dropped[] = {
+	"return-path", "content-length", "bcc", "resent-bcc",
+};
 
 /* dr_init - ready for a new message. */
 void
@@ -39,13 +45,80 @@ dr_flush(struct dataread *d)
 	d->outlen = 0;
 }
 
+/* dr_out - one octet into the output buffer. */
+static void
+dr_out(struct dataread *d, char c)
+{
+	if (d->toobig || d->write_error)
+		return;
+	d->out[d->outlen++] = c;
+	if (d->outlen == sizeof d->out)
+		dr_flush(d);
+}
+
+/* drop_name - whether the held field start "NAME:" (blanks allowed
+ * before the colon) names a field that is dropped. */
+static int
+drop_name(const struct dataread *d)
+{
+	size_t n = d->held - 1;         /* without the colon */
+
+	while (n > 0 && (d->hold[n - 1] == ' ' || d->hold[n - 1] == '\t'))
+		n--;
+	for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+		if (strlen(dropped[i]) == n && strncasecmp(d->hold, dropped[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* release - the held field start is kept: pass it on. */
+static void
+release(struct dataread *d)
+{
+	for (size_t i = 0; i < d->held; i++)
+		dr_out(d, d->hold[i]);
+	d->held = 0;
+}
+
+/*
+ * header_octet - C in the header section: returns 1 when it is stored.
+ * The start of each field is held until its name is known; a dropped
+ * field and its continuation lines (starting with a blank) go nowhere.
+ */
+static int
+header_octet(struct dataread *d, char c)
+{
+	if (d->line_pos == 0 && c != ' ' && c != '\t')
+		d->dropping = 0;                /* a new field, or the end */
+	if (d->dropping)
+		return 0;
+	if (d->held > 0 || (d->line_pos == 0 && c != ' ' && c != '\t' && c != '\n')) {
+		d->hold[d->held++] = c;
+		if (c == ':') {
+			if (drop_name(d)) {
+				d->held = 0;
+				d->dropping = 1;
+				return 0;
+			}
+			release(d);
+		} else if (c == '\n' || d->held == sizeof d->hold)
+			release(d);
+		return 0;
+	}
+	return 1;
+}
+
 /* dr_emit - one octet of the stored message; tracks headers and hops. */
 static void
 dr_emit(struct dataread *d, char c)
 {
+	int store = 1;
+
 	if (c == '\0')
 		d->nul = 1;
 	if (d->in_header) {
+		if (!d->keep_headers)
+			store = header_octet(d, c);
 		if (c == '\n') {
 			if (d->line_pos == 0)
 				d->in_header = 0;   /* the empty line ends the header */
@@ -61,11 +134,8 @@ dr_emit(struct dataread *d, char c)
 			d->line_pos++;
 		}
 	}
-	if (d->toobig || d->write_error)
-		return;
-	d->out[d->outlen++] = c;
-	if (d->outlen == sizeof d->out)
-		dr_flush(d);
+	if (store)
+		dr_out(d, c);
 }
 
 /* dr_eol - a line ended; CRLF tells whether it was a real CRLF. */
@@ -111,7 +181,9 @@ dr_feed(struct dataread *d, const char *buf, size_t n)
 				dr_emit(d, '.');
 				dr_eol(d, 0);
 			} else {
-				/* a stuffed dot: drop it, keep the rest */
+				/* a stuffed dot: drop it, keep the rest; it is
+				 * not part of the size (RFC 1870) */
+				d->size--;
 				dr_emit(d, c);
 				d->state = S_TEXT;
 			}
@@ -132,6 +204,7 @@ dr_feed(struct dataread *d, const char *buf, size_t n)
 				}
 			} else {
 				/* ".\r" then more: a stuffed dot and a bare CR */
+				d->size--;
 				if (c == '\r') {
 					dr_emit(d, '\r');
 					d->state = S_CR;
@@ -170,6 +243,7 @@ dr_feed(struct dataread *d, const char *buf, size_t n)
 int
 dr_finish(struct dataread *d)
 {
+	release(d);
 	dr_flush(d);
 	return d->write_error ? -1 : 0;
 }

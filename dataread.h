@@ -8,13 +8,24 @@
  * other octets (RFC 5321 4.5.2); stores lines with LF ends and bare CRs
  * as they came; counts the size as received (CRLF line ends) and the
  * Received headers. It never buffers more than IO_BUF_SIZE octets.
+ *
+ * The size is that of RFC 1870: the octets as received with CRLF line
+ * ends, less the dots removed by dot-unstuffing (and less the final
+ * ".CRLF"). The client's Return-Path:, Content-Length:, Bcc: and
+ * Resent-Bcc: header fields are dropped with their continuation lines
+ * (Postfix's message_drop_headers), so that a reader sees one
+ * Return-Path, ours, and no mbox reader trusts a length the client chose;
+ * they still count in the size.
  */
 #ifndef DATAREAD_H
 #define DATAREAD_H
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "bounds.h"
+
+#define DR_NAME_MAX 32     /* octets of a field's start held back to
+                              recognise a dropped header by its name */
 
 typedef int (*dr_sink)(void *arg, const char *buf, size_t n);
 
@@ -30,6 +41,11 @@ struct dataread {
 	int in_header;          /* still in the header section */
 	size_t line_pos;        /* octets of the current output line */
 	int hdr_match;          /* current line still matches "Received:" */
+	int keep_headers;       /* 1: drop no header field (tests) */
+	int dropping;           /* inside a dropped header field */
+	size_t held;            /* octets of a field name held back */
+	char hold[DR_NAME_MAX]; /* the start of a field, until its name is
+	                           known to be one that stays */
 	long long lines;        /* lines completed, for the idle timeout */
 	int write_error;        /* the sink failed: output stopped */
 	dr_sink sink;

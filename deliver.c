@@ -21,8 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bufout.h"
 #include "deliver.h"
 #include "log.h"
+#include "mkmbox.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -65,16 +67,60 @@ deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to)
 	return 0;
 }
 
-/* fail_reply - the SMTP reply for a failed local write with ERRNO. */
+/* fail_reply - a failed local write with ERRNO: the detail (mailbox,
+ * operation, error) to the log, a generic 4xx in WHY for the client, who
+ * must learn neither the mailboxes behind an alias nor our errors. */
 static void
 fail_reply(char *why, size_t whysz, int err, const char *what, const char *name)
 {
+	log_msg(LOG_ERR, "mailbox %s: %s failed: %s", name, what, strerror(err));
 	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-		snprintf(why, whysz, "452 4.3.1 Insufficient system storage (%s %s: %s)",
-		    what, name, strerror(err));
+		snprintf(why, whysz, "452 4.3.1 Insufficient system storage");
 	else
-		snprintf(why, whysz, "451 4.3.0 Local delivery failed (%s %s: %s)",
-		    what, name, strerror(err));
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
+}
+
+/* busy_reply - a mailbox still locked, or replaced, at the deadline. */
+static void
+busy_reply(char *why, size_t whysz, const char *name, const char *how)
+{
+	log_msg(LOG_INFO, "mailbox %s %s", name, how);
+	snprintf(why, whysz, "451 4.2.0 Mailbox busy, try again later");
+}
+
+/*
+ * dotlock_break - remove the stale dotlock LOCKPATH that lstat showed as
+ * OLD, never a fresh one another delivery took in between: the lock is
+ * renamed aside (atomic), and removed only if what was moved is still
+ * that old file; otherwise it is put back.
+ */
+static void
+dotlock_break(const char *lockpath, const struct stat *old)
+{
+	char aside[FILE_PATH_MAX];
+	const char *slash = strrchr(lockpath, '/');
+	struct stat st;
+	int n;
+
+	/* ".NAME.lock.stale.PID" beside it: no mailbox name starts with '.'. */
+	n = slash ? snprintf(aside, sizeof aside, "%.*s/.%s.stale.%d", (int)(slash - lockpath),
+	    lockpath, slash + 1, (int)getpid())
+	          : snprintf(aside, sizeof aside, ".%s.stale.%d", lockpath, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof aside || rename(lockpath, aside) < 0)
+		return;
+	if (lstat(aside, &st) == 0 && st.st_dev == old->st_dev && st.st_ino == old->st_ino &&
+	    st.st_mtime == old->st_mtime) {
+		if (unlink(aside) == 0)
+			log_msg(LOG_WARNING, "removed stale lock %s (%ld s old)", lockpath,
+			    (long)(time(NULL) - old->st_mtime));
+		return;
+	}
+	/* A fresh lock was taken meanwhile: give it back. */
+	if (rename_noreplace(aside, lockpath) < 0) {
+		log_msg(LOG_ERR, "lock %s was renewed while a stale one was removed and "
+		    "could not be put back: %s", lockpath, strerror(errno));
+		unlink(aside);
+	}
 }
 
 /* dotlock_try - create NAME.lock; 1 held (its inode noted in B), 0 busy,
@@ -105,7 +151,7 @@ dotlock_try(struct mbox *b, const char *lockpath)
 		return -1;
 	/* A lock left by a crash: remove it once it is clearly stale. */
 	if (lstat(lockpath, &st) == 0 && time(NULL) - st.st_mtime > DOTLOCK_STALE_SEC)
-		unlink(lockpath);
+		dotlock_break(lockpath, &st);
 	return 0;
 }
 
@@ -130,21 +176,30 @@ lock_path(const struct mbox_txn *t, const struct mbox *b, char *out, size_t outs
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
-/* box_open - open (creating 0600) the mbox and check it is a plain file. */
+/* box_open - open (creating 0600) the mbox and check it is a plain file.
+ * Under users system: -2 when it is missing and cannot be made now, or
+ * belongs to someone else (the copy waits; logged). */
 static int
 box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 {
-	char path[4096 + USER_NAME_MAX + 2];
+	char path[FILE_PATH_MAX];
 	struct stat st;
 
 	if (path_join(path, sizeof path, t->dir, b->name) < 0) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		fail_reply(why, whysz, ENAMETOOLONG, "open", b->name);
 		return -1;
 	}
 	for (int tries = 0; tries < 3; tries++) {
 		b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 		if (b->fd >= 0 || errno != ENOENT)
 			break;
+		if (t->system) {        /* its user's file, made by the helper */
+			if (mkmbox_request(t->dir, b->name, t->helper, why, whysz) == RES_OK)
+				continue;
+			log_msg(LOG_WARNING, "mailbox %s/%s is missing: %s", t->dir, b->name, why);
+			snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be created now", b->name);
+			return -2;
+		}
 		/* A new mailbox: its directory entry is fsynced after the append.
 		 * EEXIST: another delivery created it just now; open that. */
 		b->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -161,22 +216,32 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		return -1;
 	}
 	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not a plain file", b->name);
+		log_msg(LOG_ERR, "mailbox %s is not a plain file with one link", b->name);
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
 		close(b->fd);
 		b->fd = -1;
 		return -1;
 	}
+	if (t->system && !mkmbox_owner_ok(&st, b->name)) {
+		log_msg(LOG_ERR, "mailbox %s/%s is not owned by user %s: not written", t->dir,
+		    b->name, b->name);
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not owned by its user", b->name);
+		close(b->fd);
+		b->fd = -1;
+		return -2;
+	}
 	return 0;
 }
 
-/* box_lock - dotlock and fcntl lock one mbox before DEADLINE. */
+/* box_lock - dotlock and fcntl lock one mbox before DEADLINE: 0, -1 on an
+ * error, -2 when it is still locked at the deadline. */
 static int
 box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
 {
-	char lockpath[4096 + USER_NAME_MAX + 8];
+	char lockpath[FILE_PATH_MAX];
 
 	if (lock_path(t, b, lockpath, sizeof lockpath) < 0) {
-		snprintf(why, whysz, "451 4.3.0 Mailbox path too long");
+		fail_reply(why, whysz, ENAMETOOLONG, "lock", b->name);
 		return -1;
 	}
 	for (;;) {
@@ -200,9 +265,8 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 			dotlock_drop(b, lockpath);
 		}
 		if (now_ms() >= deadline) {
-			snprintf(why, whysz, "451 4.2.0 Mailbox %s is locked, try again later",
-			    b->name);
-			return -1;
+			busy_reply(why, whysz, b->name, "is still locked after the wait");
+			return -2;
 		}
 		sleep_ms(random_between(LOCK_RETRY_MIN_MS, LOCK_RETRY_MAX_MS));
 	}
@@ -212,7 +276,7 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 static void
 box_unlock(struct mbox_txn *t, struct mbox *b)
 {
-	char lockpath[4096 + USER_NAME_MAX + 8];
+	char lockpath[FILE_PATH_MAX];
 
 	if (lock_path(t, b, lockpath, sizeof lockpath) == 0)
 		dotlock_drop(b, lockpath);
@@ -228,7 +292,7 @@ box_unlock(struct mbox_txn *t, struct mbox *b)
 static int
 box_current(const struct mbox_txn *t, const struct mbox *b, const struct stat *st)
 {
-	char path[4096 + USER_NAME_MAX + 2];
+	char path[FILE_PATH_MAX];
 	struct stat now;
 
 	return path_join(path, sizeof path, t->dir, b->name) == 0 &&
@@ -236,21 +300,38 @@ box_current(const struct mbox_txn *t, const struct mbox *b, const struct stat *s
 	    now.st_dev == st->st_dev && now.st_ino == st->st_ino && st->st_nlink == 1;
 }
 
-/* deliver_lock_all - lock every mailbox in name order. */
+/* deliver_lock_all - lock every mailbox in name order; with MAY_WAIT a
+ * mailbox still busy at the deadline is set aside (b->waiting). */
 int
-deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz)
+deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
 	long long deadline = now_ms() + LOCK_WAIT_MAX_MS;
+	long room = fd_room();
 
+	/* Every mailbox is held open at once: check the descriptors first,
+	 * so that a message that cannot be delivered creates no file. */
+	if (room >= 0 && room < (long)t->nboxes + DELIVER_FD_SPARE) {
+		log_msg(LOG_ERR, "%d mailboxes but room for only %ld more descriptors",
+		    t->nboxes, room);
+		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
+		return RES_TEMP;
+	}
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
+		int rc = 0;
 		for (;;) {
-			if (box_open(t, b, why, whysz) < 0 ||
-			    box_lock(t, b, deadline, why, whysz) < 0) {
+			int orc = box_open(t, b, why, whysz);
+			if (orc == -2) {
+				rc = -2;        /* missing or not its user's: it waits */
+				break;
+			}
+			if (orc < 0 || (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
 				deliver_release(t);
 				return RES_TEMP;
 			}
+			if (rc == -2)
+				break;
 			if (fstat(b->fd, &st) < 0) {
 				fail_reply(why, whysz, errno, "stat", b->name);
 				deliver_release(t);
@@ -260,67 +341,39 @@ deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz)
 				break;
 			box_unlock(t, b);
 			if (now_ms() >= deadline) {
-				snprintf(why, whysz, "451 4.2.0 Mailbox %s keeps changing, "
-				    "try again later", b->name);
+				busy_reply(why, whysz, b->name, "keeps being replaced");
+				rc = -2;
+				break;
+			}
+		}
+		if (rc == -2) {
+			if (!may_wait) {
 				deliver_release(t);
 				return RES_TEMP;
 			}
+			box_unlock(t, b);
+			b->waiting = 1;
+			continue;
 		}
 		b->oldsize = st.st_size;
 	}
 	return RES_OK;
 }
 
-/* Output buffer for one mbox append. */
-struct out {
-	int fd;
-	int err;
-	size_t len;
-	char buf[IO_BUF_SIZE];
-};
-
+/* put_gts - N '>' quoting octets. */
 static void
-out_flush(struct out *o)
-{
-	if (o->len && !o->err && write_all(o->fd, o->buf, o->len) < 0)
-		o->err = errno ? errno : EIO;
-	o->len = 0;
-}
-
-static void
-out_put(struct out *o, const char *s, size_t n)
-{
-	while (n > 0) {
-		size_t room = sizeof o->buf - o->len;
-		size_t take = n < room ? n : room;
-		memcpy(o->buf + o->len, s, take);
-		o->len += take;
-		s += take;
-		n -= take;
-		if (o->len == sizeof o->buf)
-			out_flush(o);
-	}
-}
-
-static void
-out_str(struct out *o, const char *s)
-{
-	out_put(o, s, strlen(s));
-}
-
-static void
-out_gts(struct out *o, size_t n)
+put_gts(struct bufout *o, size_t n)
 {
 	while (n-- > 0)
-		out_put(o, ">", 1);
+		bufout_put(o, ">", 1);
 }
 
 /* append_one - write the From line, headers and the quoted message. */
 static int
-append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
+append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_t when)
 {
 	static const char from_[] = "From ";
-	struct out *o = malloc(sizeof *o);
+	struct bufout *o = malloc(sizeof *o);
 	char rbuf[IO_BUF_SIZE], stamp[32], envfrom[ADDR_MAX + 1];
 	struct tm tm;
 	off_t off = 0;
@@ -330,15 +383,11 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 
 	if (!o)
 		return ENOMEM;
-	o->fd = b->fd;
-	o->err = 0;
-	o->len = 0;
+	bufout_init(o, b->fd);
 	b->appended = 1;
 
 	strlcpy_ck(envfrom, sender[0] ? sender : "MAILER-DAEMON", sizeof envfrom);
-	for (char *p = envfrom; *p; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
-			*p = '_';
+	text_scrub(envfrom, SCRUB_CTL | SCRUB_SPACE, '_');
 	gmtime_r(&when, &tm);
 	strftime(stamp, sizeof stamp, "%a %b %e %H:%M:%S %Y", &tm);
 	/* A crash may have left a partial copy (never acknowledged): start
@@ -354,26 +403,24 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 			return err ? err : EIO;
 		}
 		if (tail[1] != '\n')
-			out_str(o, "\n\n");
+			bufout_str(o, "\n\n");
 		else if (tail[0] != '\n')
-			out_str(o, "\n");
+			bufout_str(o, "\n");
 	}
-	out_str(o, "From ");
-	out_str(o, envfrom);
-	out_str(o, " ");
-	out_str(o, stamp);
-	out_str(o, "\nReturn-Path: <");
-	out_str(o, sender);
-	out_str(o, ">\nDelivered-To: ");
-	out_str(o, b->delivered_to);
-	out_str(o, "\n");
+	bufout_str(o, "From ");
+	bufout_str(o, envfrom);
+	bufout_str(o, " ");
+	bufout_str(o, stamp);
+	bufout_str(o, "\nReturn-Path: <");
+	bufout_str(o, sender);
+	bufout_str(o, ">\nDelivered-To: ");
+	bufout_str(o, b->delivered_to);
+	bufout_str(o, "\n");
 
 	/* mboxrd quoting, streamed: at a line start count '>'s, then match
 	 * "From "; only a full match gets the extra '>'. */
 	for (;;) {
-		ssize_t n = pread(msgfd, rbuf, sizeof rbuf, off);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = msgtext_read(text, rbuf, sizeof rbuf, off);
 		if (n < 0) {
 			err = errno;
 			free(o);
@@ -392,17 +439,17 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 				quoting = 1;
 				if (c == from_[matched]) {
 					if (++matched == sizeof from_ - 1) {
-						out_gts(o, gts + 1);
-						out_str(o, from_);
+						put_gts(o, gts + 1);
+						bufout_str(o, from_);
 						bol = 0;
 					}
 					continue;
 				}
-				out_gts(o, gts);
-				out_put(o, from_, matched);
+				put_gts(o, gts);
+				bufout_put(o, from_, matched);
 				bol = 0;
 			}
-			out_put(o, &c, 1);
+			bufout_put(o, &c, 1);
 			last = c;
 			if (c == '\n') {
 				bol = 1;
@@ -412,15 +459,14 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 		}
 	}
 	if (bol && (gts || matched)) {   /* message ended inside a prefix */
-		out_gts(o, gts);
-		out_put(o, from_, matched);
+		put_gts(o, gts);
+		bufout_put(o, from_, matched);
 		last = matched ? ' ' : '>';
 	}
 	if (last != '\n')
-		out_str(o, "\n");
-	out_str(o, "\n");
-	out_flush(o);
-	err = o->err;
+		bufout_str(o, "\n");
+	bufout_str(o, "\n");
+	err = bufout_flush(o) < 0 ? o->err : 0;
 	free(o);
 	if (err)
 		return err;
@@ -429,23 +475,40 @@ append_one(struct mbox *b, int msgfd, const char *sender, time_t when)
 	return 0;
 }
 
-/* dir_sync - make a mailbox created by this delivery durable. */
+/* dir_sync - make the directory entry of every mailbox this delivery
+ * wrote into as a new or empty file durable: it may have been created
+ * by a delivery that was then taken back, without a directory sync. */
 static int
 dir_sync(struct mbox_txn *t)
 {
 	for (int i = 0; i < t->nboxes; i++)
-		if (t->boxes[i].created)
+		if (t->boxes[i].appended && (t->boxes[i].created || t->boxes[i].oldsize == 0))
 			return fsync_dir(t->dir) < 0 ? (errno ? errno : EIO) : 0;
 	return 0;
 }
 
 /* deliver_append_all - append to every mailbox; all or nothing. */
 int
-deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender, time_t when,
-                   char *why, size_t whysz)
+deliver_append_all(struct mbox_txn *t, const struct msgtext *text, const char *sender,
+                   time_t when, int may_wait, char *why, size_t whysz)
 {
 	for (int i = 0; i < t->nboxes; i++) {
-		int err = append_one(&t->boxes[i], msgfd, sender, when);
+		struct mbox *b = &t->boxes[i];
+		if (b->waiting)
+			continue;
+		int err = append_one(b, text, sender, when);
+		if (err == EDQUOT && may_wait) {
+			/* Over this user's quota: that copy waits in the spool. */
+			if (ftruncate(b->fd, b->oldsize) < 0 || fsync(b->fd) < 0) {
+				fail_reply(why, whysz, errno, "truncate", b->name);
+				deliver_rollback(t);
+				return RES_TEMP;
+			}
+			b->appended = 0;
+			box_unlock(t, b);
+			b->waiting = 1;
+			continue;
+		}
 		if (err) {
 			fail_reply(why, whysz, err, "write", t->boxes[i].name);
 			deliver_rollback(t);
@@ -468,21 +531,29 @@ deliver_rollback(struct mbox_txn *t)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		if (b->fd >= 0 && b->appended) {
-			if (ftruncate(b->fd, b->oldsize) < 0)
-				log_msg(LOG_ERR, "%s/%s: cannot truncate back to %lld octets: %s",
-				    t->dir, b->name, (long long)b->oldsize, strerror(errno));
-			(void)fsync(b->fd);
+			/* Nothing more can be done here but say so: the copy
+			 * stays, and the client's retry may add a second one. */
+			if (ftruncate(b->fd, b->oldsize) < 0 || fsync(b->fd) < 0)
+				log_msg(LOG_ERR, "cannot take back a failed delivery to mailbox "
+				    "%s: %s", b->name, strerror(errno));
 			b->appended = 0;
 		}
 	}
+}
+
+/* deliver_release_locks - drop every lock and close; the list stays. */
+void
+deliver_release_locks(struct mbox_txn *t)
+{
+	for (int i = t->nboxes - 1; i >= 0; i--)
+		box_unlock(t, &t->boxes[i]);
 }
 
 /* deliver_release - drop every lock and close; frees the transaction. */
 void
 deliver_release(struct mbox_txn *t)
 {
-	for (int i = t->nboxes - 1; i >= 0; i--)
-		box_unlock(t, &t->boxes[i]);
+	deliver_release_locks(t);
 	free(t->boxes);
 	t->boxes = NULL;
 	t->nboxes = t->cap = 0;

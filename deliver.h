@@ -12,7 +12,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "limits.h"
+#include "bounds.h"
+#include "msgtext.h"
 
 struct mbox {
 	char name[USER_NAME_MAX + 1];   /* from the users file */
@@ -24,10 +25,16 @@ struct mbox {
 	off_t oldsize;
 	int appended;                   /* something was written */
 	int created;                    /* this delivery created the file */
+	int waiting;                    /* busy past the wait, or over quota:
+	                                   set aside, not written */
 };
 
 struct mbox_txn {
-	char dir[4096];
+	char dir[CONF_PATH_MAX];
+	int system;                     /* users system: a missing mailbox is
+	                                   made for its user (mkmbox.c) and one
+	                                   owned by another user is refused */
+	const char *helper;             /* the mailbox helper's socket */
 	struct mbox *boxes;             /* sorted by name, no duplicates */
 	int nboxes;
 	int cap;
@@ -41,22 +48,29 @@ int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
 
 /*
  * deliver_lock_all - lock every mailbox in name order, waiting at most
- * LOCK_WAIT_MAX_MS in all. RES_OK, or RES_TEMP with every lock released and
- * a reason in WHY.
+ * LOCK_WAIT_MAX_MS in all. With MAY_WAIT, a mailbox still locked then is
+ * set aside (its `waiting' set, not held); without, that fails it all.
+ * RES_OK, or RES_TEMP with every lock released and a reason in WHY.
  */
-int deliver_lock_all(struct mbox_txn *t, char *why, size_t whysz);
+int deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz);
 
 /*
- * deliver_append_all - append the message in MSGFD (LF line ends, read
- * from offset 0) to every mailbox with From line, Return-Path and
- * Delivered-To, mboxrd quoting, fsync. RES_OK, or RES_TEMP after truncating
- * every mailbox back.
+ * deliver_append_all - append the message TEXT to every mailbox not set
+ * aside, with From line, Return-Path and Delivered-To, mboxrd quoting,
+ * fsync. With MAY_WAIT, a mailbox over its quota (EDQUOT) is truncated
+ * back and set aside. RES_OK, or RES_TEMP after truncating every mailbox
+ * back.
  */
-int deliver_append_all(struct mbox_txn *t, int msgfd, const char *sender,
-                       time_t when, char *why, size_t whysz);
+int deliver_append_all(struct mbox_txn *t, const struct msgtext *text,
+                       const char *sender, time_t when, int may_wait,
+                       char *why, size_t whysz);
 
 /* deliver_rollback - truncate every appended mailbox back and fsync. */
 void deliver_rollback(struct mbox_txn *t);
+
+/* deliver_release_locks - drop every lock and close (the list of
+ * mailboxes stays, for the log). */
+void deliver_release_locks(struct mbox_txn *t);
 
 /* deliver_release - drop every lock and close; frees the transaction. */
 void deliver_release(struct mbox_txn *t);

@@ -31,12 +31,22 @@ lr_buffered(const struct linereader *lr)
 	return lr->w - lr->r;
 }
 
+/* lr_wipe - clear what was read and any stale copy past the unread part. */
+void
+lr_wipe(struct linereader *lr)
+{
+	explicit_bzero(lr->buf, lr->r);
+	explicit_bzero(lr->buf + lr->w, sizeof lr->buf - lr->w);
+}
+
 /* lr_fill - read more into the buffer before DEADLINE: 1, 0 EOF, -1, -2. */
 static int
 lr_fill(struct linereader *lr, long long deadline)
 {
 	if (lr->eof)
 		return 0;
+	if (lr->limit_ms && deadline > lr->limit_ms)
+		deadline = lr->limit_ms;
 	if (lr->r > 0) {        /* keep unread octets at the front */
 		memmove(lr->buf, lr->buf + lr->r, lr->w - lr->r);
 		lr->w -= lr->r;

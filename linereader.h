@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "bounds.h"
 
 enum lr_status {
 	LR_LINE,        /* a whole line (LF seen) */
@@ -21,6 +21,8 @@ enum lr_status {
 struct linereader {
 	int fd;
 	int timeout_ms;                 /* per line (per refill for lr_read) */
+	long long limit_ms;             /* now_ms() value no wait goes past
+	                                   (the session's limit); 0: none */
 	void (*before_block)(void *);   /* called before waiting for input */
 	void *arg;
 	char buf[IO_BUF_SIZE];
@@ -55,6 +57,10 @@ ssize_t lr_read(struct linereader *lr, char *buf, size_t n, long long deadline);
  */
 ssize_t lr_peek(struct linereader *lr, const char **p, long long deadline);
 void lr_consume(struct linereader *lr, size_t n);
+
+/* lr_wipe - clear every octet of the buffer that is not waiting to be
+ * read (lines already taken, stale copies): after a secret was read. */
+void lr_wipe(struct linereader *lr);
 
 /* lr_buffered - how many octets are buffered and unread. */
 size_t lr_buffered(const struct linereader *lr);

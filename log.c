@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,11 @@ static int log_kind = TO_SYSLOG;
 static int log_fd = -1;
 static int log_copy_stderr;
 static char log_host[256];
+static int log_opened;
+static struct { int prio; char *text; } later[LOG_LATER_MAX];
+static int nlater;
+
+static void later_flush(void);
 
 /* log_init - set the program name; until log_open, lines go to syslog. */
 void
@@ -48,10 +54,12 @@ log_open(const char *target)
 {
 	if (strcmp(target, "syslog") == 0) {
 		log_kind = TO_SYSLOG;
+		later_flush();
 		return 0;
 	}
 	if (strcmp(target, "stderr") == 0) {
 		log_kind = TO_STDERR;
+		later_flush();
 		return 0;
 	}
 	int fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
@@ -61,6 +69,7 @@ log_open(const char *target)
 		close(log_fd);
 	log_fd = fd;
 	log_kind = TO_FILE;
+	later_flush();
 	return 0;
 }
 
@@ -78,6 +87,71 @@ log_narrate(const char *prefix, const char *fmt, va_list ap)
 		n += (size_t)m < sizeof line - (size_t)n - 1 ? m : (int)(sizeof line - (size_t)n - 2);
 	line[n++] = '\n';
 	(void)write_all(2, line, (size_t)n);
+}
+
+/* log_escape - S into OUT, octets for which ESC(c) holds as \xHH. */
+static void
+log_escape(char *out, size_t outsz, const char *s, int (*esc)(unsigned char))
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (esc(c)) {
+			if (n + 5 > outsz)
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		} else {
+			if (n + 2 > outsz)
+				break;
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+}
+
+/* esc_text - what log_quote escapes inside its quotes. */
+static int
+esc_text(unsigned char c)
+{
+	return c < 0x20 || c > 0x7e || c == '"' || c == '\\';
+}
+
+/* esc_word - what log_token escapes. */
+static int
+esc_word(unsigned char c)
+{
+	return c <= 0x20 || c > 0x7e || c == '<' || c == '>' || c == '"' || c == '\\' ||
+	    c == ',';
+}
+
+/* log_quote - S as a quoted, escaped string. */
+const char *
+log_quote(char *out, size_t outsz, const char *s)
+{
+	if (outsz < 3) {
+		if (outsz)
+			out[0] = '\0';
+		return out;
+	}
+	out[0] = '"';
+	log_escape(out + 1, outsz - 2, s, esc_text);
+	strcat(out, "\"");
+	return out;
+}
+
+/* log_token - S as one escaped word. */
+const char *
+log_token(char *out, size_t outsz, const char *s)
+{
+	if (outsz == 0)
+		return out;
+	log_escape(out, outsz, s, esc_word);
+	return out;
 }
 
 /* log_to_stderr_too - also copy every line to stderr (relay-agent -v). */
@@ -108,9 +182,7 @@ log_msg(int prio, const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	/* Text from the network may hold anything: keep lines one line. */
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-			*p = '?';
+	text_scrub(text, SCRUB_CTL, '?');
 
 	if (log_kind == TO_SYSLOG)
 		syslog(prio, "%s", text);
@@ -129,4 +201,28 @@ log_msg(int prio, const char *fmt, ...)
 	if (log_kind == TO_STDERR || log_copy_stderr)
 		(void)write_all(2, line, (size_t)n);
 	errno = saved;
+}
+
+/* later_flush - the target is open: write what log_later kept. */
+static void
+later_flush(void)
+{
+	log_opened = 1;
+	for (int i = 0; i < nlater; i++) {
+		log_msg(later[i].prio, "%s", later[i].text);
+		free(later[i].text);
+	}
+	nlater = 0;
+}
+
+/* log_later - log now, or keep the line until log_open. */
+void
+log_later(int prio, const char *text)
+{
+	if (log_opened) {
+		log_msg(prio, "%s", text);
+		return;
+	}
+	if (nlater < LOG_LATER_MAX && (later[nlater].text = strdup(text)) != NULL)
+		later[nlater++].prio = prio;
 }

@@ -2,32 +2,43 @@
  * smtp-session - one SMTP session on stdin/stdout.
  *
  * SYNOPSIS
- *	smtp-session [-c FILE] [-d] [-V]
+ *	smtp-session [-c FILE] [-d] [-U UID] [-V]
  *
  * DESCRIPTION
  *	Started by a super-server (xinetd, systemd socket activation with
  *	Accept=yes, tcpserver) once per connection, or fed a scripted
  *	dialogue on a pipe. Mail for a local domain is appended to each
- *	recipient's mbox (deliver.c); mail for any other domain is written
- *	to the spool (spool.c) for relay-agent. A 250 after DATA means
- *	every copy is fsynced; any failure before that is a 4xx and leaves
- *	no part of the message anywhere.
+ *	recipient's mbox; mail for any other domain is written to the spool
+ *	for relay-agent (inject.c does both). A 250 after DATA means every
+ *	copy is fsynced; any failure before that is a 4xx and leaves no part
+ *	of the message anywhere.
  *
  *	With -d it is a debug sink: every recipient is accepted, nothing is
  *	delivered, and each message is summarised to the log (mime.c).
  *
+ *	With -U UID the session is a local submission on behalf of user UID:
+ *	relay-agent's pickup feeds it a file from the maildrop. Only root and
+ *	the owner of spool_dir may give -U (else exit 77), so nobody else can
+ *	store mail under another user's name.
+ *
  *	fd 0 is read, fd 1 written; fd 2 is never written (under inetd it
  *	is the client) unless the configuration says "log stderr".
  *
+ *	This file holds the session loop, the command table (each verb with
+ *	its handler, line limit, order rule and counter) and the handlers of
+ *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c
+ *	(and the content filter, filter.c), AUTH smtp-auth.c, the client's
+ *	identity peer.c. The limits on a noisy or slow client live here:
+ *	junk commands, the idle timeout, session_limit.
+ *
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
- *	command line; 78 bad configuration (the client gets 421 4.3.0).
+ *	command line; 77 -U not allowed; 78 bad configuration (the client
+ *	gets 421 4.3.0).
  */
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <limits.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,120 +46,59 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <syslog.h>
 #include <unistd.h>
 
-#include "addr.h"
-#include "auth.h"
-#include "base64.h"
-#include "config.h"
-#include "dataread.h"
-#include "deliver.h"
-#include "limits.h"
-#include "linereader.h"
 #include "log.h"
-#include "mime.h"
-#include "spool.h"
+#include "session.h"
 #include "util.h"
-
-#define DEFAULT_CONFIG "/etc/smtp-session.conf"
-#define OUT_BUF_SIZE   8192     /* octets of replies waiting to be sent */
-#define AUTH_FAILURES_MAX  3    /* failed AUTH attempts before 421 */
-#ifndef AUTH_FAIL_DELAY_MS
-#define AUTH_FAIL_DELAY_MS 1000 /* pause before each 535 */
-#endif
-#define AUTH_FIELD_MAX     255  /* octets of a user name or password (RFC 4616) */
-
-/* One accepted RCPT of the open transaction. */
-struct rcpt {
-	struct addr a;
-	int local;              /* a local domain or bare Postmaster */
-};
-
-struct session {
-	const struct config *cf;
-	int debug;
-	struct linereader lr;
-	char out[OUT_BUF_SIZE];
-	size_t outlen;
-	int closing;                    /* 421 sent: end after flushing */
-
-	struct sockaddr_storage peer_sa;
-	char peer[INET6_ADDRSTRLEN];
-	int relay_ok;
-
-	int greeted;                    /* HELO or EHLO seen */
-	int esmtp;
-	char helo[HELO_MAX + 1];
-	char auth_user[256];            /* "" unless authenticated */
-	int auth_failures;
-	int mask_next;                  /* the next line may be an AUTH secret */
-
-	int in_mail;
-	struct addr sender;
-	char body[16];
-	struct rcpt *rcpts;
-	int nrcpts;
-
-	const char *verb;               /* command being answered */
-	int errors;
-	int n_helo, n_ehlo, n_mail, n_rcpt, n_data, n_rset, n_noop, n_quit,
-	    n_vrfy, n_other, n_commands;
-};
 
 /* ---------------------------------------------------------------- replies */
 
-/* out_flush - send buffered replies; the session ends if the client is gone. */
-static void
-out_flush(struct session *s)
+/* reply_flush - send buffered replies; the session ends if the client is gone. */
+void
+reply_flush(struct session *s)
 {
-	if (s->outlen == 0)
+	if (s->out.len == 0)
 		return;
-	alarm((unsigned)s->cf->timeout);   /* a client that never reads */
-	if (write_all(1, s->out, s->outlen) < 0) {
-		log_msg(LOG_INFO, "lost connection writing to [%s]: %s", s->peer,
+	/* A client that never reads: the idle timeout, or what is left of
+	 * the session's limit. */
+	long long left = (s->deadline - now_ms() + 999) / 1000;
+	alarm((unsigned)(left < 1 ? 1 : left < s->cf->timeout ? left : s->cf->timeout));
+	if (bufout_flush(&s->out) < 0) {
+		log_msg(LOG_INFO, "lost connection writing to [%s]: %s", s->peer.addr,
 		    strerror(errno));
 		exit(0);
 	}
 	alarm(0);
-	s->outlen = 0;
 }
 
 /* flush_hook - the line reader is about to wait: answer what is pending. */
 static void
 flush_hook(void *arg)
 {
-	out_flush(arg);
+	reply_flush(arg);
 }
 
-/* out_line - queue one reply line (CRLF added). */
-static void
-out_line(struct session *s, const char *line)
+/* reply_line - queue one reply line (CRLF added). */
+void
+reply_line(struct session *s, const char *line)
 {
 	size_t n = strlen(line);
 
 	if (n > SMTP_REPLY_MAX - 2)
 		n = SMTP_REPLY_MAX - 2;
-	if (s->outlen + n + 2 > sizeof s->out)
-		out_flush(s);
-	memcpy(s->out + s->outlen, line, n);
-	memcpy(s->out + s->outlen + n, "\r\n", 2);
-	s->outlen += n + 2;
+	if (s->out.len + n + 2 > sizeof s->out.buf)
+		reply_flush(s);
+	bufout_put(&s->out, line, n);
+	bufout_put(&s->out, "\r\n", 2);
 	if (s->cf->log_transcript)
 		log_msg(LOG_INFO, "> %.*s", (int)n, line);
 }
 
-/*
- * reply - the one reply function: "CODE X.Y.Z text". Every 5xx counts as
- * an error; at SESSION_ERRORS_MAX the session answers 421 and ends.
- * Refusals are logged with the peer.
- */
-static void
-reply(struct session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void
+/* reply - the one reply function (see session.h). */
+void
 reply(struct session *s, const char *fmt, ...)
 {
 	char line[SMTP_REPLY_MAX];
@@ -157,61 +107,116 @@ reply(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line - 2, fmt, ap);
 	va_end(ap);
-	out_line(s, line);
-	if (line[0] == '4' || line[0] == '5')
-		log_msg(LOG_INFO, "reject: %s from [%s]: %s; from=<%s> helo=<%s>",
-		    s->verb ? s->verb : "CONNECT", s->peer, line,
-		    s->in_mail ? s->sender.full : "", s->helo);
+	reply_line(s, line);
+	if (line[0] == '4' || line[0] == '5') {
+		/* The reply may echo client text: quoted, like every client word. */
+		char q[2 * SMTP_REPLY_MAX], from[4 * ADDR_MAX + 1], helo[4 * HELO_MAX + 1];
+		log_msg(LOG_INFO, "reject: %s from [%s]; from=<%s> helo=<%s> reply=%s",
+		    s->verb ? s->verb : "CONNECT", s->peer.addr,
+		    log_token(from, sizeof from, s->in_mail ? s->sender.full : ""),
+		    log_token(helo, sizeof helo, s->helo), log_quote(q, sizeof q, line));
+	}
 	if (line[0] == '5' && ++s->errors >= SESSION_ERRORS_MAX && !s->closing) {
 		char bye[SMTP_REPLY_MAX];
 		snprintf(bye, sizeof bye, "421 4.7.0 %s Error: too many errors",
 		    s->cf->hostname);
-		out_line(s, bye);
-		log_msg(LOG_INFO, "too many errors from [%s]", s->peer);
+		reply_line(s, bye);
+		log_msg(LOG_INFO, "too many errors from [%s]", s->peer.addr);
 		s->closing = 1;
 	}
+}
+
+/* reply_timeout - 421 for an idle client or the end of session_limit. */
+void
+reply_timeout(struct session *s, const char *where)
+{
+	if (now_ms() >= s->deadline) {
+		reply(s, "421 4.4.2 %s Error: session time limit exceeded", s->cf->hostname);
+		log_msg(LOG_INFO, "session limit (%ds) reached %sfrom [%s]", s->cf->session_limit,
+		    where, s->peer.addr);
+	} else {
+		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
+		log_msg(LOG_INFO, "timeout %sfrom [%s]", where, s->peer.addr);
+	}
+	s->closing = 1;
 }
 
 /* ------------------------------------------------------------ transaction */
 
 /* txn_reset - forget the open transaction (RSET, HELO, after DATA). */
-static void
+void
 txn_reset(struct session *s)
 {
 	s->in_mail = 0;
 	s->nrcpts = 0;
 	memset(&s->sender, 0, sizeof s->sender);
 	strcpy(s->body, "7BIT");
+	inject_end(&s->inj);
 }
 
 /* ---------------------------------------------------------------- commands */
 
-static void
-cmd_helo(struct session *s, char *arg, int esmtp)
+/*
+ * helo_valid - one word of printable ASCII without ( ) < > , ; " and at
+ * most HELO_MAX octets: it goes into our Received header and the log, so
+ * it must not be able to forge a comment, an address or a field there.
+ * '_' stays accepted (Windows host names).
+ */
+static int
+helo_valid(const char *arg)
 {
-	if (arg[0] == '\0') {
+	size_t n = strlen(arg);
+
+	if (n == 0 || n > HELO_MAX)
+		return 0;
+	for (; *arg; arg++)
+		if ((unsigned char)*arg <= 0x20 || (unsigned char)*arg > 0x7e ||
+		    strchr("()<>,;\"", *arg))
+			return 0;
+	return 1;
+}
+
+/* cmd_helo_any - HELO and EHLO: a new start, like RSET. */
+static int
+cmd_helo_any(struct session *s, char *arg, int esmtp)
+{
+	if (!helo_valid(arg)) {
 		reply(s, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
-		return;
+		return 0;
 	}
 	txn_reset(s);
 	strlcpy_ck(s->helo, arg, sizeof s->helo);
-	sanitize_text(s->helo);
 	s->greeted = 1;
 	s->esmtp = esmtp;
 	if (!esmtp) {
 		reply(s, "250 %s", s->cf->hostname);
-		return;
+		return 0;
 	}
 	char line[SMTP_REPLY_MAX];
 	snprintf(line, sizeof line, "250-%s", s->cf->hostname);
-	out_line(s, line);
-	out_line(s, "250-PIPELINING");
+	reply_line(s, line);
+	reply_line(s, "250-PIPELINING");
 	snprintf(line, sizeof line, "250-SIZE %ld", s->cf->max_message_size);
-	out_line(s, line);
-	out_line(s, "250-8BITMIME");
+	reply_line(s, line);
+	reply_line(s, "250-8BITMIME");
 	if (s->cf->auth_file[0])
-		out_line(s, "250-AUTH PLAIN LOGIN");
-	out_line(s, "250 ENHANCEDSTATUSCODES");
+		reply_line(s, "250-AUTH PLAIN LOGIN");
+	reply_line(s, "250 ENHANCEDSTATUSCODES");
+	return 0;
+}
+
+/* cmd_helo - HELO: SMTP without extensions. */
+static int
+cmd_helo(struct session *s, char *arg)
+{
+	return cmd_helo_any(s, arg, 0);
+}
+
+/* cmd_ehlo - EHLO: the extensions we offer. */
+static int
+cmd_ehlo(struct session *s, char *arg)
+{
+	return cmd_helo_any(s, arg, 1);
 }
 
 /* path_after - skip "FROM:"/"TO:" and blanks; NULL when absent. */
@@ -260,7 +265,8 @@ unsupported_param(struct session *s, const char *param)
 	reply(s, "555 5.5.4 Unsupported parameter %s", shown);
 }
 
-static void
+/* cmd_mail - MAIL FROM: the sender and its parameters SIZE=, BODY=. */
+static int
 cmd_mail(struct session *s, char *arg)
 {
 	const char *end;
@@ -269,20 +275,25 @@ cmd_mail(struct session *s, char *arg)
 	long long size = -1;
 	char body[16] = "7BIT";
 
+	if (s->cf->require_auth && !s->auth_user[0]) {
+		/* A submission service (RFC 6409 4.3). */
+		reply(s, "530 5.7.0 Authentication required");
+		return 0;
+	}
 	if (!p) {
 		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-		return;
+		return 0;
 	}
 	if (addr_refusal(s, addr_parse_path(p, &end, 1, &a), "Sender"))
-		return;
+		return 0;
 	if (!a.null && a.domain[0] == '\0') {
 		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-		return;
+		return 0;
 	}
 	/* Parameters: SIZE= and BODY= (RFC 1870, RFC 6152). */
 	if (*end && *end != ' ') {
 		reply(s, "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]");
-		return;
+		return 0;
 	}
 	char *save = NULL;
 	for (char *kw = strtok_r((char *)end, " ", &save); kw; kw = strtok_r(NULL, " ", &save)) {
@@ -295,7 +306,7 @@ cmd_mail(struct session *s, char *arg)
 			size = strtoll(val, &e, 10);
 			if (!isdigit((unsigned char)val[0]) || *e) {
 				reply(s, "501 5.5.4 Bad SIZE parameter");
-				return;
+				return 0;
 			}
 			if (errno == ERANGE)    /* digits beyond any limit */
 				size = LLONG_MAX;
@@ -306,609 +317,179 @@ cmd_mail(struct session *s, char *arg)
 				strcpy(body, "8BITMIME");
 			else {
 				reply(s, "501 5.5.4 Bad BODY parameter (7BIT or 8BITMIME)");
-				return;
+				return 0;
 			}
 		} else if (strcasecmp(kw, "AUTH") == 0 && val && s->cf->auth_file[0]) {
 			;   /* RFC 4954 5: accepted; we trust only our own AUTH */
 		} else {
 			unsupported_param(s, kw);
-			return;
+			return 0;
 		}
 	}
 	if (size >= 0 && s->cf->max_message_size && size > s->cf->max_message_size) {
 		reply(s, "552 5.3.4 Message size exceeds fixed limit");
-		return;
+		return 0;
 	}
 	s->sender = a;
 	strcpy(s->body, body);
 	s->in_mail = 1;
 	s->nrcpts = 0;
+	inject_end(&s->inj);
+	inject_begin(&s->inj, s->cf, a.null ? "" : a.full);
+	s->inj.may_wait = 1;
+	s->inj.max_boxes = s->max_boxes;
 	reply(s, "250 2.1.0 Ok");
+	return 0;
 }
 
-static void
+/*
+ * cmd_rcpt - RCPT TO: a local address must name a user or alias (its
+ * mailboxes and targets are counted now, inject.c, so that whatever is
+ * accepted can be delivered); a foreign one needs the relay right.
+ */
+static int
 cmd_rcpt(struct session *s, char *arg)
 {
 	const char *end;
 	char *p = path_after(arg, "TO:");
+	char why[SMTP_REPLY_MAX];
 	struct addr a;
 	int local;
 
 	if (!p) {
 		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-		return;
+		return 0;
 	}
 	if (addr_refusal(s, addr_parse_path(p, &end, 0, &a), "Recipient"))
-		return;
+		return 0;
 	if (*end && *end != ' ') {
 		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-		return;
+		return 0;
 	}
 	while (*end == ' ')
 		end++;
 	if (*end) {
 		unsupported_param(s, end);
-		return;
+		return 0;
 	}
-	if (s->nrcpts >= s->cf->max_recipients) {
+	if (s->nrcpts >= s->max_rcpts) {
 		reply(s, "452 4.5.3 Error: too many recipients");
-		return;
+		return 0;
 	}
 	local = a.domain[0] == '\0' || config_is_local_domain(s->cf, a.domain);
-	if (s->debug)
-		;   /* the debug sink takes every recipient */
-	else if (local) {
-		struct expansion ex = { .nmailboxes = 0 };
-		char name[LOCALPART_MAX + 1];
-		int rc = addr_local_unquoted(a.local, name, sizeof name) < 0 ? 0 :
-		    config_expand_local(s->cf, name, &ex);
-		expansion_free(&ex);
-		if (rc == 0) {
-			reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
-			    a.full);
-			return;
-		}
-		if (rc < 0) {
-			reply(s, "452 4.5.3 Error: too many recipients");
-			return;
-		}
-	} else if (!s->relay_ok && !s->auth_user[0]) {
+	if (!local && !s->debug && !s->peer.relay_ok && !s->auth_user[0]) {
 		reply(s, "554 5.7.1 <%s>: Relay access denied", a.full);
-		return;
+		return 0;
+	}
+	/* The debug sink takes every recipient and stores nothing. */
+	if (!s->debug && inject_add(&s->inj, a.full, a.full, why, sizeof why) != RES_OK) {
+		reply(s, "%s", why);
+		return 0;
 	}
 	s->rcpts[s->nrcpts].a = a;
 	s->rcpts[s->nrcpts].local = local;
 	s->nrcpts++;
 	reply(s, "250 2.1.5 Ok");
-}
-
-/* Where DATA goes while it is read. */
-struct stage {
-	int fd;
-	int err;                /* errno of a failed write */
-};
-
-static int
-stage_sink(void *arg, const char *buf, size_t n)
-{
-	struct stage *st = arg;
-
-	if (write_all(st->fd, buf, n) < 0) {
-		st->err = errno ? errno : EIO;
-		return -1;
-	}
 	return 0;
 }
 
-/* received_header - our trace header (RFC 5321 4.4), first in the file. */
+/* cmd_rset - RSET: the transaction is forgotten. */
 static int
-received_header(struct session *s, int fd, const char *id)
+cmd_rset(struct session *s, char *arg)
 {
-	char hdr[1024 + HELO_MAX + ADDR_MAX], date[64], forpart[ADDR_MAX + 16] = "";
-	const char *proto;
-	int n;
-
-	rfc5322_date(date, sizeof date, time(NULL));
-	if (s->nrcpts == 1)
-		snprintf(forpart, sizeof forpart, "\n\tfor <%s>", s->rcpts[0].a.full);
-	if (s->cf->tls_wrapped)
-		proto = s->auth_user[0] ? "ESMTPSA" : "ESMTPS";
-	else if (s->esmtp)
-		proto = s->auth_user[0] ? "ESMTPA" : "ESMTP";
-	else
-		proto = "SMTP";
-	/* The address as an RFC 5321 address literal: [192.0.2.1], [IPv6:...]. */
-	n = snprintf(hdr, sizeof hdr, "Received: from %s ([%s%s])\n\tby %s with %s id %s%s;\n\t%s\n",
-	    s->helo, strchr(s->peer, ':') ? "IPv6:" : "", s->peer,
-	    s->cf->hostname, proto, id, forpart, date);
-	if (n < 0 || (size_t)n >= sizeof hdr)
-		return -1;
-	return write_all(fd, hdr, (size_t)n);
-}
-
-/* debug_emit - the debug sink's lines go to the log. */
-struct debug_ctx {
-	const char *id;
-};
-
-static void
-debug_emit(void *arg, const char *line)
-{
-	struct debug_ctx *d = arg;
-
-	log_msg(LOG_INFO, "%s: debug: %s", d->id, line);
-}
-
-/* stage_open - the staging file: spool tmp/, or an unlinked temp for -d. */
-static int
-stage_open(struct session *s, char *id, size_t idsz)
-{
-	if (s->debug) {
-		const char *tmp = getenv("TMPDIR");
-		char path[4200];
-		int fd;
-		queue_id_new(id, idsz);
-		snprintf(path, sizeof path, "%s/smtp-session-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		fd = mkstemp(path);
-		if (fd >= 0)
-			unlink(path);
-		return fd;
-	}
-	int fd = spool_stage_open(s->cf->spool_dir, id, idsz);
-	if (fd < 0 && errno == ENOENT && spool_dirs(s->cf->spool_dir) == 0)
-		fd = spool_stage_open(s->cf->spool_dir, id, idsz);
-	return fd;
-}
-
-/* storage_reply - the 4xx for a failed write with ERR. */
-static void
-storage_reply(struct session *s, int err)
-{
-	if (err == ENOSPC || err == EDQUOT || err == EFBIG)
-		reply(s, "452 4.3.1 Insufficient system storage");
-	else
-		reply(s, "451 4.3.0 Error: queue file write error");
-}
-
-/* deliver_message - every copy to disk, all or nothing; replies. */
-static void
-deliver_message(struct session *s, int fd, const char *id, long long size, long long t0)
-{
-	struct mbox_txn txn;
-	struct envelope env;
-	char why[SMTP_REPLY_MAX];
-	int rc = RES_OK, nlocal;
-	time_t now = time(NULL);
-
-	deliver_init(&txn, s->cf->mailbox_dir);
-	memset(&env, 0, sizeof env);
-	env.version = SPOOL_VERSION;
-	strlcpy_ck(env.id, id, sizeof env.id);
-	env.arrival = now;
-	strlcpy_ck(env.sender, s->sender.null ? "" : s->sender.full, sizeof env.sender);
-	strlcpy_ck(env.body, s->body, sizeof env.body);
-	strlcpy_ck(env.auth, s->auth_user, sizeof env.auth);
-	strlcpy_ck(env.client, s->peer, sizeof env.client);
-	strlcpy_ck(env.helo, s->helo, sizeof env.helo);
-
-	/* Expand every recipient into mailboxes and spool recipients. */
-	for (int i = 0; i < s->nrcpts && rc == RES_OK; i++) {
-		struct rcpt *r = &s->rcpts[i];
-		struct expansion ex = { .nmailboxes = 0 };
-		char dom[DOMAIN_MAX + 1];
-		char name[LOCALPART_MAX + 1];
-		if (!r->local) {
-			ex.foreign[0] = r->a.full;
-			ex.nforeign = 1;
-		} else if (addr_local_unquoted(r->a.local, name, sizeof name) < 0 ||
-		    config_expand_local(s->cf, name, &ex) <= 0)
-			rc = RES_TEMP;
-		strlcpy_ck(dom, r->a.domain[0] ? r->a.domain : s->cf->domains[0], sizeof dom);
-		str_lower(dom);
-		for (int j = 0; j < ex.nmailboxes && rc == RES_OK; j++) {
-			char dt[ADDR_MAX + 1];
-			snprintf(dt, sizeof dt, "%s@%s", ex.mailboxes[j], dom);
-			if (deliver_add(&txn, ex.mailboxes[j], dt) < 0)
-				rc = RES_TEMP;
-		}
-		for (int j = 0; j < ex.nforeign && rc == RES_OK; j++) {
-			int dup = 0;
-			for (int k = 0; k < env.nrcpts; k++)
-				if (strcasecmp(env.rcpts[k].addr, ex.foreign[j]) == 0)
-					dup = 1;
-			if (!dup && spool_env_add_rcpt(&env, r->a.full, ex.foreign[j]) < 0)
-				rc = RES_TEMP;
-		}
-		if (r->local)
-			expansion_free(&ex);
-	}
-	if (rc != RES_OK) {
-		reply(s, "451 4.3.0 Error: recipient expansion failed");
-		goto out;
-	}
-	nlocal = txn.nboxes;
-
-	/* Local copies: lock all, append all, fsync all (deliver.c). */
-	if (nlocal > 0) {
-		if (deliver_lock_all(&txn, why, sizeof why) != RES_OK) {
-			reply(s, "%s", why);
-			goto out;
-		}
-		if (deliver_append_all(&txn, fd, s->sender.null ? "" : s->sender.full, now,
-		    why, sizeof why) != RES_OK) {
-			deliver_release(&txn);
-			reply(s, "%s", why);
-			goto out;
-		}
-	}
-	/* Spool copy: the commit point for relay-agent. On failure the
-	 * mailboxes, still locked, are truncated back. */
-	if (env.nrcpts > 0) {
-		if (spool_commit(s->cf->spool_dir, fd, &env) != RES_OK) {
-			int err = errno;
-			deliver_rollback(&txn);
-			deliver_release(&txn);
-			storage_reply(s, err);
-			goto out;
-		}
-	}
-	/* Local only: cmd_data removes the staging file. */
-
-	double delay = (double)(now_ms() - t0) / 1000.0;
-	log_msg(LOG_INFO, "%s: from=<%s>, size=%lld, nrcpt=%d", id,
-	    s->sender.null ? "" : s->sender.full, size, s->nrcpts);
-	for (int i = 0; i < nlocal; i++)
-		log_msg(LOG_INFO, "%s: to=<%s>, relay=local, delay=%.2f, status=sent "
-		    "(delivered to mailbox %s)", id, txn.boxes[i].delivered_to, delay,
-		    txn.boxes[i].name);
-	deliver_release(&txn);
-	for (int i = 0; i < env.nrcpts; i++)
-		log_msg(LOG_INFO, "%s: to=<%s>, orig_to=<%s>, relay=spool, delay=%.2f, "
-		    "status=queued (for relay-agent)", id, env.rcpts[i].addr,
-		    env.rcpts[i].orig, delay);
-	reply(s, "250 2.0.0 Ok: queued as %s", id);
-out:
-	deliver_release(&txn);
-	spool_env_free(&env);
-}
-
-/* debug_report - the debug sink's summary of one message. */
-static void
-debug_report(struct session *s, int fd, const char *id, long long size)
-{
-	struct debug_ctx d = { id };
-
-	log_msg(LOG_INFO, "%s: debug: client=[%s], helo=%s, from=<%s>, size=%lld",
-	    id, s->peer, s->helo, s->sender.null ? "" : s->sender.full, size);
-	for (int i = 0; i < s->nrcpts; i++)
-		log_msg(LOG_INFO, "%s: debug: to=<%s>", id, s->rcpts[i].a.full);
-	if (mime_report(fd, debug_emit, &d) < 0)
-		log_msg(LOG_WARNING, "%s: debug: message could not be read back", id);
-	reply(s, "250 2.0.0 Ok: queued as %s", id);
-}
-
-/*
- * cmd_data - stream the message to a staging file through the DATA state
- * machine, then deliver. Returns -1 when the session must end (EOF or
- * timeout inside DATA).
- */
-static int
-cmd_data(struct session *s, char *arg)
-{
-	char id[QUEUE_ID_MAX];
-	struct dataread *d;
-	struct stage st = { -1, 0 };
-	long long t0 = now_ms(), deadline, last_lines = 0, since = 0;
-	int result = 0;
-
 	if (arg[0]) {
-		reply(s, "501 5.5.4 Syntax: DATA");
+		reply(s, "501 5.5.4 Syntax: RSET");
 		return 0;
 	}
-	if (!s->in_mail) {
-		reply(s, "503 5.5.1 Error: need MAIL command");
-		return 0;
-	}
-	if (s->nrcpts == 0) {
-		reply(s, "503 5.5.1 Error: need RCPT command");
-		return 0;
-	}
-	st.fd = stage_open(s, id, sizeof id);
-	if (st.fd < 0) {
-		log_msg(LOG_ERR, "cannot create a staging file in %s/tmp: %s",
-		    s->cf->spool_dir, strerror(errno));
-		storage_reply(s, errno);
-		return 0;
-	}
-	if (received_header(s, st.fd, id) < 0) {
-		storage_reply(s, errno);
-		goto discard;
-	}
-	log_msg(LOG_INFO, "%s: client=[%s], helo=%s", id, s->peer, s->helo);
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	out_flush(s);
-
-	if (!(d = malloc(sizeof *d))) {
-		log_msg(LOG_ERR, "out of memory");
-		exit(EXIT_TEMPFAIL);
-	}
-	dr_init(d, s->cf->max_message_size, stage_sink, &st);
-	/* Idle timeout: no complete line for `timeout` (a long line counts
-	 * as progress every IO_BUF_SIZE octets). */
-	deadline = now_ms() + (long long)s->cf->timeout * 1000;
-	while (!d->done) {
-		const char *p;
-		ssize_t n = lr_peek(&s->lr, &p, deadline);
-		if (n <= 0) {
-			if (n == -2) {
-				reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
-				log_msg(LOG_INFO, "timeout after DATA from [%s]", s->peer);
-			} else
-				log_msg(LOG_INFO, "lost connection after DATA from [%s]", s->peer);
-			result = -1;
-			free(d);
-			goto discard;
-		}
-		size_t used = dr_feed(d, p, (size_t)n);
-		lr_consume(&s->lr, used);
-		since += (long long)used;
-		if (d->lines != last_lines || since >= IO_BUF_SIZE) {
-			last_lines = d->lines;
-			since = 0;
-			deadline = now_ms() + (long long)s->cf->timeout * 1000;
-		}
-	}
-	s->n_data++;
-	if (dr_finish(d) < 0) {
-		log_msg(LOG_ERR, "%s: staging write failed: %s", id, strerror(st.err));
-		storage_reply(s, st.err);
-	} else if (d->toobig)
-		reply(s, "552 5.3.4 Message size exceeds fixed limit");
-	else if (d->nul)
-		reply(s, "554 5.6.0 Message contains NUL characters");
-	else if (d->hops > HOPS_MAX)
-		reply(s, "554 5.4.6 Too many hops (mail loop?)");
-	else if (s->debug)
-		debug_report(s, st.fd, id, d->size);
-	else
-		deliver_message(s, st.fd, id, d->size, t0);
-	free(d);
-discard:
-	if (!s->debug)
-		spool_stage_discard(s->cf->spool_dir, id);  /* gone if committed */
-	close(st.fd);
 	txn_reset(s);
-	return result;
-}
-
-
-/* ------------------------------------------------------------------ AUTH */
-
-/*
- * auth_read - send "334 CHALLENGE" and read the client's base64 answer
- * into OUT. Returns the decoded length; -1 for "*" (cancelled, answered),
- * -2 for bad base64 (answered), -3 when the session must end.
- */
-static ssize_t
-auth_read(struct session *s, const char *challenge, unsigned char *out, size_t outsz)
-{
-	char line[SMTP_AUTH_MAX + 1];
-	size_t len;
-	ssize_t n;
-	char c334[SMTP_REPLY_MAX];
-
-	snprintf(c334, sizeof c334, "334 %s", challenge);
-	out_line(s, c334);
-	enum lr_status st = lr_getline(&s->lr, line, SMTP_AUTH_MAX, &len);
-	if (st == LR_TIMEOUT) {
-		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->cf->hostname);
-		return -3;
-	}
-	if (st == LR_EOF || st == LR_ERROR)
-		return -3;
-	if (s->cf->log_transcript)
-		log_msg(LOG_INFO, "< ***");
-	if (st == LR_TOOLONG) {
-		reply(s, "500 5.5.6 Error: authentication response too long");
-		return -2;
-	}
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
-	if (strcmp(line, "*") == 0) {
-		reply(s, "501 5.7.0 Authentication cancelled");
-		return -1;
-	}
-	n = strlen(line) == len ? base64_decode(line, out, outsz) : -1;
-	explicit_bzero(line, sizeof line);
-	if (n < 0) {
-		reply(s, "501 5.5.2 Error: cannot decode the response");
-		return -2;
-	}
-	return n;
-}
-
-/* decode_initial - an initial response ("=" is empty); -2 when bad. */
-static ssize_t
-decode_initial(struct session *s, const char *arg, unsigned char *out, size_t outsz)
-{
-	ssize_t n;
-
-	if (strcmp(arg, "=") == 0)
-		return 0;
-	n = base64_decode(arg, out, outsz);
-	if (n < 0) {
-		reply(s, "501 5.5.2 Error: cannot decode the initial response");
-		return -2;
-	}
-	return n;
-}
-
-/* The secrets of one AUTH exchange, cleared on every way out. */
-struct auth_secrets {
-	unsigned char buf[3 * AUTH_FIELD_MAX + 3];
-	char user[AUTH_FIELD_MAX + 1];
-	char pass[AUTH_FIELD_MAX + 1];
-};
-
-/*
- * auth_plain - RFC 4616: [authzid] NUL authcid NUL passwd. Returns 0 with
- * user and password filled (password empty when the response is not
- * acceptable as credentials), or what auth_read returned (< 0).
- */
-static ssize_t
-auth_plain(struct session *s, const char *initial, struct auth_secrets *a)
-{
-	ssize_t n = *initial ? decode_initial(s, initial, a->buf, sizeof a->buf)
-	    : auth_read(s, "", a->buf, sizeof a->buf);
-	unsigned char *z1, *z2, *end;
-
-	if (n < 0)
-		return n;
-	end = a->buf + n;
-	z1 = memchr(a->buf, '\0', (size_t)n);
-	z2 = z1 ? memchr(z1 + 1, '\0', (size_t)(end - z1 - 1)) : NULL;
-	if (!z2 || memchr(z2 + 1, '\0', (size_t)(end - z2 - 1))) {
-		reply(s, "501 5.5.2 Error: malformed PLAIN response");
-		return -2;
-	}
-	size_t zlen = (size_t)(z1 - a->buf), ulen = (size_t)(z2 - z1 - 1);
-	size_t plen = (size_t)(end - z2 - 1);
-	if (zlen > AUTH_FIELD_MAX || ulen > AUTH_FIELD_MAX || plen > AUTH_FIELD_MAX) {
-		reply(s, "501 5.5.2 Error: response too long");
-		return -2;
-	}
-	memcpy(a->user, z1 + 1, ulen);
-	a->user[ulen] = '\0';
-	memcpy(a->pass, z2 + 1, plen);
-	a->pass[plen] = '\0';
-	/* Acting for another user (an authzid other than authcid) is not offered. */
-	if (zlen && (zlen != ulen || memcmp(a->buf, a->user, ulen)))
-		a->pass[0] = '\0';
+	reply(s, "250 2.0.0 Ok");
 	return 0;
 }
 
-/* auth_login - the LOGIN exchange: user name, then password. */
-static ssize_t
-auth_login(struct session *s, const char *initial, struct auth_secrets *a)
-{
-	ssize_t n = *initial ? decode_initial(s, initial, a->buf, AUTH_FIELD_MAX)
-	    : auth_read(s, "VXNlcm5hbWU6", a->buf, AUTH_FIELD_MAX);      /* Username: */
-	int bad;
-
-	if (n < 0)
-		return n;
-	bad = memchr(a->buf, '\0', (size_t)n) != NULL;
-	memcpy(a->user, a->buf, (size_t)n);
-	a->user[n] = '\0';
-	n = auth_read(s, "UGFzc3dvcmQ6", a->buf, AUTH_FIELD_MAX);        /* Password: */
-	if (n < 0)
-		return n;
-	bad |= memchr(a->buf, '\0', (size_t)n) != NULL;
-	memcpy(a->pass, a->buf, (size_t)n);
-	a->pass[bad ? 0 : n] = '\0';
-	return 0;
-}
-
-/*
- * cmd_auth - AUTH PLAIN (RFC 4616) and LOGIN. A success grants relaying;
- * each failure costs AUTH_FAIL_DELAY_MS and the third ends the session.
- * Returns -1 when the session must end.
- */
+/* cmd_noop - NOOP. */
 static int
-cmd_auth(struct session *s, char *arg)
+cmd_noop(struct session *s, char *arg)
 {
-	struct auth_secrets a;
-	char mech[16], *initial;
-	ssize_t n;
-	int rc;
+	(void)arg;
+	reply(s, "250 2.0.0 Ok");
+	return 0;
+}
 
-	s->mask_next = 1;       /* a response may follow even a refusal */
-	if (!s->cf->auth_file[0]) {
-		reply(s, "502 5.5.1 Error: authentication not enabled");
+/* cmd_quit - QUIT: the session ends. */
+static int
+cmd_quit(struct session *s, char *arg)
+{
+	if (arg[0]) {
+		reply(s, "501 5.5.4 Syntax: QUIT");
 		return 0;
 	}
-	if (s->auth_user[0]) {
-		reply(s, "503 5.5.1 Error: already authenticated");
-		return 0;
-	}
-	if (s->in_mail) {
-		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
-		return 0;
-	}
-	initial = arg + strcspn(arg, " ");
-	if (*initial)
-		*initial++ = '\0';
-	while (*initial == ' ')
-		initial++;
-	if (strlcpy_ck(mech, arg, sizeof mech) < 0 || !mech[0]) {
-		reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
-		return 0;
-	}
-	memset(&a, 0, sizeof a);
-	if (strcasecmp(mech, "PLAIN") == 0) {
-		strcpy(mech, "PLAIN");
-		n = auth_plain(s, initial, &a);
-	} else if (strcasecmp(mech, "LOGIN") == 0) {
-		strcpy(mech, "LOGIN");
-		n = auth_login(s, initial, &a);
-	} else {
-		reply(s, "504 5.5.4 Unrecognized authentication type");
-		return 0;
-	}
-	s->mask_next = 0;       /* the responses were read above */
-	if (n < 0) {
-		explicit_bzero(&a, sizeof a);
-		return n == -3 ? -1 : 0;
-	}
-	rc = a.user[0] && a.pass[0] ? auth_check(s->cf->auth_file, a.user, a.pass) : RES_PERM;
-	explicit_bzero(a.buf, sizeof a.buf);
-	explicit_bzero(a.pass, sizeof a.pass);
-	sanitize_text(a.user);
-	if (rc == RES_OK) {
-		strlcpy_ck(s->auth_user, a.user, sizeof s->auth_user);
-		log_msg(LOG_INFO, "auth: client=[%s], method=%s, user=<%s>", s->peer, mech, a.user);
-		reply(s, "235 2.7.0 Authentication successful");
-		return 0;
-	}
-	if (rc == RES_TEMP) {
-		log_msg(LOG_ERR, "cannot read auth_file %s", s->cf->auth_file);
-		reply(s, "454 4.7.0 Temporary authentication failure");
-		return 0;
-	}
-	log_msg(LOG_WARNING, "auth failed: client=[%s], method=%s, user=<%s>", s->peer, mech, a.user);
-	out_flush(s);
-	sleep_ms(AUTH_FAIL_DELAY_MS);
-	reply(s, "535 5.7.8 Error: authentication failed");
-	if (++s->auth_failures >= AUTH_FAILURES_MAX && !s->closing) {
-		reply(s, "421 4.7.0 %s Error: too many failed authentications", s->cf->hostname);
-		s->closing = 1;
-	}
+	reply(s, "221 2.0.0 Bye");
+	return -1;
+}
+
+/* cmd_vrfy - VRFY: 252, never telling which users exist. */
+static int
+cmd_vrfy(struct session *s, char *arg)
+{
+	if (arg[0] == '\0')
+		reply(s, "501 5.5.4 Syntax: VRFY address");
+	else
+		reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+	return 0;
+}
+
+/* cmd_help - HELP: the commands. */
+static int
+cmd_help(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s",
+	    s->cf->auth_file[0] ? " AUTH" : "");
+	return 0;
+}
+
+/* cmd_expn - EXPN: never expands a list. */
+static int
+cmd_expn(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, "502 5.5.1 EXPN not supported");
 	return 0;
 }
 
 /* ------------------------------------------------------------- dispatch */
 
+/* The order rule of a command, checked in one place (order_ok). */
 enum need { N_ANY, N_HELO, N_MAIL_CLOSED, N_MAIL_OPEN };
 
+/*
+ * The command table: verb, handler, longest line (octets with CRLF),
+ * order rule, and the name of its counter in the disconnect line. A
+ * handler returns -1 when the session must end.
+ */
 struct command {
 	const char *verb;
-	size_t max;             /* longest line, octets with CRLF */
-	enum need need;         /* the order check, in one place */
+	int (*handler)(struct session *s, char *arg);
+	size_t max;
+	enum need need;
+	const char *counter;
+	int junk;               /* counts toward JUNK_COMMANDS_MAX (HELO and
+	                           EHLO only when repeated) */
 };
 
 static const struct command commands[] = {
-	{ "HELO", SMTP_CMD_MAX, N_ANY },
-	{ "EHLO", SMTP_CMD_MAX, N_ANY },
-	{ "MAIL", SMTP_MAILRCPT_MAX, N_MAIL_CLOSED },
-	{ "RCPT", SMTP_MAILRCPT_MAX, N_MAIL_OPEN },
-	{ "DATA", SMTP_CMD_MAX, N_ANY },    /* its own 503s name what is missing */
-	{ "RSET", SMTP_CMD_MAX, N_ANY },
-	{ "NOOP", SMTP_CMD_MAX, N_ANY },
-	{ "QUIT", SMTP_CMD_MAX, N_ANY },
-	{ "VRFY", SMTP_CMD_MAX, N_ANY },
-	{ "HELP", SMTP_CMD_MAX, N_ANY },
-	{ "EXPN", SMTP_CMD_MAX, N_ANY },
-	{ "AUTH", SMTP_AUTH_MAX, N_HELO },
+	{ "HELO", cmd_helo, SMTP_CMD_MAX, N_ANY, "helo", 1 },
+	{ "EHLO", cmd_ehlo, SMTP_CMD_MAX, N_ANY, "ehlo", 1 },
+	{ "AUTH", cmd_auth, SMTP_AUTH_MAX, N_HELO, "auth", 0 },
+	{ "MAIL", cmd_mail, SMTP_MAILRCPT_MAX, N_MAIL_CLOSED, "mail", 0 },
+	{ "RCPT", cmd_rcpt, SMTP_MAILRCPT_MAX, N_MAIL_OPEN, "rcpt", 0 },
+	{ "DATA", cmd_data, SMTP_CMD_MAX, N_ANY, "data", 0 },  /* its 503s name what is missing */
+	{ "RSET", cmd_rset, SMTP_CMD_MAX, N_ANY, "rset", 1 },
+	{ "NOOP", cmd_noop, SMTP_CMD_MAX, N_ANY, "noop", 1 },
+	{ "VRFY", cmd_vrfy, SMTP_CMD_MAX, N_ANY, "vrfy", 1 },
+	{ "HELP", cmd_help, SMTP_CMD_MAX, N_ANY, "help", 1 },
+	{ "EXPN", cmd_expn, SMTP_CMD_MAX, N_ANY, "expn", 0 },
+	{ "QUIT", cmd_quit, SMTP_CMD_MAX, N_ANY, "quit", 0 },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -955,16 +536,26 @@ command(struct session *s, char *line, size_t len)
 	}
 	s->mask_next = 0;
 	vlen = strcspn(line, " ");
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (vlen == 4 && strncasecmp(line, commands[i].verb, 4) == 0)
+	for (size_t i = 0; i < NCOMMANDS && vlen == 4; i++)
+		if (strncasecmp(line, commands[i].verb, 4) == 0) {
 			c = &commands[i];
+			s->counts[i]++;
+		}
 	if (!c) {
-		s->n_other++;
+		s->n_unknown++;
 		s->verb = "command";
 		reply(s, "500 5.5.2 Error: command not recognized");
 		return 0;
 	}
 	s->verb = c->verb;
+	/* Postfix's smtpd_junk_command_limit: a client that only talks. */
+	if (c->junk && ((c->handler != cmd_helo && c->handler != cmd_ehlo) || s->greeted) &&
+	    ++s->junk > JUNK_COMMANDS_MAX) {
+		reply(s, "421 4.7.0 %s Error: too many junk commands", s->cf->hostname);
+		log_msg(LOG_INFO, "too many junk commands from [%s]", s->peer.addr);
+		s->closing = 1;
+		return -1;
+	}
 	if (len + 2 > c->max) {
 		if (c->max == SMTP_AUTH_MAX)    /* RFC 4954 4 */
 			reply(s, "500 5.5.6 Error: authentication line too long");
@@ -979,167 +570,67 @@ command(struct session *s, char *line, size_t len)
 		arg[n - 1] = '\0';
 	if (!order_ok(s, c))
 		return 0;
-
-	switch (c->verb[0]) {
-	case 'H':
-		if (c->verb[1] == 'E' && c->verb[2] == 'L' && c->verb[3] == 'O') {
-			s->n_helo++;
-			cmd_helo(s, arg, 0);
-		} else
-			reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s",
-			    s->cf->auth_file[0] ? " AUTH" : "");
-		break;
-	case 'E':
-		if (c->verb[1] == 'H') {
-			s->n_ehlo++;
-			cmd_helo(s, arg, 1);
-		} else
-			reply(s, "502 5.5.1 EXPN not supported");
-		break;
-	case 'M':
-		s->n_mail++;
-		cmd_mail(s, arg);
-		break;
-	case 'R':
-		if (c->verb[1] == 'C') {
-			s->n_rcpt++;
-			cmd_rcpt(s, arg);
-		} else if (arg[0]) {
-			reply(s, "501 5.5.4 Syntax: RSET");
-		} else {
-			s->n_rset++;
-			txn_reset(s);
-			reply(s, "250 2.0.0 Ok");
-		}
-		break;
-	case 'D':
-		return cmd_data(s, arg);
-	case 'N':
-		s->n_noop++;
-		reply(s, "250 2.0.0 Ok");
-		break;
-	case 'Q':
-		if (arg[0]) {
-			reply(s, "501 5.5.4 Syntax: QUIT");
-			break;
-		}
-		s->n_quit++;
-		reply(s, "221 2.0.0 Bye");
-		return -1;
-	case 'V':
-		s->n_vrfy++;
-		if (arg[0] == '\0')
-			reply(s, "501 5.5.4 Syntax: VRFY address");
-		else
-			reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
-		break;
-	case 'A':
-		return cmd_auth(s, arg);
-	}
-	return 0;
+	return c->handler(s, arg);
 }
 
-/* --------------------------------------------------------------- the peer */
-
-/* peer_from_env - an address from the launcher's environment, if valid. */
-static int
-peer_from_env(const char *name, struct sockaddr_storage *ss)
-{
-	const char *v = getenv(name);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	if (!v || !*v)
-		return 0;
-	memset(ss, 0, sizeof *ss);
-	if (inet_pton(AF_INET, v, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		return 1;
-	}
-	if (inet_pton(AF_INET6, v, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		return 1;
-	}
-	return 0;
-}
-
-/* is_loopback - 127.0.0.0/8, ::1 or a v4-mapped 127/8. */
-static int
-is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return 0;
-}
-
-/*
- * peer_find - who the client is (SPEC "Where the peer address comes
- * from"): the socket's peer; else REMOTE_ADDR, TCPREMOTEIP, REMOTE_HOST;
- * else a local session (127.0.0.1). Behind stunnel (tls_wrapped) a
- * loopback socket peer gives way to REMOTE_HOST.
- */
+/* log_disconnect - the last line of a session: every command counted. */
 static void
-peer_find(struct session *s)
+log_disconnect(const struct session *s)
 {
-	socklen_t len = sizeof s->peer_sa;
-	struct sockaddr_storage *ss = &s->peer_sa;
-	int found = 0, unknown_behind_tls = 0;
+	char counts[NCOMMANDS * 16 + 64];
+	size_t n = 0;
 
-	memset(ss, 0, sizeof *ss);
-	if (getpeername(0, (struct sockaddr *)ss, &len) == 0 &&
-	    (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)) {
-		found = 1;
-		if (s->cf->tls_wrapped && is_loopback(ss)) {
-			struct sockaddr_storage env;
-			if (peer_from_env("REMOTE_HOST", &env))
-				*ss = env;
-			else
-				unknown_behind_tls = 1;
-		}
-	}
-	if (!found)
-		found = peer_from_env("REMOTE_ADDR", ss) || peer_from_env("TCPREMOTEIP", ss) ||
-		    peer_from_env("REMOTE_HOST", ss);
-	if (!found) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		memset(ss, 0, sizeof *ss);
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	}
-	if (ss->ss_family == AF_INET6) {
-		struct in6_addr *a = &((struct sockaddr_in6 *)ss)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			struct sockaddr_in s4 = { .sin_family = AF_INET };
-			memcpy(&s4.sin_addr, a->s6_addr + 12, 4);
-			memset(ss, 0, sizeof *ss);
-			memcpy(ss, &s4, sizeof s4);
-		}
-	}
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)ss)->sin_addr, s->peer, sizeof s->peer);
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ss)->sin6_addr, s->peer, sizeof s->peer);
-	s->relay_ok = config_relay_allowed(s->cf, (struct sockaddr *)ss);
-	if (unknown_behind_tls) {
-		/* The TLS front end did not say who the client is: never let
-		 * its loopback address grant relaying. */
-		log_msg(LOG_WARNING, "tls_wrapped: no valid REMOTE_HOST from the TLS front end; "
-		    "relaying only after AUTH");
-		s->relay_ok = 0;
-	}
+	counts[0] = '\0';
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (s->counts[i])
+			n += (size_t)snprintf(counts + n, sizeof counts - n, " %s=%d",
+			    commands[i].counter, s->counts[i]);
+	if (s->n_unknown)
+		snprintf(counts + n, sizeof counts - n, " unknown=%d", s->n_unknown);
+	log_msg(LOG_INFO, "disconnect from [%s]%s commands=%d errors=%d", s->peer.addr,
+	    counts, s->n_commands, s->errors);
 }
 
 /* ------------------------------------------------------------------- main */
 
+/* on_alarm - a client that stopped reading our replies. */
 static void
 on_alarm(int sig)
 {
 	(void)sig;
-	_exit(0);       /* a client that stopped reading our replies */
+	data_on_signal();       /* no staging file outlives the session */
+	_exit(0);
+}
+
+/*
+ * fd_budget - one message may hold every one of its mailboxes open at
+ * once: raise the soft descriptor limit to fit INJECT_TARGETS_MAX of them
+ * and FD_SPARE more. With a hard limit too low for that, this session
+ * takes fewer mailboxes per message (RCPT answers 452 past them) and
+ * says so. Returns the mailboxes a message may have.
+ */
+static int
+fd_budget(void)
+{
+	const rlim_t want = INJECT_TARGETS_MAX + FD_SPARE;
+	struct rlimit rl;
+	long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return INJECT_TARGETS_MAX;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return 1;
+	}
+	if (rl.rlim_cur >= want)
+		return INJECT_TARGETS_MAX;
+	n = (long)rl.rlim_cur - FD_SPARE;
+	if (n < 1)
+		n = 1;
+	log_msg(LOG_WARNING, "descriptor limit %lu is below %lu: at most %ld mailboxes per "
+	    "message in this session", (unsigned long)rl.rlim_cur, (unsigned long)want, n);
+	return (int)n;
 }
 
 /* config_failed - report a broken configuration everywhere allowed. */
@@ -1160,11 +651,35 @@ config_failed(const struct config *cf, const char *err)
 	exit(EXIT_CONFIG);
 }
 
+/* usage - a bad command line: logged, 421 4.3.0 to the client (under
+ * inetd stderr is the client: the usage line goes there only when it is
+ * not a socket), exit 64. */
 static void
-usage(void)
+usage(const char *what)
 {
-	fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-V]\n");
+	struct stat st;
+	char host[DOMAIN_MAX + 1], q[256], line[SMTP_REPLY_MAX];
+
+	if (gethostname(host, sizeof host) < 0 || !host[0])
+		strcpy(host, "localhost");
+	host[sizeof host - 1] = '\0';
+	sanitize_text(host);
+	log_msg(LOG_ERR, "bad command line: %s", log_quote(q, sizeof q, what));
+	if (fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode))
+		fprintf(stderr, "usage: smtp-session [-c FILE] [-d] [-U UID] [-V]\n");
+	snprintf(line, sizeof line, "421 4.3.0 %s Bad command line, try again later\r\n", host);
+	(void)write_all(1, line, strlen(line));
 	exit(EXIT_USAGE);
+}
+
+/* pickup_allowed - whether this process may speak for another user (-U):
+ * its real uid is root or the owner of spool_dir (relay-agent's pickup). */
+static int
+pickup_allowed(const struct config *cf)
+{
+	struct stat st;
+
+	return getuid() == 0 || (stat(cf->spool_dir, &st) == 0 && st.st_uid == getuid());
 }
 
 int
@@ -1172,36 +687,53 @@ main(int argc, char **argv)
 {
 	static struct config cf;
 	static struct session s;
-	const char *file = DEFAULT_CONFIG;
+	static int counts[NCOMMANDS];
+	const char *file = CONFIG_DEFAULT;
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
+	long as_uid = -1;
 
 	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
+	memset(counts, 0, sizeof counts);
 
-	while ((opt = getopt(argc, argv, "c:dV")) != -1) {
+	log_init("smtp-session");
+	opterr = 0;             /* getopt's messages would go to the client */
+	while ((opt = getopt(argc, argv, "c:dU:V")) != -1) {
+		char what[64];
 		switch (opt) {
 		case 'c': file = optarg; break;
 		case 'd': debug = 1; break;
+		case 'U': {
+			char *end;
+			errno = 0;
+			as_uid = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || as_uid < 0 || as_uid > 0x7fffffffL)
+				usage("bad -U value");
+			break;
+		}
 		case 'V':
 			printf("smtp-session %s\n", VERSION);
 			return 0;
-		default: usage();
+		default:
+			snprintf(what, sizeof what, optopt == 'c' ? "-%c needs an argument" :
+			    "unknown option -%c", optopt);
+			usage(what);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(argv[optind]);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
-	/* One message may hold every mailbox open at once. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < RCPT_EXPAND_MAX + 64) {
-		rl.rlim_cur = rl.rlim_max < RCPT_EXPAND_MAX + 64 ? rl.rlim_max : RCPT_EXPAND_MAX + 64;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	signal(SIGALRM, on_alarm);
-	log_init("smtp-session");
+	config_set_reporter(log_later);
 	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
 		config_failed(&cf, err);
+	if (as_uid >= 0 && !pickup_allowed(&cf)) {
+		log_msg(LOG_ERR, "-U refused: uid %ld is neither root nor the owner of %s",
+		    (long)getuid(), cf.spool_dir);
+		fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
+		return EXIT_NOPERM;
+	}
 	if (log_open(cf.log) < 0) {
 		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
 		config_failed(&cf, err);
@@ -1209,31 +741,45 @@ main(int argc, char **argv)
 
 	s.cf = &cf;
 	s.debug = debug;
-	s.rcpts = calloc((size_t)cf.max_recipients, sizeof *s.rcpts);
+	s.max_boxes = fd_budget();
+	s.deadline = now_ms() + (long long)cf.session_limit * 1000;
+	s.counts = counts;
+	bufout_init(&s.out, 1);
+	peer_find(&s.peer, &cf);
+	if (as_uid >= 0)
+		peer_set_local_uid(&s.peer, as_uid);
+	s.max_rcpts = s.peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
+	    cf.max_recipients;
+	s.rcpts = calloc((size_t)s.max_rcpts, sizeof *s.rcpts);
 	if (!s.rcpts) {
 		log_msg(LOG_ERR, "out of memory");
 		return EXIT_TEMPFAIL;
 	}
+	inject_begin(&s.inj, &cf, "");
 	txn_reset(&s);
 	lr_init(&s.lr, 0, cf.timeout);
+	s.lr.limit_ms = s.deadline;
 	s.lr.before_block = flush_hook;
 	s.lr.arg = &s;
-	peer_find(&s);
-	log_msg(LOG_INFO, "connect from [%s]%s%s", s.peer, cf.tls_wrapped ? " tls=yes" : "",
-	    debug ? " (debug sink)" : "");
+	if (s.peer.uid >= 0)
+		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s.peer.addr, s.peer.uid,
+		    s.peer.user, as_uid >= 0 ? " (pickup)" : "");
+	else
+		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s.peer.addr,
+		    s.peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",
+		    debug ? " (debug sink)" : "");
 
 	reply(&s, "220 %s ESMTP ready", cf.hostname);
 	while (!s.closing) {
 		size_t len;
 		enum lr_status st = lr_getline(&s.lr, line, LINE_BUF_MAX, &len);
 		if (st == LR_EOF || st == LR_ERROR) {
-			log_msg(LOG_INFO, "lost connection from [%s]", s.peer);
+			log_msg(LOG_INFO, "lost connection from [%s]", s.peer.addr);
 			break;
 		}
 		if (st == LR_TIMEOUT) {
 			s.verb = NULL;
-			reply(&s, "421 4.4.2 %s Error: timeout exceeded", cf.hostname);
-			log_msg(LOG_INFO, "timeout from [%s]", s.peer);
+			reply_timeout(&s, "");
 			break;
 		}
 		if (st == LR_TOOLONG) {
@@ -1245,16 +791,16 @@ main(int argc, char **argv)
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		int end = command(&s, line, len) < 0;
-		if (strncasecmp(line, "AUTH", 4) == 0)
+		if (strncasecmp(line, "AUTH", 4) == 0) {
 			explicit_bzero(line, len);      /* an initial response */
+			lr_wipe(&s.lr);                 /* and its raw copy */
+		}
 		if (end)
 			break;
 	}
-	out_flush(&s);
-	log_msg(LOG_INFO, "disconnect from [%s] ehlo=%d helo=%d mail=%d rcpt=%d data=%d "
-	    "rset=%d noop=%d vrfy=%d quit=%d unknown=%d commands=%d errors=%d",
-	    s.peer, s.n_ehlo, s.n_helo, s.n_mail, s.n_rcpt, s.n_data, s.n_rset,
-	    s.n_noop, s.n_vrfy, s.n_quit, s.n_other, s.n_commands, s.errors);
+	reply_flush(&s);
+	log_disconnect(&s);
+	txn_reset(&s);
 	free(s.rcpts);
 	config_free(&cf);
 	return 0;

@@ -1,25 +1,15 @@
 /*
  * spool.c - the relay queue on disk (layout and commit order in spool.h).
  *
- * Envelope format, version 1: text, one item per line, "key value":
- *
- *   version 1
- *   id 6740A1B2C3D4E5F
- *   arrival 1732246000                  (seconds since the epoch)
- *   sender alice@example.org            (empty value for <>)
- *   body 8BITMIME                       (7BIT or 8BITMIME)
- *   auth                                (authenticated user, or empty)
- *   client 192.0.2.1
- *   helo client.example.org
- *   rcpt STATE<TAB>ATTEMPTS<TAB>NEXT<TAB>LAST<TAB>ORIG<TAB>ADDR<TAB>REPLY
- *
- * one rcpt line per recipient; STATE is pending, sent or bounced; NEXT and
- * LAST are epoch seconds (0: none); ORIG is the address as the client gave
- * it, ADDR the one to deliver to; REPLY the last reply or error text.
- * Values never hold a TAB or a line end (they are replaced by spaces).
+ * Every path below spool_dir is made by spool_path(): the directories
+ * are fixed names and the file names queue ids that spool_valid_id()
+ * accepts, never anything a client sent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,201 +17,93 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "spool.h"
+#include "spool-path.h"
 #include "util.h"
 
-#define ENV_LINE_MAX (2 * ADDR_MAX + SPOOL_REPLY_MAX + 128) /* octets */
+/* spool_path - DIR/SUB/NAME SUFFIX (SUB NULL: DIR/NAME); -1 if too long. */
+int
+spool_path(char *out, size_t outsz, const char *dir, const char *sub,
+           const char *name, const char *suffix)
+{
+	int n = sub ? snprintf(out, outsz, "%s/%s/%s%s", dir, sub, name, suffix)
+	            : snprintf(out, outsz, "%s/%s%s", dir, name, suffix);
 
-static const char *state_names[] = { "pending", "sent", "bounced" };
+	if (n < 0 || (size_t)n >= outsz) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
 
-/* spool_dirs - make tmp/, msg/ and env/ under DIR (mode 0700) if missing. */
+/*
+ * drop_dir_make - DIR/maildrop (1730, group SPOOL_DROP_GROUP) when it is
+ * missing and we are root or DIR's owner; DIR then becomes 0711 so that
+ * sendmail's helper can reach it. A failure is logged: the queue itself
+ * works without a maildrop.
+ */
+static void
+drop_dir_make(const char *dir)
+{
+	char path[FILE_PATH_MAX];
+	struct group *gr = getgrnam(SPOOL_DROP_GROUP);
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid) ||
+	    spool_path(path, sizeof path, dir, NULL, "maildrop", "") < 0)
+		return;
+	if (mkdir(path, 0700) < 0) {
+		if (errno != EEXIST)
+			log_msg(LOG_ERR, "cannot create %s: %s", path, strerror(errno));
+		return;
+	}
+	/* Owned as DIR is: root making it for the service account. */
+	if (geteuid() == 0 && st.st_uid != 0 && chown(path, st.st_uid, (gid_t)-1) < 0)
+		log_msg(LOG_ERR, "cannot give %s to uid %ld: %s", path, (long)st.st_uid,
+		    strerror(errno));
+	if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_msg(LOG_ERR, "%s: cannot set group %s (%s): sendmail cannot drop mail there "
+		    "until it is (install -d -o OWNER -g %s -m 1730 %s)", path, SPOOL_DROP_GROUP,
+		    gr ? strerror(errno) : "no such group", SPOOL_DROP_GROUP, path);
+	if (chmod(path, 01730) < 0 || chmod(dir, 0711) < 0)
+		log_msg(LOG_ERR, "cannot set the modes of %s: %s", path, strerror(errno));
+}
+
+/* spool_dirs - make DIR and its tmp/, msg/ and env/ (0700) if missing. */
 int
 spool_dirs(const char *dir)
 {
 	static const char *subs[] = { "tmp", "msg", "env" };
-	char path[4200];
+	char path[FILE_PATH_MAX];
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) == 0)
+		chmod(dir, 0711);       /* traversable, not listable: the maildrop */
+	else if (errno != EEXIST)
 		return -1;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		if (path_join(path, sizeof path, dir, subs[i]) < 0)
+		if (spool_path(path, sizeof path, dir, NULL, subs[i], "") < 0)
 			return -1;
 		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			return -1;
 	}
+	drop_dir_make(dir);
 	return 0;
 }
 
-/* clean_value - copy S with TABs and control octets made spaces. */
-static void
-clean_value(char *dst, size_t dstsz, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 1 < dstsz; i++)
-		dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
-	dst[i] = '\0';
-}
-
-/* spool_env_write_fd - write ENV as text to FD. */
+/* spool_valid_id - letters and digits, as queue_id_new makes them. */
 int
-spool_env_write_fd(int fd, const struct envelope *env)
+spool_valid_id(const char *s)
 {
-	char line[ENV_LINE_MAX + 64], a[ADDR_MAX + 1], b[ADDR_MAX + 1];
-	char r[SPOOL_REPLY_MAX + 1], h[HELO_MAX + 1], s[ADDR_MAX + 1], au[256];
-	int n;
+	size_t n = strlen(s);
 
-	clean_value(s, sizeof s, env->sender);
-	clean_value(h, sizeof h, env->helo);
-	clean_value(au, sizeof au, env->auth);
-	n = snprintf(line, sizeof line,
-	    "version %d\nid %s\narrival %lld\nsender %s\nbody %s\nauth %s\n"
-	    "client %s\nhelo %s\n", SPOOL_VERSION, env->id, (long long)env->arrival,
-	    s, env->body[0] ? env->body : "7BIT", au, env->client, h);
-	if (n < 0 || (size_t)n >= sizeof line || write_all(fd, line, (size_t)n) < 0)
-		return -1;
-	for (int i = 0; i < env->nrcpts; i++) {
-		const struct spool_rcpt *rc = &env->rcpts[i];
-		clean_value(a, sizeof a, rc->orig);
-		clean_value(b, sizeof b, rc->addr);
-		clean_value(r, sizeof r, rc->last_reply);
-		n = snprintf(line, sizeof line, "rcpt %s\t%d\t%lld\t%lld\t%s\t%s\t%s\n",
-		    state_names[rc->state], rc->attempts, (long long)rc->next_attempt,
-		    (long long)rc->last_attempt, a, b, r);
-		if (n < 0 || (size_t)n >= sizeof line || write_all(fd, line, (size_t)n) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* spool_env_add_rcpt - append a pending recipient; 0 or -1. */
-int
-spool_env_add_rcpt(struct envelope *env, const char *orig, const char *addr)
-{
-	struct spool_rcpt *n;
-
-	if (env->nrcpts >= SPOOL_RCPTS_MAX)
-		return -1;
-	n = realloc(env->rcpts, (size_t)(env->nrcpts + 1) * sizeof *n);
-	if (!n)
-		return -1;
-	env->rcpts = n;
-	n = &env->rcpts[env->nrcpts];
-	memset(n, 0, sizeof *n);
-	if (strlcpy_ck(n->orig, orig, sizeof n->orig) < 0 ||
-	    strlcpy_ck(n->addr, addr, sizeof n->addr) < 0)
-		return -1;
-	n->state = RS_PENDING;
-	env->nrcpts++;
-	return 0;
-}
-
-/* parse_rcpt - one "rcpt" value into a new recipient. */
-static int
-parse_rcpt(struct envelope *env, char *v)
-{
-	char *f[7];
-	int i;
-
-	for (i = 0; i < 7; i++) {
-		f[i] = v;
-		v = i < 6 ? strchr(v, '\t') : NULL;
-		if (i < 6) {
-			if (!v)
-				return -1;
-			*v++ = '\0';
-		}
-	}
-	if (spool_env_add_rcpt(env, f[4], f[5]) < 0)
-		return -1;
-	struct spool_rcpt *r = &env->rcpts[env->nrcpts - 1];
-	for (i = 0; i < 3; i++)
-		if (strcmp(f[0], state_names[i]) == 0)
-			break;
-	if (i == 3)
-		return -1;
-	r->state = (enum rcpt_state)i;
-	r->attempts = atoi(f[1]);
-	r->next_attempt = (time_t)atoll(f[2]);
-	r->last_attempt = (time_t)atoll(f[3]);
-	strlcpy_ck(r->last_reply, f[6], sizeof r->last_reply);
-	return 0;
-}
-
-/* spool_env_read - read an envelope file; 0, or -1 when malformed. */
-int
-spool_env_read(const char *path, struct envelope *env)
-{
-	char line[ENV_LINE_MAX + 16];
-	FILE *f = fopen(path, "re");
-	int ok = 1;
-
-	memset(env, 0, sizeof *env);
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		size_t n = strlen(line);
-		char *v;
-		if (n == 0 || line[n - 1] != '\n') {
-			ok = 0;
-			break;
-		}
-		line[n - 1] = '\0';
-		v = strchr(line, ' ');
-		if (!v) {
-			ok = 0;
-			break;
-		}
-		*v++ = '\0';
-		if (strcmp(line, "version") == 0)
-			env->version = atoi(v);
-		else if (strcmp(line, "id") == 0)
-			ok = strlcpy_ck(env->id, v, sizeof env->id) == 0;
-		else if (strcmp(line, "arrival") == 0)
-			env->arrival = (time_t)atoll(v);
-		else if (strcmp(line, "sender") == 0)
-			ok = strlcpy_ck(env->sender, v, sizeof env->sender) == 0;
-		else if (strcmp(line, "body") == 0)
-			ok = strlcpy_ck(env->body, v, sizeof env->body) == 0;
-		else if (strcmp(line, "auth") == 0)
-			ok = strlcpy_ck(env->auth, v, sizeof env->auth) == 0;
-		else if (strcmp(line, "client") == 0)
-			ok = strlcpy_ck(env->client, v, sizeof env->client) == 0;
-		else if (strcmp(line, "helo") == 0)
-			ok = strlcpy_ck(env->helo, v, sizeof env->helo) == 0;
-		else if (strcmp(line, "rcpt") == 0)
-			ok = parse_rcpt(env, v) == 0;
-		/* unknown keys are kept for later versions: ignored */
-		if (!ok)
-			break;
-	}
-	if (ferror(f))
-		ok = 0;
-	fclose(f);
-	if (!ok || env->version != SPOOL_VERSION || !env->id[0] || env->nrcpts == 0) {
-		spool_env_free(env);
-		return -1;
-	}
-	return 0;
-}
-
-/* spool_env_free - release env->rcpts. */
-void
-spool_env_free(struct envelope *env)
-{
-	free(env->rcpts);
-	env->rcpts = NULL;
-	env->nrcpts = 0;
-}
-
-/* sub_path - DIR/SUB/NAME[SUFFIX]. */
-static int
-sub_path(char *out, size_t outsz, const char *dir, const char *sub, const char *name,
-         const char *suffix)
-{
-	int n = snprintf(out, outsz, "%s/%s/%s%s", dir, sub, name, suffix);
-
-	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+	if (n == 0 || n >= QUEUE_ID_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= 'a' && *s <= 'z')))
+			return 0;
+	return 1;
 }
 
 /* env_stage - write tmp/ID.env and fsync it; RES_OK or RES_TEMP. */
@@ -230,14 +112,12 @@ env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz)
 {
 	int fd, err;
 
-	if (sub_path(tmp, tmpsz, dir, "tmp", env->id, ".env") < 0) {
-		errno = ENAMETOOLONG;
+	if (spool_path(tmp, tmpsz, dir, "tmp", env->id, ".env") < 0)
 		return RES_TEMP;
-	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return RES_TEMP;
-	if (spool_env_write_fd(fd, env) < 0 || fsync(fd) < 0) {
+	if (envelope_write(fd, env) < 0 || fsync(fd) < 0) {
 		err = errno;
 		close(fd);
 		unlink(tmp);
@@ -257,14 +137,16 @@ env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz)
 int
 spool_env_replace(const char *dir, const struct envelope *env)
 {
-	char tmp[4200], dst[4200], envdir[4200];
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], envdir[FILE_PATH_MAX];
 
 	if (env_stage(dir, env, tmp, sizeof tmp) != RES_OK)
 		return RES_TEMP;
-	if (sub_path(dst, sizeof dst, dir, "env", env->id, "") < 0 ||
-	    path_join(envdir, sizeof envdir, dir, "env") < 0 ||
+	if (spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0 ||
+	    spool_path(envdir, sizeof envdir, dir, NULL, "env", "") < 0 ||
 	    rename(tmp, dst) < 0) {
+		int err = errno;
 		unlink(tmp);
+		errno = err;
 		return RES_TEMP;
 	}
 	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
@@ -274,11 +156,11 @@ spool_env_replace(const char *dir, const struct envelope *env)
 int
 spool_stage_open(const char *dir, char *id, size_t idsz)
 {
-	char path[4200];
+	char path[FILE_PATH_MAX];
 
 	for (int tries = 0; tries < 10; tries++) {
 		queue_id_new(id, idsz);
-		if (sub_path(path, sizeof path, dir, "tmp", id, ".msg") < 0)
+		if (spool_path(path, sizeof path, dir, "tmp", id, ".msg") < 0)
 			return -1;
 		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd >= 0 || errno != EEXIST)
@@ -287,35 +169,66 @@ spool_stage_open(const char *dir, char *id, size_t idsz)
 	return -1;
 }
 
-/* spool_stage_discard - remove tmp/ID.msg. */
+/* spool_stage_paths - tmp/ID.msg and tmp/ID.new. */
+int
+spool_stage_paths(const char *dir, const char *id, char *msg, char *new_)
+{
+	return spool_path(msg, FILE_PATH_MAX, dir, "tmp", id, ".msg") < 0 ||
+	    spool_path(new_, FILE_PATH_MAX, dir, "tmp", id, ".new") < 0 ? -1 : 0;
+}
+
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new. */
 void
 spool_stage_discard(const char *dir, const char *id)
 {
-	char path[4200];
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
 
-	if (sub_path(path, sizeof path, dir, "tmp", id, ".msg") == 0)
-		unlink(path);
+	if (spool_stage_paths(dir, id, msg, new_) == 0) {
+		unlink(msg);
+		unlink(new_);
+	}
+}
+
+/* spool_restage_open - create tmp/ID.new. */
+int
+spool_restage_open(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+
+	if (spool_path(path, sizeof path, dir, "tmp", id, ".new") < 0)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* spool_restage_commit - tmp/ID.new over tmp/ID.msg. */
+int
+spool_restage_commit(const char *dir, const char *id)
+{
+	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
+
+	if (spool_stage_paths(dir, id, msg, new_) < 0)
+		return -1;
+	return rename(new_, msg);
 }
 
 /*
- * spool_commit - make the staged message ID visible to relay-agent.
+ * commit_staged - make the staged message ID (open as MSGFD) visible.
  * Before the rename into env/ nothing exists for relay-agent; after it
  * (and the fsync of env/) the message is whole and durable.
  */
-int
-spool_commit(const char *dir, int msgfd, const struct envelope *env)
+static int
+commit_staged(const char *dir, int msgfd, const struct envelope *env)
 {
-	char tmpmsg[4200], tmpenv[4200], msg[4200], envp[4200], msgdir[4200], envdir[4200];
+	char tmpmsg[FILE_PATH_MAX], tmpenv[FILE_PATH_MAX], msg[FILE_PATH_MAX];
+	char envp[FILE_PATH_MAX], msgdir[FILE_PATH_MAX], envdir[FILE_PATH_MAX];
 	int err;
 
-	if (sub_path(tmpmsg, sizeof tmpmsg, dir, "tmp", env->id, ".msg") < 0 ||
-	    sub_path(msg, sizeof msg, dir, "msg", env->id, "") < 0 ||
-	    sub_path(envp, sizeof envp, dir, "env", env->id, "") < 0 ||
-	    path_join(msgdir, sizeof msgdir, dir, "msg") < 0 ||
-	    path_join(envdir, sizeof envdir, dir, "env") < 0) {
-		errno = ENAMETOOLONG;
+	if (spool_path(tmpmsg, sizeof tmpmsg, dir, "tmp", env->id, ".msg") < 0 ||
+	    spool_path(msg, sizeof msg, dir, "msg", env->id, "") < 0 ||
+	    spool_path(envp, sizeof envp, dir, "env", env->id, "") < 0 ||
+	    spool_path(msgdir, sizeof msgdir, dir, NULL, "msg", "") < 0 ||
+	    spool_path(envdir, sizeof envdir, dir, NULL, "env", "") < 0)
 		return RES_TEMP;
-	}
 	/* Hold the message's lock (relay-agent's lock, see spool.h) until the
 	 * commit is durable: should it have to be undone, no relay-agent pass
 	 * can have started on it in between. */
@@ -356,62 +269,117 @@ spool_commit(const char *dir, int msgfd, const struct envelope *env)
 	return RES_OK;
 }
 
+/* copy_text - TEXT into FD from its start; 0 or -1 with errno. */
+static int
+copy_text(const struct msgtext *text, int fd)
+{
+	char buf[IO_BUF_SIZE];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = msgtext_read(text, buf, sizeof buf, off)) > 0) {
+		if (write_all(fd, buf, (size_t)n) < 0)
+			return -1;
+		off += n;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+/* spool_commit - queue TEXT for ENV: by rename when staged, else copied. */
+int
+spool_commit(const char *dir, const struct msgtext *text, struct envelope *env)
+{
+	int fd, rc, err;
+
+	if (text->fd >= 0 && text->stage && strcmp(text->stage, env->id) == 0)
+		return commit_staged(dir, text->fd, env);
+	fd = spool_stage_open(dir, env->id, sizeof env->id);
+	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
+		fd = spool_stage_open(dir, env->id, sizeof env->id);
+	if (fd < 0)
+		return RES_TEMP;
+	rc = copy_text(text, fd) < 0 ? RES_TEMP : commit_staged(dir, fd, env);
+	err = errno;
+	close(fd);
+	spool_stage_discard(dir, env->id);      /* gone when committed */
+	errno = err;
+	return rc;
+}
+
 /* spool_uncommit - undo a commit whose later steps failed elsewhere. */
 void
 spool_uncommit(const char *dir, const char *id)
 {
-	char envp[4200], msg[4200], envdir[4200];
+	char envp[FILE_PATH_MAX], msg[FILE_PATH_MAX];
 
-	if (sub_path(envp, sizeof envp, dir, "env", id, "") == 0)
+	if (spool_path(envp, sizeof envp, dir, "env", id, "") == 0)
 		unlink(envp);
-	if (path_join(envdir, sizeof envdir, dir, "env") == 0)
-		fsync_dir(envdir);
-	if (sub_path(msg, sizeof msg, dir, "msg", id, "") == 0)
+	spool_env_sync(dir);
+	if (spool_path(msg, sizeof msg, dir, "msg", id, "") == 0)
 		unlink(msg);
 }
 
-/* spool_remove - remove env/ID then msg/ID (relay-agent, when done). */
+/* spool_env_unlink - remove env/ID (not synced). */
+int
+spool_env_unlink(const char *dir, const char *id)
+{
+	char envp[FILE_PATH_MAX];
+
+	if (spool_path(envp, sizeof envp, dir, "env", id, "") < 0)
+		return -1;
+	return unlink(envp) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* spool_env_sync - fsync env/. */
+int
+spool_env_sync(const char *dir)
+{
+	char envdir[FILE_PATH_MAX];
+
+	if (spool_path(envdir, sizeof envdir, dir, NULL, "env", "") < 0)
+		return -1;
+	return fsync_dir(envdir);
+}
+
+/* spool_msg_unlink - remove msg/ID. */
+int
+spool_msg_unlink(const char *dir, const char *id)
+{
+	char msg[FILE_PATH_MAX];
+
+	if (spool_path(msg, sizeof msg, dir, "msg", id, "") < 0)
+		return -1;
+	return unlink(msg) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* spool_remove - remove env/ID, sync, then msg/ID. */
 int
 spool_remove(const char *dir, const char *id)
 {
-	char envp[4200], msg[4200], envdir[4200];
-
-	if (sub_path(envp, sizeof envp, dir, "env", id, "") < 0 ||
-	    sub_path(msg, sizeof msg, dir, "msg", id, "") < 0 ||
-	    path_join(envdir, sizeof envdir, dir, "env") < 0)
+	if (spool_env_unlink(dir, id) < 0)
 		return -1;
-	if (unlink(envp) < 0 && errno != ENOENT)
-		return -1;
-	fsync_dir(envdir);
-	if (unlink(msg) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
+	spool_env_sync(dir);
+	return spool_msg_unlink(dir, id);
 }
 
 /*
  * spool_env_reserve - create tmp/ID.env for a later update of ENV's
  * envelope and reserve its disk space now (posix_fallocate), so that the
- * update after a delivery cannot fail for want of space. The bound: the
- * header and each recipient line are each written from one buffer of
- * ENV_LINE_MAX + 64 octets (spool_env_write_fd), so the file never needs
- * more than (nrcpts + 1) of those, whatever last replies the update holds.
+ * update after a delivery cannot fail for want of space.
  * Returns the open file, or -1 with errno (nothing left behind).
  */
 int
 spool_env_reserve(const char *dir, const struct envelope *env)
 {
-	char tmp[4200];
-	off_t len = (off_t)(env->nrcpts + 1) * (ENV_LINE_MAX + 64);
+	char tmp[FILE_PATH_MAX];
 	int fd, err;
 
-	if (sub_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0) {
-		errno = ENAMETOOLONG;
+	if (spool_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0)
 		return -1;
-	}
 	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	err = posix_fallocate(fd, 0, len);
+	err = posix_fallocate(fd, 0, (off_t)envelope_size_max(env));
 	if (err != 0) {
 		close(fd);
 		unlink(tmp);
@@ -430,25 +398,58 @@ spool_env_reserve(const char *dir, const struct envelope *env)
 int
 spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env)
 {
-	char tmp[4200], dst[4200], envdir[4200];
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX];
 	off_t end;
 	int err;
 
-	if (sub_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
-	    sub_path(dst, sizeof dst, dir, "env", env->id, "") < 0 ||
-	    path_join(envdir, sizeof envdir, dir, "env") < 0) {
+	if (spool_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
+	    spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0) {
 		close(fd);
-		errno = ENAMETOOLONG;
 		return RES_TEMP;
 	}
-	if (lseek(fd, 0, SEEK_SET) < 0 || spool_env_write_fd(fd, env) < 0 ||
+	if (lseek(fd, 0, SEEK_SET) < 0 || envelope_write(fd, env) < 0 ||
 	    (end = lseek(fd, 0, SEEK_CUR)) < 0 || ftruncate(fd, end) < 0 || fsync(fd) < 0)
 		goto fail;
 	err = close(fd);
 	fd = -1;
 	if (err < 0 || rename(tmp, dst) < 0)
 		goto fail;
-	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
+	return spool_env_sync(dir) < 0 ? RES_TEMP : RES_OK;
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = err;
+	return RES_TEMP;
+}
+
+/* spool_env_put - write ENV into FD (reserved) or a new tmp/ID.env,
+ * fsync, rename into env/; the caller syncs env/ once for many. */
+int
+spool_env_put(const char *dir, int fd, const struct envelope *env)
+{
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX];
+	off_t end;
+	int err;
+
+	if (spool_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
+	    spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0) {
+		if (fd >= 0)
+			close(fd);
+		return RES_TEMP;
+	}
+	if (fd < 0 && (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	                         0600)) < 0)
+		return RES_TEMP;
+	if (lseek(fd, 0, SEEK_SET) < 0 || envelope_write(fd, env) < 0 ||
+	    (end = lseek(fd, 0, SEEK_CUR)) < 0 || ftruncate(fd, end) < 0 || fsync(fd) < 0)
+		goto fail;
+	err = close(fd);
+	fd = -1;
+	if (err < 0 || rename(tmp, dst) < 0)
+		goto fail;
+	return RES_OK;
 fail:
 	err = errno;
 	if (fd >= 0)
@@ -463,10 +464,401 @@ fail:
 void
 spool_env_unreserve(const char *dir, const char *id, int fd)
 {
-	char tmp[4200];
+	char tmp[FILE_PATH_MAX];
 
 	if (fd >= 0)
 		close(fd);
-	if (sub_path(tmp, sizeof tmp, dir, "tmp", id, ".env") == 0)
+	if (spool_path(tmp, sizeof tmp, dir, "tmp", id, ".env") == 0)
 		unlink(tmp);
+}
+
+/* cmp_str - qsort of strings. */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* list_ids - the queue ids in DIR/SUB, sorted. */
+static int
+list_ids(const char *dir, const char *sub, char ***ids, int *n)
+{
+	char path[FILE_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int cap = 0, err = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (spool_path(path, sizeof path, dir, NULL, sub, "") < 0 || !(d = opendir(path)))
+		return -1;
+	errno = 0;
+	while ((de = readdir(d))) {
+		if (!spool_valid_id(de->d_name))
+			continue;
+		if (*n == cap) {
+			char **m = realloc(*ids, (size_t)(cap = cap ? cap * 2 : 256) * sizeof **ids);
+			if (!m) {
+				err = ENOMEM;
+				break;
+			}
+			*ids = m;
+		}
+		if (!((*ids)[*n] = strdup(de->d_name))) {
+			err = ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	if (!err && errno)
+		err = errno;
+	closedir(d);
+	if (err) {
+		spool_ids_free(*ids, *n);
+		*ids = NULL;
+		*n = 0;
+		errno = err;
+		return -1;
+	}
+	if (*n > 0)
+		qsort(*ids, (size_t)*n, sizeof **ids, cmp_str);
+	return 0;
+}
+
+/* spool_list - the queue ids in env/, sorted. */
+int
+spool_list(const char *dir, char ***ids, int *n)
+{
+	return list_ids(dir, "env", ids, n);
+}
+
+/* spool_ids_free - release what spool_list made. */
+void
+spool_ids_free(char **ids, int n)
+{
+	while (n-- > 0)
+		free(ids[n]);
+	free(ids);
+}
+
+/* spool_msg_open - open msg/ID read-only. */
+int
+spool_msg_open(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "msg", id, "") < 0)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* spool_msg_stat - stat msg/ID. */
+int
+spool_msg_stat(const char *dir, const char *id, struct stat *st)
+{
+	char path[FILE_PATH_MAX];
+
+	if (spool_path(path, sizeof path, dir, "msg", id, "") < 0)
+		return -1;
+	return stat(path, st);
+}
+
+/* spool_env_load - read env/ID. */
+int
+spool_env_load(const char *dir, const char *id, struct envelope *env)
+{
+	char path[FILE_PATH_MAX];
+
+	memset(env, 0, sizeof *env);
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "env", id, "") < 0)
+		return -1;
+	return envelope_read(path, env);
+}
+
+/* spool_env_orphan - remove env/ID left without its msg/ID long ago. */
+void
+spool_env_orphan(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+	struct envelope env;
+	struct stat st;
+	time_t age;
+	int i, pending = 0;
+
+	if (spool_path(path, sizeof path, dir, "env", id, "") < 0 || lstat(path, &st) < 0)
+		return;
+	age = time(NULL) - (st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime);
+	if (age < SPOOL_ORPHAN_STALE_SEC)
+		return;
+	if (envelope_read(path, &env) == 0) {
+		for (i = 0; i < env.nrcpts; i++)
+			if (env.rcpts[i].state == RS_PENDING)
+				pending++;
+		log_msg(LOG_ERR, "%s: envelope without its message file (from=<%s>, %d recipient(s) "
+		        "pending), removed", id, env.sender, pending);
+		envelope_free(&env);
+	} else {
+		log_msg(LOG_ERR, "%s: envelope without its message file, removed", id);
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_msg(LOG_ERR, "%s: cannot remove %s: %s", id, path, strerror(errno));
+}
+
+/* spool_clean_stale - remove what crashes left in tmp/ and msg/. */
+void
+spool_clean_stale(const char *dir)
+{
+	static const struct { const char *sub; long age; } dirs[] = {
+		{ "tmp", SPOOL_TMP_STALE_SEC }, { "msg", SPOOL_ORPHAN_STALE_SEC },
+	};
+	time_t now = time(NULL);
+	char sub[FILE_PATH_MAX], path[FILE_PATH_MAX], env[FILE_PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	size_t k;
+
+	for (k = 0; k < sizeof dirs / sizeof dirs[0]; k++) {
+		DIR *d;
+
+		if (spool_path(sub, sizeof sub, dir, NULL, dirs[k].sub, "") < 0 ||
+		    !(d = opendir(sub)))
+			continue;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (spool_path(path, sizeof path, dir, dirs[k].sub, de->d_name, "") < 0 ||
+			    lstat(path, &st) < 0)
+				continue;
+			/* A message's age in msg/ counts from its rename there (which
+			 * sets st_ctime), not from the end of DATA (st_mtime): a
+			 * commit under way renames it a moment before its envelope. */
+			if (now - (k == 1 && st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime) <
+			    dirs[k].age)
+				continue;
+			if (k == 1) {
+				if (spool_path(env, sizeof env, dir, "env", de->d_name, "") < 0 ||
+				    access(env, F_OK) == 0 || errno != ENOENT)
+					continue;
+			}
+			if (unlink(path) == 0)
+				log_msg(LOG_INFO, "removed stale spool file %s/%s", dirs[k].sub,
+				        de->d_name);
+		}
+		closedir(d);
+	}
+}
+
+/* spool_env_open - open env/ID read-only. */
+int
+spool_env_open(const char *dir, const char *id)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "env", id, "") < 0)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* spool_msg_lock - open msg/ID and flock it, waiting at most WAIT_MS. */
+int
+spool_msg_lock(const char *dir, const char *id, long wait_ms)
+{
+	long long end = now_ms() + wait_ms;
+	struct stat st;
+	int fd = spool_msg_open(dir, id), err;
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			goto fail;
+		if (now_ms() >= end) {
+			errno = EWOULDBLOCK;
+			goto fail;
+		}
+		sleep_ms(50);
+	}
+	/* Locked; a pass may have finished the message meanwhile. */
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		goto fail;
+	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* ----------------------------------------------------------- maildrop */
+
+/* spool_drop_create - create maildrop/tmp-ID, mode 0644 whatever the umask. */
+int
+spool_drop_create(const char *dir, char *name, size_t namesz)
+{
+	char path[FILE_PATH_MAX];
+
+	for (int tries = 0; tries < 10; tries++) {
+		queue_id_new(name, namesz);
+		if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) < 0)
+			return -1;
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		    0600);
+		if (fd >= 0) {
+			if (fchmod(fd, 0644) < 0) {
+				int err = errno;
+				close(fd);
+				unlink(path);
+				errno = err;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* spool_drop_abandon - close FD and remove tmp-NAME. */
+void
+spool_drop_abandon(const char *dir, const char *name, int fd)
+{
+	char path[FILE_PATH_MAX];
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (spool_path(path, sizeof path, dir, "maildrop", SPOOL_DROP_TMP, name) == 0)
+		unlink(path);
+	errno = err;
+}
+
+/* spool_drop_commit - fsync, rename into place, make the rename durable.
+ * The rename is the commit: before it the pickup sees nothing. The
+ * setgid helper may not read the maildrop (1730), so it cannot open the
+ * directory to fsync it: syncfs on the file's file system does that. */
+int
+spool_drop_commit(const char *dir, const char *name, int fd)
+{
+	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], drop[FILE_PATH_MAX];
+	int err;
+
+	if (spool_path(tmp, sizeof tmp, dir, "maildrop", SPOOL_DROP_TMP, name) < 0 ||
+	    spool_path(dst, sizeof dst, dir, "maildrop", name, "") < 0 ||
+	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0 ||
+	    fsync(fd) < 0 || rename_noreplace(tmp, dst) < 0) {
+		spool_drop_abandon(dir, name, fd);
+		return RES_TEMP;
+	}
+	if (fsync_dir(drop) < 0 && (errno != EACCES || syncfs(fd) < 0)) {
+		/* Not known to be durable: take it back, the caller says 75. */
+		err = errno;
+		if (rename(dst, tmp) == 0)
+			unlink(tmp);
+		close(fd);
+		errno = err;
+		return RES_TEMP;
+	}
+	return close(fd) < 0 ? RES_TEMP : RES_OK;
+}
+
+/* spool_drop_list - the committed files of the maildrop, sorted. */
+int
+spool_drop_list(const char *dir, char ***names, int *n)
+{
+	return list_ids(dir, "maildrop", names, n);
+}
+
+/* spool_drop_open - open maildrop/NAME read-only. */
+int
+spool_drop_open(const char *dir, const char *name)
+{
+	char path[FILE_PATH_MAX];
+
+	if (!spool_valid_id(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (spool_path(path, sizeof path, dir, "maildrop", name, "") < 0)
+		return -1;
+	return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
+/* spool_drop_remove - remove maildrop/NAME, durably. */
+int
+spool_drop_remove(const char *dir, const char *name)
+{
+	char path[FILE_PATH_MAX], drop[FILE_PATH_MAX];
+
+	if (!spool_valid_id(name) || spool_path(path, sizeof path, dir, "maildrop", name, "") < 0 ||
+	    spool_path(drop, sizeof drop, dir, NULL, "maildrop", "") < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return fsync_dir(drop);
+}
+
+/* spool_drop_clean - remove stale tmp- files of the maildrop. */
+void
+spool_drop_clean(const char *dir)
+{
+	char sub[FILE_PATH_MAX], path[FILE_PATH_MAX];
+	size_t plen = strlen(SPOOL_DROP_TMP);
+	time_t now = time(NULL);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (spool_path(sub, sizeof sub, dir, NULL, "maildrop", "") < 0 || !(d = opendir(sub)))
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, SPOOL_DROP_TMP, plen) != 0 ||
+		    !spool_valid_id(de->d_name + plen) ||
+		    spool_path(path, sizeof path, dir, "maildrop", de->d_name, "") < 0 ||
+		    lstat(path, &st) < 0 || now - st.st_mtime < SPOOL_TMP_STALE_SEC)
+			continue;
+		if (unlink(path) == 0)
+			log_msg(LOG_INFO, "removed stale maildrop file %s (uid %ld)", de->d_name,
+			    (long)st.st_uid);
+	}
+	closedir(d);
+}
+
+/* spool_become_owner - root becomes the spool's owner (see spool.h). */
+int
+spool_become_owner(const char *dir)
+{
+	struct passwd *pw;
+	struct stat st;
+	gid_t gid;
+
+	if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+		return 0;       /* no spool yet, or root's: nothing to become */
+	drop_dir_make(dir);     /* its group needs root; the rest is the owner's */
+	pw = getpwuid(st.st_uid);
+	gid = pw ? pw->pw_gid : st.st_gid;
+	if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
+	    setuid(st.st_uid) < 0)
+		return -1;
+	if (getuid() != st.st_uid || geteuid() != st.st_uid || setuid(0) == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }

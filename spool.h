@@ -1,76 +1,110 @@
 /*
- * spool.h - the relay queue on disk: layout, envelope format, commit.
+ * spool.h - the relay queue on disk. Every path under spool_dir is built
+ * by spool_path() (spool.c; spool-aside.c handles corrupt/) and nowhere
+ * else.
  *
  * Layout under spool_dir:
- *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent)
+ *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
+ *   tmp/ID.new               the content filter's version of tmp/ID.msg,
+ *                            renamed over it when the filter passes it
  *   msg/ID                   message text, immutable once renamed here;
  *                            relay-agent takes flock(LOCK_EX) on it
- *   env/ID                   envelope; replaced whole by rename on update
+ *   env/ID                   envelope (envelope.h); replaced whole by
+ *                            rename on update
+ *   corrupt/ID, corrupt/ID.msg  an envelope relay-agent could not parse,
+ *                            and its message, moved aside for a human
+ *   maildrop/ID              a message sendmail left (see "the maildrop"
+ *                            below), maildrop/tmp-ID while it is written
  *
  * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
  * fsync env/. The rename into env/ is the commit point: before it the
  * message does not exist for relay-agent, after it the message is whole.
- * smtp-session holds the message's flock through the commit, so if the
+ * The writer holds the message's flock through the commit, so if the
  * last fsync fails and the commit is undone, no relay-agent pass has
  * begun to deliver it.
  *
- * The message file holds our Received header and the message as received,
- * dot-unstuffed, with LF line ends (bare CRs kept as they came).
+ * The message file holds a msgtext (msgtext.h).
  */
 #ifndef SPOOL_H
 #define SPOOL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
-#include "limits.h"
+#include "bounds.h"
+#include "envelope.h"
+#include "msgtext.h"
 
-#define SPOOL_VERSION 1
-
-enum rcpt_state { RS_PENDING, RS_SENT, RS_BOUNCED };
-
-struct spool_rcpt {
-	char orig[ADDR_MAX + 1];        /* as the client gave it */
-	char addr[ADDR_MAX + 1];        /* after alias expansion */
-	enum rcpt_state state;
-	int attempts;
-	time_t next_attempt;            /* 0: as soon as possible */
-	time_t last_attempt;            /* 0: never */
-	char last_reply[SPOOL_REPLY_MAX + 1]; /* "" when none */
-};
-
-struct envelope {
-	int version;
-	char id[QUEUE_ID_MAX];
-	time_t arrival;
-	char sender[ADDR_MAX + 1];      /* "" for <> */
-	char body[16];                  /* "7BIT" or "8BITMIME" */
-	char auth[256];                 /* authenticated user, "" if none */
-	char client[64];                /* peer address */
-	char helo[HELO_MAX + 1];
-	struct spool_rcpt *rcpts;       /* malloc'ed */
-	int nrcpts;
-};
-
-/* spool_dirs - make tmp/, msg/ and env/ under DIR (mode 0700) if missing. */
+/* spool_dirs - make DIR (0711) and tmp/, msg/, env/ (0700) under it if
+ * missing; and maildrop/ (see below) when run as root or DIR's owner. */
 int spool_dirs(const char *dir);
 
-/* spool_env_format - write ENV as text to FD (see spool.c for the format). */
-int spool_env_write_fd(int fd, const struct envelope *env);
+/* ------------------------------------------------------- writing mail */
 
-/* spool_env_parse - read an envelope file; 0, or -1 when malformed. */
-int spool_env_read(const char *path, struct envelope *env);
+/* spool_stage_open - create tmp/ID.msg (O_EXCL, 0600) with a fresh ID
+ * written to ID; returns the fd, or -1 with errno. */
+int spool_stage_open(const char *dir, char *id, size_t idsz);
 
-/* spool_env_free - release env->rcpts. */
-void spool_env_free(struct envelope *env);
+/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new (gone already
+ * after a commit). */
+void spool_stage_discard(const char *dir, const char *id);
 
-/* spool_env_add_rcpt - append a pending recipient; 0 or -1. */
-int spool_env_add_rcpt(struct envelope *env, const char *orig, const char *addr);
+/* spool_stage_paths - the paths spool_stage_discard removes, into MSG and
+ * NEW (FILE_PATH_MAX each), for a signal handler that must remove them
+ * without building paths; -1 if too long. */
+int spool_stage_paths(const char *dir, const char *id, char *msg, char *new_);
+
+/* spool_restage_open - create tmp/ID.new (O_EXCL, 0600): the staged text
+ * of ID as changed by the content filter; the fd, or -1 with errno. */
+int spool_restage_open(const char *dir, const char *id);
+
+/* spool_restage_commit - tmp/ID.new replaces tmp/ID.msg; 0, or -1. */
+int spool_restage_commit(const char *dir, const char *id);
 
 /*
- * spool_env_replace - atomically replace env/ID with ENV (write tmp/ID.env,
- * fsync, rename, fsync env/). Returns RES_OK or RES_TEMP.
+ * spool_commit - queue TEXT for ENV's recipients. When TEXT is the
+ * staging file of env->id it is taken by rename; otherwise it is copied
+ * into a new staging file and env->id is set to that file's id. Returns
+ * RES_OK, or RES_TEMP with errno and nothing visible.
  */
+int spool_commit(const char *dir, const struct msgtext *text, struct envelope *env);
+
+/* spool_uncommit - undo a commit whose later steps failed elsewhere. */
+void spool_uncommit(const char *dir, const char *id);
+
+/* ------------------------------------------------- the queue's side */
+
+/* spool_list - the ids in env/, sorted, into *IDS (N of them); -1 with
+ * errno when env/ cannot be read (ENOENT: nothing was ever queued). */
+int spool_list(const char *dir, char ***ids, int *n);
+
+/* spool_ids_free - release what spool_list made. */
+void spool_ids_free(char **ids, int n);
+
+/* spool_valid_id - whether S is a queue id as spool.c makes them. */
+int spool_valid_id(const char *s);
+
+/* spool_msg_open - open msg/ID read-only (not locked); -1 with errno. */
+int spool_msg_open(const char *dir, const char *id);
+
+/* spool_msg_stat - stat msg/ID; 0 or -1. */
+int spool_msg_stat(const char *dir, const char *id, struct stat *st);
+
+/* spool_env_load - read env/ID; 0, or -1 with errno (EINVAL: malformed,
+ * ENOENT: gone). */
+int spool_env_load(const char *dir, const char *id, struct envelope *env);
+
+/*
+ * spool_env_orphan - env/ID whose msg/ID is missing: another pass may
+ * just be removing the message (envelope first), but one older than
+ * SPOOL_ORPHAN_STALE_SEC can only be what a crash or a hand left; it can
+ * never be delivered, so it is logged and removed.
+ */
+void spool_env_orphan(const char *dir, const char *id);
+
+/* spool_env_replace - atomically replace env/ID with ENV (write
+ * tmp/ID.env, fsync, rename, fsync env/). RES_OK or RES_TEMP. */
 int spool_env_replace(const char *dir, const struct envelope *env);
 
 /*
@@ -80,34 +114,121 @@ int spool_env_replace(const char *dir, const struct envelope *env);
  */
 int spool_env_reserve(const char *dir, const struct envelope *env);
 
-/*
- * spool_env_replace_reserved - replace env/ID with ENV, written into FD
+/* spool_env_replace_reserved - replace env/ID with ENV, written into FD
  * from spool_env_reserve (cut to length, fsync, rename, fsync env/).
- * Closes FD. RES_OK or RES_TEMP.
- */
+ * Closes FD. RES_OK or RES_TEMP. */
 int spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env);
 
 /* spool_env_unreserve - close FD (-1: none) and remove tmp/ID.env. */
 void spool_env_unreserve(const char *dir, const char *id, int fd);
 
+/* spool_env_unlink - remove env/ID, not yet durably: several removals
+ * share one spool_env_sync, and only then their msg/ files go
+ * (spool_msg_unlink), so an envelope never outlives its text. */
+int spool_env_unlink(const char *dir, const char *id);
+
 /*
- * spool_commit - make a staged message visible: MSGFD is the open staging
- * file tmp/ID.msg (already written). Writes the envelope and renames both
- * in commit order. Returns RES_OK or RES_TEMP; on RES_TEMP nothing is visible.
+ * spool_env_put - replace env/ID with ENV, not yet durably: written into
+ * FD from spool_env_reserve when FD >= 0 (FD is closed), else into a new
+ * tmp/ID.env; fsynced, then renamed into env/. Several updates share one
+ * spool_env_sync. RES_OK or RES_TEMP with errno.
  */
-int spool_commit(const char *dir, int msgfd, const struct envelope *env);
+int spool_env_put(const char *dir, int fd, const struct envelope *env);
 
-/* spool_uncommit - undo a commit whose later steps failed elsewhere. */
-void spool_uncommit(const char *dir, const char *id);
+/* spool_env_sync - make the removals in env/ durable; 0 or -1. */
+int spool_env_sync(const char *dir);
 
-/* spool_stage_open - create tmp/ID.msg (O_EXCL, 0600) with a fresh ID
- * written to ID; returns the fd or -1. */
-int spool_stage_open(const char *dir, char *id, size_t idsz);
+/* spool_msg_unlink - remove msg/ID; 0 or -1 (ENOENT counts as done). */
+int spool_msg_unlink(const char *dir, const char *id);
 
-/* spool_stage_discard - remove tmp/ID.msg. */
-void spool_stage_discard(const char *dir, const char *id);
-
-/* spool_remove - remove env/ID then msg/ID (relay-agent, when done). */
+/* spool_remove - env/ID, sync, then msg/ID: a message leaves the queue. */
 int spool_remove(const char *dir, const char *id);
+
+/* spool_corrupt - move env/ID and msg/ID aside into corrupt/ (made when
+ * missing): an envelope nobody can parse is kept for a human, never
+ * skipped silently nor deleted. 0, or -1 with errno. */
+int spool_corrupt(const char *dir, const char *id);
+
+/* spool_corrupt_list - the ids in corrupt/, sorted (none when there is no
+ * corrupt/). 0, or -1 with errno. */
+int spool_corrupt_list(const char *dir, char ***ids, int *n);
+
+/* spool_corrupt_remove - remove corrupt/ID and corrupt/ID.msg; 0 when
+ * there was one, -1 with errno (ENOENT: none). */
+int spool_corrupt_remove(const char *dir, const char *id);
+
+/* spool_corrupt_open - open corrupt/ID (SUFFIX "") or corrupt/ID.msg
+ * (".msg") read-only; -1 with errno. */
+int spool_corrupt_open(const char *dir, const char *id, const char *suffix);
+
+/* spool_env_open - open env/ID read-only; -1 with errno. */
+int spool_env_open(const char *dir, const char *id);
+
+/*
+ * spool_msg_lock - open msg/ID and take the lock every relay-agent takes
+ * before it changes a message (flock LOCK_EX), waiting at most WAIT_MS for
+ * a pass that delivers it. The fd, or -1 with errno (EWOULDBLOCK: still
+ * busy; ENOENT: no such message, or it left the queue meanwhile).
+ */
+int spool_msg_lock(const char *dir, const char *id, long wait_ms);
+
+/* spool_clean_stale - remove staging files a crash left (older than
+ * SPOOL_TMP_STALE_SEC) and message files that never got, or lost, their
+ * envelope (older than SPOOL_ORPHAN_STALE_SEC); each removal is logged. */
+void spool_clean_stale(const char *dir);
+
+/* -------------------------------------------------------- the maildrop */
+
+/*
+ * spool_dir/maildrop/: sendmail's way in when the submission socket
+ * cannot be reached (Postfix's design). Mode 1730, owner the service
+ * account, group SPOOL_DROP_GROUP: smtp-postdrop, setgid to that group,
+ * may create files there, only the owner may list them, and the sticky
+ * bit keeps anyone but their owner and the directory's from removing
+ * them. spool_dir is 0711, so this one directory is reachable and the
+ * rest stays closed. A dropped file is written as tmp-ID, fsynced,
+ * renamed to ID (a queue id) and the directory fsynced: the rename is the
+ * commit. Its owner is the user who ran sendmail; relay-agent's pickup
+ * feeds it to smtp-session -U on that user's behalf.
+ */
+#ifndef SPOOL_DROP_GROUP
+#define SPOOL_DROP_GROUP "smtpdrop"
+#endif
+#define SPOOL_DROP_TMP "tmp-"           /* prefix of a file being written */
+
+/* spool_drop_create - create maildrop/tmp-ID (O_EXCL, mode 0644: only
+ * the directory's owner and group reach it); ID into NAME; the fd, or -1
+ * with errno. */
+int spool_drop_create(const char *dir, char *name, size_t namesz);
+
+/* spool_drop_commit - fsync FD, rename tmp-NAME to NAME, fsync the
+ * maildrop (syncfs where it cannot be read); closes FD. RES_OK, or RES_TEMP with errno and tmp-NAME
+ * removed (nothing half-written stays). */
+int spool_drop_commit(const char *dir, const char *name, int fd);
+
+/* spool_drop_abandon - close FD and remove tmp-NAME. */
+void spool_drop_abandon(const char *dir, const char *name, int fd);
+
+/* spool_drop_list - the committed names in maildrop/, oldest id first;
+ * -1 with errno. */
+int spool_drop_list(const char *dir, char ***names, int *n);
+
+/* spool_drop_open - open maildrop/NAME read-only (no symlink, no FIFO
+ * wait); -1 with errno. */
+int spool_drop_open(const char *dir, const char *name);
+
+/* spool_drop_remove - remove maildrop/NAME and fsync the maildrop. */
+int spool_drop_remove(const char *dir, const char *name);
+
+/*
+ * spool_become_owner - a program started as root (relay-agent from cron)
+ * makes the maildrop (its group needs root) and then becomes DIR's owner, the service account, with its groups. Nothing
+ * happens when not root or when DIR is root's. 0, or -1 with errno.
+ */
+int spool_become_owner(const char *dir);
+
+/* spool_drop_clean - remove tmp- files a killed smtp-postdrop left,
+ * older than SPOOL_TMP_STALE_SEC (logged). */
+void spool_drop_clean(const char *dir);
 
 #endif

@@ -2,11 +2,13 @@
  * util.c - small helpers shared by smtp-session and relay-agent.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +55,35 @@ path_join(char *out, size_t outsz, const char *dir, const char *name)
 	int n = snprintf(out, outsz, "%s/%s", dir, name);
 
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+}
+
+/* fd_room - the descriptor limit less the descriptors open now. */
+long
+fd_room(void)
+{
+	struct rlimit rl;
+	struct dirent *de;
+	long open_fds = 0;
+	DIR *d;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 0x7fffffffL)
+		return 0x7fffffffL;
+	if (!(d = opendir("/proc/self/fd"))) {
+		if (errno == EMFILE || errno == ENFILE)
+			return 0;
+		for (long fd = 0; fd < (long)rl.rlim_cur; fd++)
+			if (fcntl((int)fd, F_GETFD) >= 0)
+				open_fds++;
+		return (long)rl.rlim_cur - open_fds;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			open_fds++;
+	closedir(d);
+	/* The listing counted the directory's own descriptor. */
+	return (long)rl.rlim_cur - (open_fds - 1);
 }
 
 /* now_ms - monotonic milliseconds. */
@@ -176,13 +207,19 @@ parse_duration(const char *s)
 	return n * unit;
 }
 
+/* text_scrub - scrub S in place. */
+void
+text_scrub(char *s, unsigned what, char with)
+{
+	for (; *s; s++)
+		*s = scrub_octet(*s, what, with);
+}
+
 /* sanitize_text - control and non-ASCII octets become '_'. */
 void
 sanitize_text(char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '_';
+	text_scrub(s, SCRUB_TEXT, '_');
 }
 
 /* rename_noreplace - rename FROM to TO unless TO exists (EEXIST). */

@@ -14,9 +14,13 @@ enum result { RES_OK = 0, RES_TEMP = 1, RES_PERM = 2 };
 
 /* sysexits.h values used by both programs. */
 #define EXIT_USAGE    64
+#define EXIT_DATAERR  65    /* sendmail: bad input */
+#define EXIT_NOUSER   67    /* sendmail: no such local user */
 #define EXIT_TEMPFAIL 75
+#define EXIT_NOPERM   77    /* not allowed for this user */
 #define EXIT_CONFIG   78
 
+/* The version -V prints; the Debian package takes its version from here. */
 #define VERSION "1.0"
 
 /* write_all - write every octet, retrying short writes and EINTR. */
@@ -30,6 +34,10 @@ int rename_noreplace(const char *from, const char *to);
 
 /* path_join - DIR/NAME into out; -1 if it does not fit. */
 int path_join(char *out, size_t outsz, const char *dir, const char *name);
+
+/* fd_room - how many more descriptors this process may open now; -1
+ * when it cannot tell. */
+long fd_room(void);
 
 /* now_ms - monotonic milliseconds. */
 long long now_ms(void);
@@ -55,8 +63,38 @@ void str_lower(char *s);
 /* parse_duration - "30s", "15m", "4h", "5d" into seconds; -1 when bad. */
 long parse_duration(const char *s);
 
-/* sanitize_text - replace control and non-ASCII octets with '_'
- * (for text put into headers and log lines). */
+/*
+ * The one scrubber: text from the network or a file, made safe for a
+ * header, a log line, an envelope field or a result line. SCRUB_CTL
+ * replaces control octets (0x00-0x1f and 0x7f; TAB too unless
+ * SCRUB_KEEP_TAB), SCRUB_SPACE the space, SCRUB_8BIT octets over 0x7f.
+ */
+#define SCRUB_CTL      1u
+#define SCRUB_SPACE    2u
+#define SCRUB_8BIT     4u
+#define SCRUB_KEEP_TAB 8u
+#define SCRUB_TEXT     (SCRUB_CTL | SCRUB_8BIT)   /* printable ASCII only */
+
+/* scrub_octet - C, or WITH when WHAT forbids it. */
+static inline char
+scrub_octet(char c, unsigned what, char with)
+{
+	unsigned char u = (unsigned char)c;
+
+	if ((what & SCRUB_CTL) && (u < 0x20 || u == 0x7f) &&
+	    !(u == '\t' && (what & SCRUB_KEEP_TAB)))
+		return with;
+	if ((what & SCRUB_SPACE) && u == ' ')
+		return with;
+	if ((what & SCRUB_8BIT) && u > 0x7f)
+		return with;
+	return c;
+}
+
+/* text_scrub - scrub S in place (see scrub_octet). */
+void text_scrub(char *s, unsigned what, char with);
+
+/* sanitize_text - printable ASCII only, others '_' (headers, replies). */
 void sanitize_text(char *s);
 
 #endif

@@ -4,19 +4,23 @@
 # The postfix package would become the machine's mail server (it replaces
 # exim4 and enables its service). The benchmarks need its smtp-source (the
 # load), smtp-sink (a receiver that stores nothing) and a private Postfix
-# to compare with, so its files are unpacked into the benchmark's work
-# directory instead (tests/deps.sh extract: apt-get download, dpkg-deb -x,
-# its libraries installed as plain packages) and run from there.
+# to compare with, so its files are unpacked into a cache directory
+# instead (tests/deps.sh extract: apt-get download, dpkg-deb -x, its
+# libraries installed as plain packages) and run from there.
 #
-#   postfix_fetch DIR    unpack Postfix into DIR; its commands go first on
-#                        PATH, its own libraries on LD_LIBRARY_PATH (the
-#                        programs look for them in /usr/lib/postfix)
+#   pf_cache             the cache directory both benchmarks use
+#                        (${TMPDIR:-/tmp}/smtp-session-bench-postfix)
+#   postfix_fetch DIR    unpack Postfix into DIR (once: a finished unpack
+#                        is kept); its commands go first on PATH, its own
+#                        libraries on LD_LIBRARY_PATH (the programs look
+#                        for them in /usr/lib/postfix)
 #   postfix_main_cf      main.cf lines that make a "postfix -c" instance
 #                        find its programs, libraries and files in DIR
 #   postfix_accounts     the postfix account and postdrop group that an
 #                        instance runs as, made when missing
 #   postfix_accounts_undo  remove what postfix_accounts made
 
+pf_cache=${TMPDIR:-/tmp}/smtp-session-bench-postfix
 pf_root="" pf_made_user="" pf_made_group=""
 
 postfix_fetch() {

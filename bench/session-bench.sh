@@ -26,8 +26,8 @@
 # Runs as root. Everything happens in a private network namespace with only
 # loopback (Postfix would otherwise stall on DNS), and in a temporary
 # directory under ${TMPDIR:-/tmp}: it must be on a real disk, or fsync costs
-# nothing. Postfix (with smtp-source) is unpacked there, not installed
-# (bench/fetch-postfix.sh). A summary is also written to bench/results/.
+# nothing. Postfix (with smtp-source) is unpacked into a cache directory,
+# not installed (bench/fetch-postfix.sh). A summary is also written to bench/results/.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 helper="/usr/bin/python3 $top/bench/session-bench.py"
@@ -67,7 +67,7 @@ if [ -z "${SESSION_BENCH_NETNS:-}" ]; then
 	done
 	T=$(mktemp -d "${TMPDIR:-/tmp}/session-bench.XXXXXX") || exit 1
 	chmod 755 "$T"
-	postfix_fetch "$T/postfix-root" || { rm -rf "$T"; exit 1; }
+	postfix_fetch "$pf_cache" || { rm -rf "$T"; exit 1; }
 	if [ -z "$bindir" ] && [ "$which" != postfix ]; then
 		make -C "$top" -s build/smtp-session >&2 || { rm -rf "$T"; exit 1; }
 		args+=(-b "$top/build")
@@ -75,7 +75,7 @@ if [ -z "${SESSION_BENCH_NETNS:-}" ]; then
 	SESSION_BENCH_NETNS=$T exec unshare --net "$0" "${args[@]}"
 fi
 T=$SESSION_BENCH_NETNS
-pf_root=$T/postfix-root
+pf_root=$pf_cache
 ip link set lo up || exit 1
 export PATH="$PATH:/usr/sbin:/sbin"
 [ -n "$bindir" ] || bindir=$top/build

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../config.h"
+#include "../users.h"
 
 static char dir[64], conf[128], users[128];
 
@@ -38,7 +39,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	fclose(f);
 	if (config_load(&cf, conf, (size & 1) ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) == 0) {
 		struct expansion ex = { .nmailboxes = 0 };
-		config_expand_local(&cf, "postmaster", &ex);
+		users_expand(&cf, "postmaster", &ex);
 		expansion_free(&ex);
 	}
 	config_free(&cf);

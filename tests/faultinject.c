@@ -13,6 +13,9 @@
  * default EIO) without being made, except close, which closes the file
  * first and then reports the error (Linux releases the descriptor).
  * Without FI_FAIL (or 0) nothing fails: the trace counts the calls.
+ * With FI_QUOTA=PATH every write to the file PATH fails with EDQUOT, as
+ * for a user over quota, and with FI_EIO=PATH with EIO, without being
+ * counted.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -194,11 +197,29 @@ openat(int dirfd, const char *path, int flags, ...)
 	return r_openat(dirfd, path, flags, mode);
 }
 
+/* names - FD is the file the variable VAR names. */
+static int
+names(int fd, const char *var)
+{
+	const char *q = getenv(var);
+	char p[4096];
+
+	return q && *q && strcmp(fd_path(fd, p, sizeof p), q) == 0;
+}
+
 ssize_t
 write(int fd, const void *buf, size_t n)
 {
 	REAL(write);
 
+	if (fd > 2 && names(fd, "FI_QUOTA")) {
+		errno = EDQUOT;
+		return -1;
+	}
+	if (fd > 2 && names(fd, "FI_EIO")) {
+		errno = EIO;
+		return -1;
+	}
 	if (fd > 2 && fd_hit("write", fd))
 		FAIL_WITH(-1);
 	return r_write(fd, buf, n);

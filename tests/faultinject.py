@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""faultinject.py BIN CONF FIDIR SHIM WORK SCENARIO RCPT... - fail each call.
+"""faultinject.py BIN CONF FIDIR SHIM WORK SCENARIO CREATED RCPT... - fail each call.
 
 FIDIR holds mail/ (mailbox_dir) and spool/ (spool_dir) of CONF; SHIM is
 the LD_PRELOAD library built from tests/faultinject.c. One delivery of a
 small message from <sender@remote.example> to the RCPTs is first made
 without a fault, its file-system calls under FIDIR counted (trace in
 WORK); then for N = 1..total the same delivery runs with call N failing
-with EIO, each from the same starting state. Every case must end in one
-of two ways:
+with EIO, each from the same starting state. CREATED names the mailboxes
+(comma-separated, or "-" for none) that did not exist and that this
+delivery must create with a copy in them. Every case must end in one of
+two ways:
 
   4xx  every mbox byte-identical to before, spool env/ msg/ tmp/ empty,
        no NAME.lock (a file whose own unlink was the failed call may stay);
@@ -22,7 +24,7 @@ Then each write and fsync fails once more with ENOSPC: the reply must be
 How many calls a delivery makes is the program's business, not the
 test's: the output is a fixed set of assertions (the fault-free
 delivery; every call failing with EIO; every write and fsync failing with
-ENOSPC; for each mailbox this delivery creates, the fsync of mailbox_dir),
+ENOSPC; for each mailbox of CREATED, the fsync of mailbox_dir),
 each failing call named on its own line under the one that failed.
 Prints "ok - ..." / "not ok - ..." lines.
 """
@@ -34,7 +36,8 @@ import sys
 import time
 
 BIN, CONF, FIDIR, SHIM, WORK, SCEN = sys.argv[1:7]
-RCPTS = sys.argv[7:]
+CREATED = [b for b in sys.argv[7].split(",") if b and b != "-"]
+RCPTS = sys.argv[8:]
 MAIL = os.path.join(FIDIR, "mail")
 SPOOL = os.path.join(FIDIR, "spool")
 TRACE = os.path.join(WORK, "fi.trace")
@@ -286,10 +289,11 @@ def main():
 
     # A mailbox created by this delivery: its name must be durable too
     # (fsync of mailbox_dir) before 250, as the spool's renames are.
-    # (the mailboxes this delivery must create: the local recipients
-    # without one before, known from the input, not from what happened)
-    created = ["mail/" + r.split("@")[0] for r in RCPTS if r.endswith("@test.example")
-               and "mail/" + r.split("@")[0] not in before]
+    # (the mailboxes this delivery must create come from the input,
+    # CREATED, never from what happened: an mbox over quota is left
+    # empty, its copy set aside for the spool, and holds nothing a crash
+    # could lose, so it is not named there)
+    created = ["mail/" + b for b in CREATED]
     for b in created:
         opened = [n for n, op, path, _ in calls if op == "open" and path == os.path.join(FIDIR, b)]
         dirsync = [n for n, op, path, _ in calls if op == "fsync" and path == MAIL]

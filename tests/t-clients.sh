@@ -251,7 +251,7 @@ check "spool: 250 2.0.0 with a queue id" test -n "$id"
 expect_eq "spool: exactly one envelope, named by the queue id" "$(ls "$T/spool/env")" "$id"
 expect_eq "spool: exactly one message file, named by the queue id" "$(ls "$T/spool/msg")" "$id"
 got=$(sed -E 's/^arrival [0-9]+$/arrival TIME/' "$T/spool/env/$id" 2>&1)
-expect_eq "spool: envelope content" "$got" "version 1
+expect_eq "spool: envelope content" "$got" "version 2
 id $id
 arrival TIME
 sender sender@remote.example

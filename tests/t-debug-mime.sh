@@ -17,7 +17,9 @@ esac
 DUMP=$T/mime-dump
 # shellcheck disable=SC2086
 if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 $san -I"$TOP" \
-	-o "$DUMP" "$TOP/tests/mime-dump.c" "$TOP/mime.c" 2>"$T/cc.err"; then
+	-o "$DUMP" "$TOP/tests/mime-dump.c" "$TOP/mime.c" "$TOP/mime-leaf.c" \
+	"$TOP/mime-out.c" "$TOP/mime-header.c" "$TOP/mime-charset.c" \
+	"$TOP/mime-transfer.c" "$TOP/html-text.c" "$TOP/base64.c" 2>"$T/cc.err"; then
 	ok "mime-dump builds with -Wall -Wextra -Werror${san:+ and sanitizers}"
 else
 	nok "mime-dump builds"; cat "$T/cc.err"; exit 1

@@ -10,7 +10,7 @@ plan 42
 SRC=$T/src
 mkdir -p "$SRC"
 cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd \
-	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/etc "$TOP"/stunnel "$SRC"/ 2>/dev/null
+	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
 # Every build product newer than every source: make builds nothing.
 find "$T/bin" -type f -exec touch {} +
@@ -33,31 +33,58 @@ if inst "$R" PREFIX=/usr; then ok "make install DESTDIR PREFIX=/usr succeeds"; e
 fi
 expect_eq "installed file list (PREFIX=/usr)" "$(files "$R")" "$(cat <<-'LIST'
 	644 etc/cron.d/relay-agent
+	644 etc/logrotate.d/smtp-session
 	644 etc/smtp-session.conf
 	644 etc/smtp-submission.conf
+	644 etc/stunnel/smarthost-starttls.conf
 	644 etc/stunnel/smarthost.conf
 	644 etc/stunnel/smtps.conf
+	644 etc/stunnel/submission-starttls.conf
 	644 etc/xinetd.d/smtp
 	644 usr/lib/systemd/system/relay-agent.service
 	644 usr/lib/systemd/system/relay-agent.timer
+	644 usr/lib/systemd/system/smtp-local.socket
+	644 usr/lib/systemd/system/smtp-local@.service
+	644 usr/lib/systemd/system/smtp-mkmbox.socket
+	644 usr/lib/systemd/system/smtp-mkmbox@.service
+	644 usr/lib/systemd/system/smtp-pickup.path
+	644 usr/lib/systemd/system/smtp-pickup.service
 	644 usr/lib/systemd/system/smtp-session.socket
 	644 usr/lib/systemd/system/smtp-session@.service
+	644 usr/lib/systemd/system/smtp-submission-starttls.service
 	644 usr/lib/systemd/system/smtp-submission.service
 	644 usr/share/man/man5/smtp-session.conf.5
 	644 usr/share/man/man8/relay-agent.8
+	644 usr/share/man/man8/sendmail.8
+	644 usr/share/man/man8/smtp-mkmbox.8
 	644 usr/share/man/man8/smtp-session.8
+	644 usr/share/smtp-session/filter-loopback.conf
+	644 usr/share/smtp-session/rblsmtpd.conf
+	755 usr/lib/smtp-session/clamdscan-filter
+	755 usr/lib/smtp-session/rspamc-filter
+	755 usr/lib/smtp-session/sendmail
+	755 usr/lib/smtp-session/smtp-mkmbox
+	755 usr/lib/smtp-session/smtp-postdrop
+	755 usr/lib/smtp-session/spamc-filter
+	755 usr/lib/smtp-session/tcpremoteip
 	755 usr/sbin/relay-agent
 	755 usr/sbin/smtp-session
+	777 usr/lib/smtp-session/mailq
+	777 usr/lib/smtp-session/newaliases
 	LIST
 )"
 check "installed smtp-session is the built one" cmp -s "$BIN/smtp-session" "$R/usr/sbin/smtp-session"
 check "installed relay-agent is the built one" cmp -s "$BIN/relay-agent" "$R/usr/sbin/relay-agent"
 check "no placeholder left in installed files" \
-	bash -c "! grep -r '@[A-Z]*@' '$R/etc' '$R/usr/lib'"
+	bash -c "! grep -rI '@[A-Z]*@' '$R/etc' '$R/usr/lib'"
 expect_eq "units run the programs from /usr/sbin" \
 	"$(grep -h '^ExecStart=' "$R"/usr/lib/systemd/system/*.service | sort)" \
 	"ExecStart=/usr/bin/stunnel4 /etc/stunnel/smtps.conf
+ExecStart=/usr/bin/stunnel4 /etc/stunnel/submission-starttls.conf
+ExecStart=/usr/lib/smtp-session/smtp-mkmbox -c /etc/smtp-session.conf
 ExecStart=/usr/sbin/relay-agent -c /etc/smtp-session.conf
+ExecStart=/usr/sbin/relay-agent -p -c /etc/smtp-session.conf
+ExecStart=/usr/sbin/smtp-session -c /etc/smtp-session.conf
 ExecStart=/usr/sbin/smtp-session -c /etc/smtp-session.conf"
 expect_eq "stunnel's submission service runs /usr/sbin/smtp-session -c /etc/smtp-submission.conf" \
 	"$(grep -E '^(exec|execArgs) = ' "$R/etc/stunnel/smtps.conf")" \
@@ -67,30 +94,55 @@ expect_eq "xinetd entry runs /usr/sbin/smtp-session -c /etc/smtp-session.conf" \
 	"$(grep -E '^\s*server(_args)?\s*=' "$R/etc/xinetd.d/smtp" | tr -s ' \t' ' ')" \
 	" server = /usr/sbin/smtp-session
  server_args = -c /etc/smtp-session.conf"
-check "cron line runs /usr/sbin/relay-agent as vmail" \
-	grep -qE '^\*/5 \* \* \* \*[[:space:]]+vmail[[:space:]].*/usr/sbin/relay-agent -c /etc/smtp-session.conf$' \
+check "cron line runs /usr/sbin/relay-agent as root (it becomes the spool's owner)" \
+	grep -qE '^\*/5 \* \* \* \*[[:space:]]+root[[:space:]].*/usr/sbin/relay-agent -c /etc/smtp-session.conf$' \
 	"$R/etc/cron.d/relay-agent"
+check "the xinetd entry is installed disabled" \
+	grep -qE '^[[:space:]]*disable[[:space:]]*=[[:space:]]*yes[[:space:]]*$' "$R/etc/xinetd.d/smtp"
 
 # --- default PREFIX is /usr/local; nothing lands outside DESTDIR -------
 R2=$T/root2
 check "make install with the default PREFIX succeeds" inst "$R2"
 expect_eq "installed file list (default PREFIX)" "$(paths "$R2")" "$(cat <<-'LIST'
 	etc/cron.d/relay-agent
+	etc/logrotate.d/smtp-session
 	etc/smtp-session.conf
 	etc/smtp-submission.conf
+	etc/stunnel/smarthost-starttls.conf
 	etc/stunnel/smarthost.conf
 	etc/stunnel/smtps.conf
+	etc/stunnel/submission-starttls.conf
 	etc/xinetd.d/smtp
+	usr/local/lib/smtp-session/clamdscan-filter
+	usr/local/lib/smtp-session/mailq
+	usr/local/lib/smtp-session/newaliases
+	usr/local/lib/smtp-session/rspamc-filter
+	usr/local/lib/smtp-session/sendmail
+	usr/local/lib/smtp-session/smtp-mkmbox
+	usr/local/lib/smtp-session/smtp-postdrop
+	usr/local/lib/smtp-session/spamc-filter
+	usr/local/lib/smtp-session/tcpremoteip
 	usr/local/lib/systemd/system/relay-agent.service
 	usr/local/lib/systemd/system/relay-agent.timer
+	usr/local/lib/systemd/system/smtp-local.socket
+	usr/local/lib/systemd/system/smtp-local@.service
+	usr/local/lib/systemd/system/smtp-mkmbox.socket
+	usr/local/lib/systemd/system/smtp-mkmbox@.service
+	usr/local/lib/systemd/system/smtp-pickup.path
+	usr/local/lib/systemd/system/smtp-pickup.service
 	usr/local/lib/systemd/system/smtp-session.socket
 	usr/local/lib/systemd/system/smtp-session@.service
+	usr/local/lib/systemd/system/smtp-submission-starttls.service
 	usr/local/lib/systemd/system/smtp-submission.service
 	usr/local/sbin/relay-agent
 	usr/local/sbin/smtp-session
 	usr/local/share/man/man5/smtp-session.conf.5
 	usr/local/share/man/man8/relay-agent.8
+	usr/local/share/man/man8/sendmail.8
+	usr/local/share/man/man8/smtp-mkmbox.8
 	usr/local/share/man/man8/smtp-session.8
+	usr/local/share/smtp-session/filter-loopback.conf
+	usr/local/share/smtp-session/rblsmtpd.conf
 	LIST
 )"
 check "units name /usr/local/sbin with the default PREFIX" \
@@ -129,7 +181,7 @@ printf '#!/bin/sh\nexec mman "$@"\n' >"$T/manbin/man"
 chmod 755 "$T/manbin/man"
 out=$(cd "$U" && PATH=$T/manbin:$PATH MANPATH=$V/share/man systemd-analyze verify \
 	./smtp-session.socket ./smtp-session@.service ./relay-agent.service ./relay-agent.timer \
-	./smtp-submission.service 2>&1)
+	./smtp-submission.service ./smtp-submission-starttls.service 2>&1)
 rc=$?
 expect_eq "systemd-analyze verify accepts the units (and finds their man pages)" "$rc:$out" "0:"
 score() {
@@ -147,6 +199,10 @@ check "relay-agent.service exposure $s is at most 2.0" \
 s=$(score smtp-submission.service)
 echo "# systemd-analyze security: smtp-submission.service exposure $s"
 check "smtp-submission.service exposure $s is at most 2.0" \
+	awk -v s="$s" 'BEGIN { exit !(s != "" && s + 0 <= 2.0) }'
+s=$(score smtp-submission-starttls.service)
+echo "# systemd-analyze security: smtp-submission-starttls.service exposure $s"
+check "smtp-submission-starttls.service exposure $s is at most 2.0" \
 	awk -v s="$s" 'BEGIN { exit !(s != "" && s + 0 <= 2.0) }'
 
 # --- man pages ---------------------------------------------------------
@@ -174,7 +230,7 @@ keys="hostname domain users mailbox_dir spool_dir relay_from auth_file
       max_message_size max_recipients timeout log log_transcript nameserver
       dns_timeout remote_port connect_timeout smtp_timeout smarthost
       smarthost_auth tls_wrapped max_connections retry_min retry_max
-      queue_lifetime"
+      queue_lifetime aliases smarthost_auth_file submit_socket mkmbox_socket"
 missing=""
 for k in $keys; do
 	grep -q "^\.It Cm $k\b" "$TOP/man/smtp-session.conf.5" || missing="$missing $k"

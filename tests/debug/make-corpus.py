@@ -238,6 +238,10 @@ def bad_messages():
         b"SGVsbG8s!!IHdvcmxk\n*** not base64 ***\nIQ\n"
         b"--B\nContent-Type: application/zip; name=x.zip\nContent-Transfer-Encoding: base64\n\n"
         b"UEsDBA=\n=\nx\n--B--\n")
+    bad("bad-base64-padding", hdr +
+        b"Subject: =?utf-8?b?w6k=w6k=?= and =?utf-8?b?w6k?=\n"
+        b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        b"SGVsbG8=LCB3b3JsZA==\nIQ=\n")
     bad("bad-qp", hdr +
         b"Subject: bad qp\nContent-Type: text/plain; charset=iso-8859-1\n"
         b"Content-Transfer-Encoding: quoted-printable\n\n"

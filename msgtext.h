@@ -1,0 +1,43 @@
+/*
+ * msgtext.h - a message's text as it is stored: our Received header and
+ * the message, dot-unstuffed, LF line ends (bare CRs kept as they came).
+ *
+ * It lives in a file read with pread (the spool's staging file, a queued
+ * msg/ID, a temporary file) or in memory; readers never care which.
+ */
+#ifndef MSGTEXT_H
+#define MSGTEXT_H
+
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+struct msgtext {
+	int fd;                 /* the file; -1 when the text is in MEM */
+	const char *mem;
+	size_t len;             /* octets of MEM */
+	const char *stage;      /* FD is the spool's staging file tmp/STAGE.msg,
+	                           which the spool may take by rename; NULL */
+};
+
+/* msgtext_read - up to N octets at OFF into BUF: the count, 0 at the
+ * end, -1 with errno. */
+static inline ssize_t
+msgtext_read(const struct msgtext *t, void *buf, size_t n, off_t off)
+{
+	if (t->fd >= 0) {
+		ssize_t got;
+		while ((got = pread(t->fd, buf, n, off)) < 0 && errno == EINTR)
+			;
+		return got;
+	}
+	if (off < 0 || (size_t)off >= t->len)
+		return 0;
+	if (n > t->len - (size_t)off)
+		n = t->len - (size_t)off;
+	memcpy(buf, t->mem + off, n);
+	return (ssize_t)n;
+}
+
+#endif
