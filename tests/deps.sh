@@ -18,8 +18,8 @@
 #   xinetd    its package enables xinetd.service and the SysV script
 #   stunnel4  its package enables stunnel.target and adds an account
 # Postfix (smtp-source, smtp-sink) is for the benchmarks only: they
-# extract it into their work directory (bench/fetch-postfix.sh). The
-# tests' SMTP receivers are aiosmtpd scripts of their own.
+# extract it into a cache directory of their own (bench/fetch-postfix.sh).
+# The tests' SMTP receivers are aiosmtpd scripts of their own.
 #
 # What is installed starts nothing: systemd is there for
 # systemd-socket-activate and systemd-analyze (the units it enables, a
