@@ -5,7 +5,7 @@
 # make runs in a copy of the tree, with a copy of $BIN as its build
 # directory, so that nothing is rebuilt or written in the real ones.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 44
 
 SRC=$T/src
 mkdir -p "$SRC"
