@@ -4,7 +4,7 @@
 # commit checked out here, and make check run inside it as root.
 #
 # usage: tests/fresh-root.sh      (as root; also make check-fresh)
-#   FRESH_TIMEOUT  seconds allowed for make check (default 3600)
+#   FRESH_TIMEOUT  seconds allowed for make check (default 5400)
 #   DEBROOT_CACHE, MIRROR  as for tests/debroot.sh
 #
 # The root comes from tests/debroot.sh, the one place that makes
@@ -18,7 +18,7 @@
 # changes are not part of the run.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-limit=${FRESH_TIMEOUT:-3600}
+limit=${FRESH_TIMEOUT:-5400}
 say() { echo "fresh-root: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { say "run as root (debootstrap, chroot, namespaces)"; exit 1; }
