@@ -171,9 +171,10 @@ V=$T/v
 check "make install PREFIX=$V SYSCONFDIR=$V/etc succeeds" inst "" PREFIX="$V" SYSCONFDIR="$V/etc"
 U=$V/lib/systemd/system
 # (stunnel4's package is not installed, deps.sh unpacks it: verify the
-# submission unit with the path of that stunnel4; the Debian path the
-# unit names is checked above)
-sed -i "s|^ExecStart=/usr/bin/stunnel4 |ExecStart=$(command -v stunnel4) |" "$U/smtp-submission.service"
+# submission units with the path of that stunnel4; the Debian path the
+# units name is checked above)
+sed -i "s|^ExecStart=/usr/bin/stunnel4 |ExecStart=$(command -v stunnel4) |" \
+	"$U/smtp-submission.service" "$U/smtp-submission-starttls.service"
 # verify runs "man PAGE(SECTION)" for each Documentation= page: mandoc's
 # man (mman) answers, so that man-db and its daily timer are not needed.
 mkdir "$T/manbin"
