@@ -13,7 +13,10 @@ cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd \
 	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
 # Every build product newer than every source: make builds nothing.
-find "$T/bin" -type f -exec touch {} +
+# (one time stamp for all: touched one after the other, an object could
+# come out newer than its program, and make would relink it with the
+# plain build's flags: the sanitizer build's objects would not link)
+find "$T/bin" -type f -exec touch -d "$(date '+%Y-%m-%d %H:%M:%S.%N')" {} +
 
 # inst DESTDIR [VAR=VALUE...] - make install; output in $T/make.log.
 inst() {
