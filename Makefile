@@ -142,8 +142,9 @@ check: deps-check deps-deb deps-debroot
 	$(MAKE) fuzz-build
 	sh tests/run build build-asan
 
-# check-fresh - make check in a Debian 12 root made by debootstrap
-# (minbase, git and make), on a fresh clone of the commit checked out.
+# check-fresh - make check in a copy of a Debian 12 root made by
+# debootstrap (minbase, git and make; cached by tests/debroot.sh, as the
+# root of deps-debroot), on a fresh clone of the commit checked out.
 check-fresh:
 	sh tests/fresh-root.sh
 
