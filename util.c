@@ -127,7 +127,7 @@ random_seed(void)
 	if (seeded)
 		return;
 	gettimeofday(&tv, NULL);
-	srandom((unsigned)(tv.tv_sec ^ tv.tv_usec ^ (getpid() << 16)));
+	srandom((unsigned)tv.tv_sec ^ (unsigned)tv.tv_usec ^ ((unsigned)getpid() << 16));
 	seeded = 1;
 }
 

@@ -30,15 +30,14 @@
 #
 # Postfix is never installed as this machine's MTA: its Debian package is
 # fetched with apt-get download and unpacked into a cache directory
-# (${TMPDIR:-/tmp}/relay-bench-postfix), and runs from there with its own
-# configuration; its library dependencies are installed as plain packages
-# when missing. Runs as root, in a private network and mount namespace
+# (bench/fetch-postfix.sh: ${TMPDIR:-/tmp}/smtp-session-bench-postfix),
+# and runs from there with its own configuration; its library
+# dependencies are installed as plain packages when missing. Runs as root, in a private network and mount namespace
 # (unshare) with only loopback and a resolv.conf naming 127.0.0.1,
 # because Postfix asks the system resolver on port 53.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 helper="/usr/bin/python3 $top/bench/relay-bench.py"
-pfcache=${TMPDIR:-/tmp}/relay-bench-postfix
 all_scenarios=domains50,domains1000,smarthost,slow
 
 runs=3 bindir="" keep="" scenarios=$all_scenarios
@@ -56,24 +55,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# fetch_postfix DIR - Postfix's Debian package unpacked into DIR (once),
-# and the libraries it needs installed as plain packages.
-fetch_postfix() {
-	local dir=$1 deb libs missing="" p
-	if [ ! -x "$dir/root/usr/sbin/postfix" ]; then
-		rm -rf "$dir" && mkdir -p "$dir" || return 1
-		(cd "$dir" && apt-get download postfix >&2) || return 1
-		dpkg-deb -x "$dir"/postfix_*.deb "$dir/root" || return 1
-	fi
-	deb=$(ls "$dir"/postfix_*.deb)
-	libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/[ (].*//;s/^ *//' | grep '^lib')
-	for p in $libs; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
-			missing="$missing $p"
-	done
-	[ -z "$missing" ] ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2
-}
+. "$top/bench/fetch-postfix.sh"
 
 # Outside: build, fetch, then start again inside the namespaces.
 if [ -z "${RELAY_BENCH_NETNS:-}" ]; then
@@ -84,7 +66,7 @@ if [ -z "${RELAY_BENCH_NETNS:-}" ]; then
 	[ -x /usr/bin/python3 ] || need="$need python3"
 	[ -z "$need" ] ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >&2
-	fetch_postfix "$pfcache" || { echo "relay-bench.sh: cannot fetch Postfix" >&2; exit 1; }
+	postfix_fetch "$pf_cache" || { echo "relay-bench.sh: cannot fetch Postfix" >&2; exit 1; }
 	if [ -z "$bindir" ]; then
 		make -C "$top" -s all >&2 || exit 1
 		bindir=$top/build
@@ -97,7 +79,7 @@ fi
 ip link set lo up
 T=$(mktemp -d "${TMPDIR:-/tmp}/relay-bench.XXXXXX")
 chmod 755 "$T"
-PF=$pfcache/root
+pf_root=$pf_cache PF=$pf_cache
 export LD_LIBRARY_PATH=$PF/usr/lib/postfix
 pids=()
 pfdir=""
@@ -217,15 +199,11 @@ postfix_setup() {
 	pfdir=$T/postfix
 	mkdir -p "$pfdir/etc" "$pfdir/queue" "$pfdir/data" "$pfdir/log"
 	chown postfix: "$pfdir/data"
-	cat >"$pfdir/etc/main.cf" <<-CF
+	postfix_main_cf >"$pfdir/etc/main.cf"
+	cat >>"$pfdir/etc/main.cf" <<-CF
 	compatibility_level = 3.6
 	queue_directory = $pfdir/queue
 	data_directory = $pfdir/data
-	daemon_directory = $PF/usr/lib/postfix/sbin
-	command_directory = $PF/usr/sbin
-	shlib_directory = $PF/usr/lib/postfix
-	meta_directory = $PF/etc/postfix
-	import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH
 	mail_owner = postfix
 	setgid_group = postdrop
 	syslog_name = postfix-relay-bench

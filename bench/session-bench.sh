@@ -26,7 +26,8 @@
 # Runs as root. Everything happens in a private network namespace with only
 # loopback (Postfix would otherwise stall on DNS), and in a temporary
 # directory under ${TMPDIR:-/tmp}: it must be on a real disk, or fsync costs
-# nothing. A summary is also written to bench/results/.
+# nothing. Postfix (with smtp-source) is unpacked into a cache directory,
+# not installed (bench/fetch-postfix.sh). A summary is also written to bench/results/.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 helper="/usr/bin/python3 $top/bench/session-bench.py"
@@ -52,28 +53,34 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# Outside the namespace: install what is missing and build, then start
-# again inside a namespace with nothing but loopback.
+. "$top/bench/fetch-postfix.sh"
+
+# Outside the namespace: install what is missing, unpack Postfix into the
+# work directory and build, then start again inside a namespace with
+# nothing but loopback.
 if [ -z "${SESSION_BENCH_NETNS:-}" ]; then
-	for prog in smtp-source postfix tcpserver systemd-socket-activate; do
+	for prog in tcpserver systemd-socket-activate; do
 		if ! command -v "$prog" >/dev/null && ! [ -x "/usr/sbin/$prog" ]; then
 			sh "$top/tests/deps.sh" check || exit 1
 			break
 		fi
 	done
+	T=$(mktemp -d "${TMPDIR:-/tmp}/session-bench.XXXXXX") || exit 1
+	chmod 755 "$T"
+	postfix_fetch "$pf_cache" || { rm -rf "$T"; exit 1; }
 	if [ -z "$bindir" ] && [ "$which" != postfix ]; then
-		make -C "$top" -s build/smtp-session >&2 || exit 1
+		make -C "$top" -s build/smtp-session >&2 || { rm -rf "$T"; exit 1; }
 		args+=(-b "$top/build")
 	fi
-	SESSION_BENCH_NETNS=1 exec unshare --net "$0" "${args[@]}"
+	SESSION_BENCH_NETNS=$T exec unshare --net "$0" "${args[@]}"
 fi
+T=$SESSION_BENCH_NETNS
+pf_root=$pf_cache
 ip link set lo up || exit 1
 export PATH="$PATH:/usr/sbin:/sbin"
 [ -n "$bindir" ] || bindir=$top/build
 if [ "$which" != postfix ]; then bindir=$(cd "$bindir" && pwd) || exit 1; fi
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/session-bench.XXXXXX") || exit 1
-chmod 755 "$T"
 SESSION_PORT=2525 POSTFIX_PORT=2526
 activator_pid="" pfdir="" failures=0
 
@@ -83,6 +90,7 @@ cleanup() {
 		wait "$activator_pid" 2>/dev/null
 	fi
 	[ -n "$pfdir" ] && postfix_stop
+	postfix_accounts_undo
 	if [ -n "$keep" ] || [ "$failures" != 0 ]; then
 		echo "work directory kept: $T" >&2
 	else
@@ -150,10 +158,12 @@ session_setup() {
 
 postfix_setup() {
 	pfdir=$T/postfix
+	postfix_accounts || { say "cannot make the postfix account"; exit 1; }
 	mkdir -p "$pfdir/etc" "$pfdir/queue" "$pfdir/data" "$pfdir/log" "$pfdir/mail"
 	chown postfix: "$pfdir/data"
 	chown nobody:nogroup "$pfdir/mail"
-	cat >"$pfdir/etc/main.cf" <<-CF
+	postfix_main_cf >"$pfdir/etc/main.cf"
+	cat >>"$pfdir/etc/main.cf" <<-CF
 	compatibility_level = 3.6
 	queue_directory = $pfdir/queue
 	data_directory = $pfdir/data
@@ -334,7 +344,7 @@ fi
 
 # --- the table ----------------------------------------------------------------
 
-pfversion=$(postconf -d -h mail_version 2>/dev/null)
+pfversion=$(postconf -c "$pf_root/etc/postfix" -d -h mail_version 2>/dev/null)
 built_from=""
 if [ "$bindir" = "$top/build" ] && git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
 	built_from=", built from $(git -C "$top" describe --always --dirty)"

@@ -20,11 +20,19 @@
 # forbids starting any service. It is never changed afterwards: tests
 # work on copies (remove them with rm -rf --one-file-system).
 #
-# "enter" gives the command its own /proc, /dev (bound from the machine),
-# /sys and an empty /run (a tmpfs: no systemd runs there), in a mount
-# namespace and a PID namespace of its own: every process it starts ends
-# with it, and none of its mounts is seen outside. Only the network is the
-# machine's (apt-get reaches the mirror; tests use loopback).
+# "enter" makes the root a mount point, as on a machine (a command in it
+# may make namespaces of its own: tests/debroot.sh inside the root of
+# make check-fresh), and gives the command its own /proc, /dev (bound from
+# the machine), /sys and an empty /run (a tmpfs: no systemd runs there),
+# in a mount namespace and a PID namespace of its own: every process it
+# starts ends with it, and none of its mounts is seen outside. Only the
+# network is the machine's (apt-get reaches the mirror; tests use
+# loopback).
+#
+# One cache, one way to make a root: tests/t-deb-install.sh installs the
+# package in a copy of the minbase root, make check-fresh
+# (tests/fresh-root.sh) runs make check in a copy of the root with git
+# and make.
 #
 # Exit status 77: the roots cannot be made or entered here (not root, no
 # debootstrap and no way to install it, no namespaces, the mirror out of
@@ -55,6 +63,7 @@ enter() {
 	# shellcheck disable=SC2016
 	unshare --mount --pid --fork --kill-child --propagation private sh -c '
 		r=$1; shift
+		mount --bind "$r" "$r" &&
 		mount -t proc proc "$r/proc" &&
 		mount --rbind /dev "$r/dev" &&
 		mount --rbind /sys "$r/sys" &&

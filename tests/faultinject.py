@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""faultinject.py BIN CONF FIDIR SHIM WORK SCENARIO RCPT... - fail each call.
+"""faultinject.py BIN CONF FIDIR SHIM WORK SCENARIO CREATED RCPT... - fail each call.
 
 FIDIR holds mail/ (mailbox_dir) and spool/ (spool_dir) of CONF; SHIM is
 the LD_PRELOAD library built from tests/faultinject.c. One delivery of a
 small message from <sender@remote.example> to the RCPTs is first made
 without a fault, its file-system calls under FIDIR counted (trace in
 WORK); then for N = 1..total the same delivery runs with call N failing
-with EIO, each from the same starting state. Every case must end in one
-of two ways:
+with EIO, each from the same starting state. CREATED names the mailboxes
+(comma-separated, or "-" for none) that did not exist and that this
+delivery must create with a copy in them. Every case must end in one of
+two ways:
 
   4xx  every mbox byte-identical to before, spool env/ msg/ tmp/ empty,
        no NAME.lock (a file whose own unlink was the failed call may stay);
@@ -17,7 +19,14 @@ of two ways:
        failed must never be answered 250.
 
 Then each write and fsync fails once more with ENOSPC: the reply must be
-452 4.3.1. Prints "ok - ..." / "not ok - ..." lines.
+452 4.3.1.
+
+How many calls a delivery makes is the program's business, not the
+test's: the output is a fixed set of assertions (the fault-free
+delivery; every call failing with EIO; every write and fsync failing with
+ENOSPC; for each mailbox of CREATED, the fsync of mailbox_dir),
+each failing call named on its own line under the one that failed.
+Prints "ok - ..." / "not ok - ..." lines.
 """
 import os
 import re
@@ -27,7 +36,8 @@ import sys
 import time
 
 BIN, CONF, FIDIR, SHIM, WORK, SCEN = sys.argv[1:7]
-RCPTS = sys.argv[7:]
+CREATED = [b for b in sys.argv[7].split(",") if b and b != "-"]
+RCPTS = sys.argv[8:]
 MAIL = os.path.join(FIDIR, "mail")
 SPOOL = os.path.join(FIDIR, "spool")
 TRACE = os.path.join(WORK, "fi.trace")
@@ -38,7 +48,7 @@ BODY = (b"From: sender@remote.example\r\nSubject: fault injection\r\n\r\n"
 def result(good, what, detail=""):
     print(("ok - " if good else "not ok - ") + SCEN + ": " + what)
     if not good and detail:
-        print("   " + str(detail).replace("\n", "\n   ")[:3000])
+        print("   " + str(detail).replace("\n", "\n   ")[:6000])
     sys.stdout.flush()
 
 
@@ -240,36 +250,50 @@ def main():
             problems.append("reply %r: neither 4xx nor 250" % final)
             outcome = "a 4xx"
         shown = final if all(" " <= c <= "~" for c in final) else repr(final)
-        result(not problems, "%s: %s (%s)" % (what, outcome, shown), "; ".join(problems))
+        return outcome, ("%s: %s (%s): %s" % (what, outcome, shown, "; ".join(problems))
+                         if problems else None)
 
+    outcomes, bad = [], []
     for n, op, path, _ in calls:
         early, final, rc = deliver(n, "EIO")
         failed = [c for c in read_trace() if c[3]]
         if failed and (failed[0][1], failed[0][0]) == (op, n):
-            judge(n, op, path, "EIO", final, rc, snapshot())
+            outcome, problem = judge(n, op, path, "EIO", final, rc, snapshot())
+            outcomes.append(outcome)
+            if problem:
+                bad.append(problem)
         else:
-            result(False, "call %d (%s %s): the same calls happen again" % (n, op, short(path)),
-                   "failed: %s" % failed)
+            bad.append("call %d (%s %s): the same calls do not happen again; failed: %s" % (
+                n, op, short(path), failed))
         restore(before)
+    result(not bad, "each of the %d calls failing with EIO: 4xx and no trace, or 250 and every "
+           "copy whole (%d and %d times)" % (len(calls), outcomes.count("4xx, nothing delivered"),
+                                            outcomes.count("250, delivered whole")),
+           "\n".join(bad))
 
+    bad, tried = [], 0
     for n, op, path, _ in calls:
         if op not in ("write", "fsync") or path.endswith(".lock"):
             continue
+        tried += 1
         early, final, rc = deliver(n, "ENOSPC")
-        after = snapshot()
         restore(before)
-        result(final.startswith("452 4.3.1"), "call %d (%s %s) fails with ENOSPC: 452 4.3.1" % (
-            n, op, short(path)), "got %r" % final)
+        if not final.startswith("452 4.3.1"):
+            bad.append("call %d (%s %s) fails with ENOSPC: got %r" % (n, op, short(path), final))
+    result(tried and not bad, "each of the %d writes and fsyncs failing with ENOSPC: 452 4.3.1"
+           % tried, "\n".join(bad) or "no write or fsync to fail")
 
-    result(True, "commit point: call %d (%s %s); after it only %s" % (
-        commit, calls[commit - 1][1], short(calls[commit - 1][2]),
+    print("# %s: commit point: call %d (%s %s); after it only %s" % (
+        SCEN, commit, calls[commit - 1][1], short(calls[commit - 1][2]),
         ", ".join(sorted({c[1] for c in later})) or "nothing"))
 
     # A mailbox created by this delivery: its name must be durable too
     # (fsync of mailbox_dir) before 250, as the spool's renames are.
-    # (An mbox left empty, its copy set aside for the spool, holds
-    # nothing a crash could lose.)
-    created = [b for b in boxes if b not in before and ref.get(b)]
+    # (the mailboxes this delivery must create come from the input,
+    # CREATED, never from what happened: an mbox over quota is left
+    # empty, its copy set aside for the spool, and holds nothing a crash
+    # could lose, so it is not named there)
+    created = ["mail/" + b for b in CREATED]
     for b in created:
         opened = [n for n, op, path, _ in calls if op == "open" and path == os.path.join(FIDIR, b)]
         dirsync = [n for n, op, path, _ in calls if op == "fsync" and path == MAIL]

@@ -1,11 +1,18 @@
 # tests/lib.sh - helpers for the test scripts (bash). Source it first.
 #
-# Each assertion prints "ok - what" or "not ok - what"; tests/run counts.
-# Every process a test starts is recorded and killed by PID at exit.
+# A script first declares how many assertions it makes (plan N), then
+# each assertion prints "ok - what" or "not ok - what"; tests/run checks
+# the count against the plan. Every process a test starts is recorded
+# and killed by PID at exit.
 set -u
 BIN=${BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build}
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 PY=/usr/bin/python3
+# Programs of packages that ship a daemon are not installed: tests/deps.sh
+# extracts them under deps/ (xinetd, stunnel4).
+for d in "$TOP"/deps/*/usr/sbin "$TOP"/deps/*/usr/bin; do
+	[ -d "$d" ] && PATH=$d:$PATH
+done
 T=$(mktemp -d /tmp/smtptest.XXXXXX)
 chmod 755 "$T"
 PIDS=()
@@ -22,11 +29,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# plan N - this script makes N assertions (TAP "1..N"); tests/run checks.
+# plan N - the number of assertions this script makes, computed from its
+# inputs before any runs (TAP "1..N"); call it once, first.
 plan() { echo "1..$1"; }
 
 ok()   { echo "ok - $*"; }
 nok()  { echo "not ok - $*"; }
+
+# skip N WHY - N planned assertions that cannot run on this machine (no
+# IPv6 loopback, not root): TAP's "ok - # SKIP", counted apart.
+skip() {
+	local i
+	for ((i = 0; i < $1; i++)); do echo "ok - # SKIP $2"; done
+}
+
+# helper_ran WHAT STATUS - one assertion: the helper WHAT (a Python script
+# printing ok lines of its own) exited 0. A helper that dies also leaves
+# its lines missing, which fails the plan.
+helper_ran() {
+	if [ "$2" -eq 0 ]; then ok "$1 ran to the end"; else nok "$1 ran to the end (exit status $2)"; fi
+}
 
 # check WHAT CMD... - ok when CMD succeeds.
 check() {
@@ -122,10 +144,3 @@ serve_socket() {
 
 # mbox_of USER - the mbox file content (empty if none).
 mbox_of() { cat "$T/mail/$1" 2>/dev/null; }
-
-# skip N WHY - N planned assertions that cannot run here: TAP's
-# "ok - # SKIP WHY".
-skip() {
-	local i
-	for ((i = 0; i < $1; i++)); do echo "ok - # SKIP $2"; done
-}

@@ -2,13 +2,15 @@
 """relay-sink.py - a receiving SMTP server for relay-agent tests (aiosmtpd).
 
 usage: relay-sink.py HOST PORT OUTDIR [--rcpt ADDR=REPLY]... [--data REPLY]
-                     [--stall-data] [--auth USER:PASSWORD]
+                     [--stall-data] [--auth USER:PASSWORD] [--pipelining]
 
 Each accepted message is written to OUTDIR/N.eml (the bytes as received:
 CRLF line ends, dot-stuffing undone) with OUTDIR/N.json (sender,
 recipients, AUTH login). --rcpt answers RCPT TO for ADDR ('*' for every
 address) with REPLY; --data answers the end of data with REPLY;
 --stall-data creates OUTDIR/stalled and never answers the end of data.
+--pipelining offers PIPELINING in the EHLO reply (aiosmtpd reads
+pipelined commands in any case, but does not say so).
 """
 import argparse
 import asyncio
@@ -55,6 +57,12 @@ class Handler:
         return "250 2.0.0 Ok: queued"
 
 
+class PipeliningHandler(Handler):
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("host")
@@ -64,6 +72,7 @@ def main():
     ap.add_argument("--data")
     ap.add_argument("--stall-data", action="store_true")
     ap.add_argument("--auth")
+    ap.add_argument("--pipelining", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     kw = {}
@@ -76,7 +85,8 @@ def main():
                 session.test_login = mechanism + ":" + user
             return AuthResult(success=ok, handled=False)
         kw = dict(authenticator=check, auth_require_tls=False)
-    c = Controller(Handler(a), hostname=a.host, port=a.port, **kw)
+    handler = PipeliningHandler(a) if a.pipelining else Handler(a)
+    c = Controller(handler, hostname=a.host, port=a.port, **kw)
     c.start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.pause()

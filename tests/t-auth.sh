@@ -3,6 +3,7 @@
 # yescrypt, bcrypt): success grants relaying, every refusal per RFC 4954,
 # three failures end the session, secrets never reach the log.
 . "$(dirname "$0")/lib.sh"
+plan 26
 {
 	echo "# user:hash"
 	echo "carol:$(openssl passwd -6 'c-secret')"

@@ -1,125 +1,13 @@
 #!/bin/bash
-# t-badinput.sh - hostile input: line limits, NUL and bare CR in commands,
-# every SMTP smuggling variant, NUL in DATA, long lines, 101 recipients,
-# the idle timeout, slow clients and memory that stays flat.
+# t-badinput.sh - hostile input that needs timing, a process's memory or
+# a real socket: the idle timeout (between commands, byte by byte, inside
+# DATA), memory that stays flat for a 20 MiB line, and a TLS front end
+# that names no client. The line limits, NUL and bare CR, every SMTP
+# smuggling variant, long lines and 101 recipients are golden dialogues
+# (tests/dialogues, t-dialogues.sh).
 . "$(dirname "$0")/lib.sh"
-write_conf
-
-# raw BYTES - send printf-style BYTES as they are; replies without CR.
-raw() { printf "$1" | "$BIN/smtp-session" -c "$T/conf" | tr -d '\r' | mask; }
-hello='EHLO c.example\r\n'
-ehlo_reply='220 mx.test.example ESMTP ready
-250-mx.test.example
-250-PIPELINING
-250-SIZE 26214400
-250-8BITMIME
-250 ENHANCEDSTATUSCODES'
-
-# --- command line limits: 512 octets with CRLF, 1000 for MAIL/RCPT
-n510="NOOP $(head -c 505 /dev/zero | tr '\0' y)"   # 510 octets + CRLF = 512
-n511="NOOP $(head -c 506 /dev/zero | tr '\0' y)"
-got=$(raw "${n510}\r\n${n511}\r\nQUIT\r\n")
-expect_eq "512-octet command accepted, 513 refused" "$got" "220 mx.test.example ESMTP ready
-250 2.0.0 Ok
-500 5.5.2 Error: line too long
-221 2.0.0 Bye"
-
-# MAIL FROM:<a@remote.example> + blanks + SIZE=1: 998 octets + CRLF = 1000
-sp=$(printf '%*s' 964 '')
-got=$(raw "${hello}MAIL FROM:<a@remote.example>${sp}SIZE=1\r\nRSET\r\nMAIL FROM:<a@remote.example>${sp} SIZE=1\r\nQUIT\r\n")
-expect_eq "MAIL line of 1000 octets accepted, 1001 refused" "$got" "$ehlo_reply
-250 2.1.0 Ok
-250 2.0.0 Ok
-500 5.5.2 Error: line too long
-221 2.0.0 Bye"
-
-long=$(head -c 20000 /dev/zero | tr '\0' a)
-got=$(raw "${long}\r\nNOOP\r\nQUIT\r\n")
-expect_eq "a 20000-octet line is refused whole and the session goes on" "$got" "220 mx.test.example ESMTP ready
-500 5.5.2 Error: line too long
-250 2.0.0 Ok
-221 2.0.0 Bye"
-
-addr300=$(head -c 300 /dev/zero | tr '\0' b)
-got=$(raw "${hello}MAIL FROM:<${addr300}@remote.example>\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<${addr300:0:65}@test.example>\r\nQUIT\r\n")
-expect_eq "overlong addresses and local parts refused" "$got" "$ehlo_reply
-501 5.5.4 Sender address too long
-250 2.1.0 Ok
-501 5.5.4 Recipient address too long
-221 2.0.0 Bye"
-
-# --- NUL and bare CR in commands; a bare LF ends a command
-got=$(raw "NO\0OP\r\nNOOP\rNOOP\r\nNOOP\nQUIT\r\n")
-expect_eq "NUL and bare CR in a command get 500 5.5.2; LF alone ends a line" "$got" "220 mx.test.example ESMTP ready
-500 5.5.2 Error: bare CR or NUL in command
-500 5.5.2 Error: bare CR or NUL in command
-250 2.0.0 Ok
-221 2.0.0 Bye"
-
-# --- SMTP smuggling: only <CRLF>.<CRLF> ends DATA
-envelope="${hello}MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\nSubject: smuggle\r\n\r\nbefore"
-smuggled="MAIL FROM:<evil@remote.example>\r\nRCPT TO:<bob@test.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n"
-i=0
-for seq in '\n.\n' '\r.\r' '\r.\n' '\n.\r' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\r\n.\r'; do
-	i=$((i + 1))
-	rm -rf "$T/mail"/* "$T/spool"
-	got=$(raw "${envelope}${seq}${smuggled}\r\n.\r\nQUIT\r\n")
-	expect_eq "smuggling variant $i ($seq): one message only" "$got" "$ehlo_reply
-250 2.1.0 Ok
-250 2.1.5 Ok
-354 End data with <CR><LF>.<CR><LF>
-250 2.0.0 Ok: queued as ID
-221 2.0.0 Bye"
-	check "smuggling variant $i: nothing for bob" test ! -e "$T/mail/bob"
-	check "smuggling variant $i: the smuggled text is message text" \
-		grep -qa 'MAIL FROM:<evil@remote.example>' "$T/mail/alice"
-done
-rm -rf "$T/mail"/* "$T/spool"
-got=$(raw "${envelope}\r\n\0.\r\n${smuggled}\r\n.\r\nQUIT\r\n")
-expect_eq "smuggling with NUL (\\\\r\\\\n\\\\0.\\\\r\\\\n): refused whole after the end" "$got" "$ehlo_reply
-250 2.1.0 Ok
-250 2.1.5 Ok
-354 End data with <CR><LF>.<CR><LF>
-554 5.6.0 Message contains NUL characters
-221 2.0.0 Bye"
-check "NUL message: no mailbox written" test ! -e "$T/mail/alice" -a ! -e "$T/mail/bob"
-expect_eq "NUL message: no staging file left" "$(ls "$T/spool/tmp")" ""
-
-# bare LF line ends are taken as CRLF; bare CRs are kept
-rm -rf "$T/mail"/*
-raw "${hello}MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\nSubject: lf\n\nline one\nline\rtwo\r\n.\r\nQUIT\r\n" >/dev/null
-expect_eq "bare LF taken as a line end, bare CR kept" "$(tail -n 3 "$T/mail/alice" | od -c | head -n 2 | sed 's/  */ /g')" \
-	"$(printf 'line one\nline\rtwo\n\n' | od -c | head -n 2 | sed 's/  */ /g')"
-
-# --- lines longer than 998 octets are stored unchanged
-rm -rf "$T/mail"/*
-big=$(head -c 100000 /dev/zero | tr '\0' L)
-raw "${hello}MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\nSubject: long\r\n\r\n${big}\r\n.\r\nQUIT\r\n" >/dev/null
-check "a 100000-octet line is stored unchanged" grep -qx "$big" "$T/mail/alice"
-
-# --- 101 recipients: the 101st gets 452 4.5.3
-{
-	printf 'EHLO c.example\r\nMAIL FROM:<a@remote.example>\r\n'
-	for i in $(seq 1 101); do printf 'RCPT TO:<alice+%d@test.example>\r\n' "$i"; done
-	printf 'QUIT\r\n'
-} | "$BIN/smtp-session" -c "$T/conf" | tr -d '\r' >"$T/out"
-expect_eq "100 recipients accepted" "$(grep -c '^250 2.1.5' "$T/out")" "100"
-expect_eq "the 101st gets 452 4.5.3" "$(grep '^452' "$T/out")" "452 4.5.3 Error: too many recipients"
-
-# --- a message over the limit without SIZE=: read to the end, then 552
-write_conf "max_message_size 2000"
-rm -rf "$T/mail"/*
-body=$(head -c 3000 /dev/zero | tr '\0' x)
-got=$(raw "${hello}MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\n${body}\r\n.\r\nNOOP\r\nQUIT\r\n" | tail -n 4)
-expect_eq "oversize without SIZE: 552 5.3.4 after the data, session goes on" "$got" "354 End data with <CR><LF>.<CR><LF>
-552 5.3.4 Message size exceeds fixed limit
-250 2.0.0 Ok
-221 2.0.0 Bye"
-check "oversize: nothing delivered" test ! -e "$T/mail/alice"
-# exactly at the limit: 1998 octets of text + CRLF = 2000
-got=$(raw "${hello}MAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\n${body:0:1998}\r\n.\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\n${body:0:1999}\r\n.\r\nQUIT\r\n" | grep -E '^(250 2.0.0|552)')
-expect_eq "size exactly at the limit accepted, one octet over refused" "$got" "250 2.0.0 Ok: queued as ID
-552 5.3.4 Message size exceeds fixed limit"
+# The peak RSS is judged only without ASan (its shadow memory would count).
+case "$BIN" in *asan*) plan 8;; *) plan 9;; esac
 
 # --- idle timeout: no complete line for `timeout`
 write_conf "timeout 1s"
@@ -199,17 +87,9 @@ rss=$($PY - "$BIN/smtp-session" "$T/conf" <<-'PY'
 )
 expect_eq "20 MiB single line delivered whole" "$(awk 'length($0) == 20971520' "$T/mail/bob" | wc -l)" "1"
 case "$BIN" in
-*asan*) ok "peak RSS $rss KiB (not judged under ASan)";;
+*asan*) echo "# peak RSS $rss KiB under ASan";;
 *) check "peak RSS stays small for a 20 MiB line ($rss KiB < 8192)" test "$rss" -lt 8192;;
 esac
-
-# --- QUIT and RSET take no argument
-write_conf
-got=$(raw "QUIT now\r\nRSET x\r\nQUIT\r\n")
-expect_eq "QUIT and RSET with an argument: 501 5.5.4" "$got" "220 mx.test.example ESMTP ready
-501 5.5.4 Syntax: QUIT
-501 5.5.4 Syntax: RSET
-221 2.0.0 Bye"
 
 # --- behind a TLS front end that names no client, loopback grants nothing
 write_conf "tls_wrapped yes"

@@ -2,6 +2,7 @@
 # t-config.sh - configuration errors: each names the file and line, the
 # client gets 421 4.3.0 instead of a greeting, and the exit status is 78.
 . "$(dirname "$0")/lib.sh"
+plan 53
 write_conf
 
 # bad_conf WHAT WANT-ERROR [CONF LINES...] - the config file is the

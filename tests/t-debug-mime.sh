@@ -6,6 +6,9 @@
 # must neither crash nor hang. Under an ASan build directory the driver
 # is built with ASan and UBSan too.
 . "$(dirname "$0")/lib.sh"
+# One assertion per message of the corpus, and fifteen more.
+emls=("$TOP"/tests/debug/*.eml)
+plan $((15 + ${#emls[@]}))
 
 san=""
 case "$BIN" in
@@ -23,7 +26,7 @@ else
 fi
 
 # Golden reports: every NAME.eml against NAME.out, exactly.
-for eml in "$TOP"/tests/debug/*.eml; do
+for eml in "${emls[@]}"; do
 	name=$(basename "$eml" .eml)
 	got=$(timeout 10 "$DUMP" "$eml"); rc=$?
 	if [ $rc -ne 0 ]; then nok "$name: mime-dump exit status $rc"; continue; fi

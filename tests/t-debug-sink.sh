@@ -4,6 +4,9 @@
 # are sent through systemd-socket-activate; the debug lines of the log,
 # timestamp and queue id stripped, must equal the expected reports.
 . "$(dirname "$0")/lib.sh"
+# Two assertions per message of the ok-* corpus, and twelve more.
+files=("$TOP"/tests/debug/ok-*.eml)
+plan $((12 + 2 * ${#files[@]}))
 
 PORT=$(free_port)
 mkdir -p "$T/spool" "$T/mail"
@@ -43,7 +46,6 @@ report_of() {
 
 # Python's messages: each in its own session, the corpus's Received
 # header (3 lines) left out; smtplib dot-stuffs and sends CRLF.
-files=("$TOP"/tests/debug/ok-*.eml)
 $PY - "$PORT" "${files[@]}" <<'PY' >"$T/send.log" 2>&1
 import smtplib, sys
 port = int(sys.argv[1])

@@ -13,7 +13,10 @@ mkdir -p "$SRC"
 cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd "$TOP"/xinetd.d \
 	"$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
-find "$T/bin" -type f -exec touch {} +
+# (one time stamp for all: touched one after the other, an object could
+# come out newer than its program, and make would relink it with the
+# plain build's flags: the sanitizer build's objects would not link)
+find "$T/bin" -type f -exec touch -d "$(date '+%Y-%m-%d %H:%M:%S.%N')" {} +
 P=$T/p E=$T/etc
 VARS=(O="$T/bin" PREFIX="$P" SYSCONFDIR="$E" XINETD_PIDFILE="$T/xinetd.pid")
 
@@ -47,7 +50,9 @@ refused() {
 }
 
 make -C "$SRC" -s install "${VARS[@]}" >"$T/i.log" 2>&1
-check "make install PREFIX=$P SYSCONFDIR=$E succeeds" test $? -eq 0
+rc=$?
+check "make install PREFIX=$P SYSCONFDIR=$E succeeds" test $rc -eq 0
+[ $rc -eq 0 ] || tail -n 20 "$T/i.log" | sed 's/^/   /'
 # The administrator's configuration, and the entry enabled on a free port.
 write_conf
 cp "$T/conf" "$E/smtp-session.conf"

@@ -6,6 +6,7 @@
 # locked by another holder (fcntl lock, fresh dotlock, stale dotlock):
 # the delivery waits, then succeeds after the holder's own message.
 . "$(dirname "$0")/lib.sh"
+plan 76
 
 MNT=$T/small
 MNT2=$T/inodes
@@ -188,7 +189,11 @@ mkdir -p "$T/mail" "$T/spool"
 got=$(dialogue "$small_dialogue" | last_data_reply | mask)
 expect_eq "locks: a first message for alice" "$got" "250 2.0.0 Ok: queued as ID"
 
-faults() { timeout -k 5 60 $PY "$TOP/tests/faults.py" "$1" "$BIN" "$T/conf" "$T/mail" "$T/spool"; }
+# faults MODE - tests/faults.py MODE: its own assertions and one for its exit.
+faults() {
+	timeout -k 5 60 $PY "$TOP/tests/faults.py" "$1" "$BIN" "$T/conf" "$T/mail" "$T/spool"
+	helper_ran "faults.py $1" $?
+}
 
 snapshot "$T/mail/alice"
 faults kill-data

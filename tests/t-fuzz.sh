@@ -4,6 +4,7 @@
 # `make check` runs). A crash, a sanitizer report or a failed internal
 # check makes the harness exit non-zero.
 . "$(dirname "$0")/lib.sh"
+plan 5
 for f in session config addr mime dataread; do
 	h="$TOP/build-fuzz/fuzz-$f"
 	if [ ! -x "$h" ]; then

@@ -5,9 +5,11 @@
 # them; and the separator line for the null sender and for a sender
 # with white space.
 . "$(dirname "$0")/lib.sh"
+plan 35
 
 write_conf
-$PY "$TOP/tests/mboxrd_check.py" "$BIN" "$T/conf" "$T/mail/carol"
+timeout -k 5 300 $PY "$TOP/tests/mboxrd_check.py" "$BIN" "$T/conf" "$T/mail/carol"
+helper_ran mboxrd_check.py $?
 
 # The separator line: <> is MAILER-DAEMON; white space in the sender
 # becomes '_' so that readers still see two fields before the date.

@@ -3,6 +3,7 @@
 # to alice, half of them also to bob: 500 intact messages in alice's
 # mbox, 250 in bob's, never interleaved, no lock left behind.
 . "$(dirname "$0")/lib.sh"
+plan 18
 
 write_conf
 PORT=$(free_port)

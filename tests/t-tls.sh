@@ -11,6 +11,7 @@
 # Every stunnel runs in the foreground with its log in $T and is killed by
 # its PID. A test CA and certificates for localhost are made here.
 . "$(dirname "$0")/lib.sh"
+plan 56
 
 command -v stunnel4 >/dev/null || { nok "stunnel4 is installed"; exit 0; }
 TLS=$T/tls
