@@ -172,6 +172,15 @@ out:
 	return rc;
 }
 
+/* lookup_failed - whether ERR, left by a lookup that found nothing, is an
+ * error rather than "no such entry" (getpwnam(3): 0, ENOENT, ESRCH, EBADF
+ * and EPERM all mean the name is not there). */
+static int
+lookup_failed(int err)
+{
+	return err != 0 && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM;
+}
+
 /* inject_add_mailbox - a copy for mailbox NAME as such. */
 int
 inject_add_mailbox(struct inject *in, const char *orig, const char *name,
@@ -180,7 +189,16 @@ inject_add_mailbox(struct inject *in, const char *orig, const char *name,
 	char box[USER_NAME_MAX + 1];
 
 	(void)orig;
+	errno = 0;
 	if (!users_mailbox(in->cf, name, box, sizeof box)) {
+		/* The users table cannot fail, but the password database can
+		 * (NSS down, a file it cannot read): getpwnam's NULL with errno
+		 * set is no answer, and the copy waits rather than bounce. */
+		if (lookup_failed(errno)) {
+			snprintf(why, whysz, "451 4.3.0 <%s>: cannot look up local mailbox %s: %s",
+			    delivered_to, name, strerror(errno));
+			return RES_TEMP;
+		}
 		snprintf(why, whysz, "550 5.1.1 <%s>: no such local mailbox", delivered_to);
 		return RES_PERM;
 	}

@@ -58,8 +58,9 @@ int inject_add(struct inject *in, const char *orig, const char *addr,
 /*
  * inject_add_mailbox - a copy for local mailbox NAME as such (a queued
  * copy that waited for a busy mailbox): never expanded again.
- * DELIVERED_TO is its Delivered-To address. RES_OK, or RES_PERM when
- * NAME is no mailbox (any more).
+ * DELIVERED_TO is its Delivered-To address. RES_OK, RES_PERM when NAME
+ * is no mailbox (any more), or RES_TEMP when the lookup itself failed
+ * (the password database, under users system).
  */
 int inject_add_mailbox(struct inject *in, const char *orig, const char *name,
                        const char *delivered_to, char *why, size_t whysz);

@@ -307,8 +307,9 @@ static int msg_plan(struct pass *p, int mi)
 		failed += m->env.rcpts[i].state == RS_FAILED;
 		due += m->env.rcpts[i].state == RS_PENDING && msg_due(p, m, &m->env.rcpts[i], now);
 	}
-	if (due == 0)
-		return failed > 0;      /* a bounce a crash kept from going */
+	if (due == 0)           /* a bounce a crash kept from going, or an
+	                           envelope with nothing left to do: finished */
+		return failed > 0 || pending == 0;
 	/* The envelope update after a delivery must not fail for want of
 	 * space (the sent recipients would be sent again on every pass): its
 	 * room is taken now, or the message waits. With one pending

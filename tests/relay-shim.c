@@ -8,9 +8,14 @@
  * octets first, so what the kernel buffers cannot hide a server that
  * reads slowly. CLOCK_SHIFT: time() runs that many seconds ahead, so
  * files made now look that old (st_ctime cannot be set back by hand).
+ * PWFAIL: getpwnam() of that name fails with EIO, as when the password
+ * database cannot be reached (NSS down).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <pwd.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -47,4 +52,19 @@ time(time_t *t)
 	if (t)
 		*t = now;
 	return now;
+}
+
+struct passwd *
+getpwnam(const char *name)
+{
+	static struct passwd *(*real_getpwnam)(const char *);
+	const char *v = getenv("PWFAIL");
+
+	if (!real_getpwnam)
+		real_getpwnam = (struct passwd *(*)(const char *))dlsym(RTLD_NEXT, "getpwnam");
+	if (v && strcmp(v, name) == 0) {
+		errno = EIO;
+		return NULL;
+	}
+	return real_getpwnam(name);
 }
