@@ -646,8 +646,16 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 				t->replies[i] = r;
 			return RES_OK;
 		}
+		/* SIZE= and the data-rate deadline go by what is sent. */
+		if ((wire = smtp_body_size7(t->msgfd, t->size, &m7)) < 0) {
+			set_reply(&r, 451, "451 4.3.0 cannot read the message: %s", strerror(errno));
+			for (i = 0; i < t->nrcpts; i++)
+				t->replies[i] = r;
+			return RES_OK;
+		}
 		conv = &m7;
-		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable", m7.leaves);
+		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable, %lld octets", m7.leaves,
+		    (long long)wire);
 	}
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
@@ -775,7 +783,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return rc;
 	}
-	say(c, ">", "(message text, %lld octets)", (long long)t->size);
+	say(c, ">", "(message text, %lld octets)", (long long)wire);
 	/*
 	 * The whole text, final dot included, must be written within
 	 * smtp_timeout plus one second per RELAY_DATA_RATE_MIN (1024) octets
