@@ -8,8 +8,13 @@
  *     message/delivery-status    Reporting-MTA, Arrival-Date, then per
  *                                recipient Final-Recipient, Action: failed,
  *                                Status, Remote-MTA, Diagnostic-Code
- *     text/rfc822-headers        the original message's header
+ *     text/rfc822-headers        the original message's header (declared
+ *                                8bit when it holds such octets)
  *
+ * A reply a server sent is reported with Remote-MTA and "Diagnostic-Code:
+ * smtp"; an error relay-agent found itself (DNS, a refused connection, a
+ * message that cannot be made 7-bit, the expired lifetime) without
+ * Remote-MTA and as "Diagnostic-Code: X-relay-agent" (RFC 3464 2.3.6).
  * Field names and layout follow Postfix's bounce daemon. The original
  * header is copied with every control octet but TAB made a space and is
  * cut at BOUNCE_HEADERS_MAX octets, so a hostile message cannot make the
@@ -103,6 +108,33 @@ static int copy_headers(struct bufout *o, int msgfd)
 	return 0;
 }
 
+/* headers_8bit - whether the original header (what copy_headers copies)
+ * holds an octet over 127: its part is then declared 8bit (RFC 2045). */
+static int headers_8bit(int msgfd)
+{
+	char buf[IO_BUF_SIZE];
+	off_t off = 0;
+	int bol = 1;
+
+	while (off < BOUNCE_HEADERS_MAX) {
+		ssize_t n = pread(msgfd, buf, sizeof buf, off), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		for (i = 0; i < n && off + i < BOUNCE_HEADERS_MAX; i++) {
+			if (buf[i] == '\n' && bol)
+				return 0;
+			if ((unsigned char)buf[i] > 127)
+				return 1;
+			bol = buf[i] == '\n';
+		}
+		off += n;
+	}
+	return 0;
+}
+
 /* bounce_write - the whole DSN, LF line ends, to FD. */
 int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now)
@@ -110,7 +142,7 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	struct bufout *o = malloc(sizeof *o);
 	char date[64], arrival[64], boundary[128], a[ADDR_MAX + 1], b[ADDR_MAX + 1];
 	char d[SMTP_REPLY_MAX + 1], h[DOMAIN_MAX + 1], sender[ADDR_MAX + 1];
-	int i, err;
+	int i, err, eight = headers_8bit(msgfd);
 
 	if (!o)
 		return -1;
@@ -132,6 +164,8 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	bufout_printf(o, "MIME-Version: 1.0\n");
 	bufout_printf(o, "Content-Type: multipart/report; report-type=delivery-status;\n"
 	              "\tboundary=\"%s\"\n", boundary);
+	if (eight)
+		bufout_printf(o, "Content-Transfer-Encoding: 8bit\n");
 	bufout_printf(o, "\nThis is a MIME-encapsulated message.\n\n");
 
 	/* Part 1: for a human. */
@@ -184,7 +218,8 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	/* Part 3: what the sender sent, header only. */
 	bufout_printf(o, "--%s\n", boundary);
 	bufout_printf(o, "Content-Description: Undelivered Message Headers\n"
-	              "Content-Type: text/rfc822-headers\n\n");
+	              "Content-Type: text/rfc822-headers\n%s\n",
+	              eight ? "Content-Transfer-Encoding: 8bit\n" : "");
 	if (copy_headers(o, msgfd) < 0 && !o->err)
 		o->err = errno ? errno : EIO;
 	bufout_printf(o, "\n--%s--\n", boundary);

@@ -14,7 +14,8 @@
 struct bounce_item {
 	const struct spool_rcpt *rcpt;
 	const char *status;             /* "5.1.1" */
-	const char *remote_mta;         /* host that answered, or NULL */
+	const char *remote_mta;         /* the host whose own reply DIAGNOSTIC
+	                                   is; NULL: an error of relay-agent's */
 	const char *diagnostic;         /* the reply, "550 5.1.1 ..." */
 	time_t when;                    /* last attempt */
 };

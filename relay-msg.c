@@ -58,11 +58,12 @@ static long retry_delay(const struct config *cf, int attempts)
 
 /*
  * msg_outcome - recipient I of unit U: KIND ('S', 'D', 'B') with REPLY
- * from RELAY. The envelope in memory changes now and is written within
+ * from RELAY (REMOTE: the server's own reply, not one relay-agent wrote).
+ * The envelope in memory changes now and is written within
  * RELAY_FLUSH_MS; the log line is written now.
  */
 void msg_outcome(struct pass *p, struct unit *u, int i, char kind,
-                         const char *relay, const char *reply)
+                 const char *relay, const char *reply, int remote)
 {
 	struct qmsg *m = &p->msgs[u->msg];
 	struct spool_rcpt *r = &m->env.rcpts[u->rcpt[i]];
@@ -79,9 +80,11 @@ void msg_outcome(struct pass *p, struct unit *u, int i, char kind,
 		/* That was the final attempt. */
 		snprintf(why, sizeof why, "554 5.4.7 delivery time expired (%.470s)", reply);
 		kind = 'B';
+		remote = 0;
 	}
 	snprintf(r->last_reply, sizeof r->last_reply, "%s", why);
-	snprintf(m->relay[u->rcpt[i]], sizeof m->relay[0], "%s", relay);
+	/* The bounce names a remote MTA only for what a server said. */
+	snprintf(m->relay[u->rcpt[i]], sizeof m->relay[0], "%s", remote ? relay : "");
 	log_msg(LOG_INFO, "%s: to=<%s>, relay=%s, delay=%ld, status=%s (%s)", m->id, r->addr,
 	        relay, (long)(now - m->env.arrival),
 	        kind == 'S' ? "sent" : kind == 'B' ? "bounced" : "deferred", why);

@@ -115,7 +115,7 @@ void sched_unit_queue(struct pass *p, struct unit *u);
 
 /* relay-msg.c */
 void msg_outcome(struct pass *p, struct unit *u, int i, char kind, const char *relay,
-                 const char *reply);
+                 const char *reply, int remote);
 void msg_unit_done(struct pass *p, struct unit *u);
 void msg_finish(struct pass *p, int mi);
 void msg_flush(struct pass *p);

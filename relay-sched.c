@@ -162,7 +162,7 @@ static void route_resolved(struct dns_route *dr)
 			rt->qhead = u->next;
 			rt->nqueued--;
 			for (i = 0; i < u->nrcpts; i++)
-				msg_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why);
+				msg_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why, 0);
 			msg_unit_done(p, u);
 		}
 		rt->qtail = NULL;
@@ -462,7 +462,7 @@ static void route_all_down(struct pass *p, struct route *rt)
 		rt->qhead = u->next;
 		rt->nqueued--;
 		for (i = 0; i < u->nrcpts; i++)
-			msg_outcome(p, u, i, 'D', "none", why);
+			msg_outcome(p, u, i, 'D', "none", why, 0);
 		msg_unit_done(p, u);
 	}
 	rt->qtail = NULL;
@@ -572,7 +572,7 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 	case WR_RCPT:
 		for (i = 0; i < u->nrcpts; i++)
 			if (u->rcpt[i] == r->rcpt && strchr("SDB", r->kind) && r->kind)
-				msg_outcome(p, u, i, r->kind, r->relay, r->reply);
+				msg_outcome(p, u, i, r->kind, r->relay, r->reply, !r->ours);
 		break;
 	case WR_DOWN:
 		if ((a = addr_index(p, &r->addr)) < 0)
@@ -625,7 +625,7 @@ static void worker_gone(struct pass *p, struct worker *w)
 		 * recipients it did not report wait for the next attempt. */
 		for (i = 0; !p->stopping && !stop_signal && i < u->nrcpts; i++)
 			msg_outcome(p, u, i, 'D', "none",
-			             "451 4.3.0 delivery process ended unexpectedly");
+			            "451 4.3.0 delivery process ended unexpectedly", 0);
 		msg_unit_done(p, u);
 	}
 	w->unit = -1;

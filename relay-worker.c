@@ -71,6 +71,7 @@ static void report(int fd, const struct task *t, int i, const struct trcpt *r)
 	w.unit = t->unit;
 	w.rcpt = t->rcpt[i];
 	w.kind = r->rep.code / 100 == 2 ? 'S' : r->rep.code / 100 == 5 ? 'B' : 'D';
+	w.ours = r->rep.ours;
 	snprintf(w.relay, sizeof w.relay, "%s", r->relay);
 	snprintf(w.reply, sizeof w.reply, "%s", r->rep.text);
 	send_result(fd, &w);
@@ -196,6 +197,7 @@ static void loop_bounce(int fd, const struct task *t, struct trcpt *r)
 			continue;
 		snprintf(dom, sizeof dom, "%s", addr_domain(t->addr[i]));
 		r[i].rep.code = 554;
+		r[i].rep.ours = 1;
 		snprintf(r[i].rep.text, sizeof r[i].rep.text,
 		         "554 5.4.6 mail for %s loops back to myself", dom);
 		smtp_format_relay(&conn, r[i].relay, sizeof r[i].relay);
@@ -234,6 +236,7 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 	for (i = 0; i < t->nrcpts; i++) {
 		r[i].open = 1;
 		r[i].rep.code = 451;
+		r[i].rep.ours = 1;
 		snprintf(r[i].rep.text, sizeof r[i].rep.text,
 		         "451 4.4.1 no mail host for %s answered", t->domain);
 		snprintf(r[i].relay, sizeof r[i].relay, "none");
@@ -321,6 +324,7 @@ static void run_local(int fd, const struct config *cf, const struct task *t)
 	int i, rc;
 
 	memset(&q, 0, sizeof q);
+	q.rep.ours = 1;
 	snprintf(q.relay, sizeof q.relay, "local");
 	text.fd = spool_msg_open(cf->spool_dir, t->id);
 	rc = text.fd < 0 ? -1 : spool_env_load(cf->spool_dir, t->id, &env);

@@ -56,6 +56,8 @@ struct wresult {
 	int unit;
 	int rcpt;                       /* WR_RCPT: index in the envelope */
 	char kind;                      /* 'S'ent, 'D'eferred, 'B'ounced */
+	int ours;                       /* WR_RCPT: the reply is relay-agent's
+	                                   own, not the server's */
 	char relay[RELAY_TEXT_MAX];
 	char reply[SMTP_REPLY_MAX + 1];
 	struct sockaddr_storage addr;   /* family 0: none */

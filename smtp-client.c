@@ -71,6 +71,7 @@ static void set_reply(struct smtp_reply *r, int code, const char *fmt, ...)
 	va_list ap;
 
 	r->code = code;
+	r->ours = 1;
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof r->text, fmt, ap);
 	va_end(ap);
@@ -300,6 +301,7 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 			tl = sizeof r->text - 1;
 	}
 	r->code = code;
+	r->ours = 0;
 	sanitize_text(r->text);
 	return 0;
 }
@@ -522,6 +524,7 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 		say(c, "!", "%s", err->text);
 		return RES_TEMP;
 	}
+	c->connected = 1;
 	lr_init(&c->lr, c->fd, opt->timeout);
 	say(c, "!", "connected to port %d", c->port);
 
