@@ -86,6 +86,10 @@
 #define RELAY_CONCURRENCY_START 5   /* deliveries at once to a new destination
                                        (Postfix's initial_destination_
                                        concurrency); grows by one per success */
+#define RELAY_ADDR_FAILS_MAX 3      /* failed connections in a row to an
+                                       address that worked in this pass, with
+                                       no other open to it, before it is down
+                                       for the pass */
 #define RELAY_FLUSH_MS      500     /* ms at most between a reply and its
                                        outcome written to the envelope */
 #define RELAY_STOP_GRACE_MS 3000    /* ms workers get to report after SIGTERM */
@@ -101,11 +105,12 @@
 #define DNS_RCVBUF          (1024 * 1024) /* octets of the resolver's UDP
                                        receive buffer asked for */
 #define DNS_SELF_ADDRS_MAX  64      /* addresses of this host remembered */
-#define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection */
+#define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection
+                                       before QUIT and a new one (Postfix's
+                                       smtp_connection_reuse_count_limit) */
 #define RELAY_QUIT_TIMEOUT  5       /* seconds to wait for the reply to QUIT */
 #define RELAY_DATA_RATE_MIN 1024    /* octets/s a server must take the message
                                        text at, on average (smtp-client.c) */
-#define RELAY_RESULT_MAX    2048    /* octets of one worker-to-parent line */
 #define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
 #define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */
 

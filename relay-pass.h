@@ -65,6 +65,10 @@ struct addrent {
 	int down;
 	int ok;                         /* a delivery over it worked */
 	int nconn;                      /* workers connected (or about to be) */
+	int cap;                        /* connections it took at most when one
+	                                   more was refused; 0: none learnt */
+	int fails;                      /* failed connections since the last
+	                                   delivery over it worked */
 };
 
 /* A worker process. */

@@ -23,9 +23,19 @@
  *                     any domain and any message
  *   backup MX         once a later host delivered what the first ones
  *                     refused, the destination starts there
- *   down              an address whose connect, greeting or EHLO failed
- *                     before it ever worked is not tried again in this
- *                     pass
+ *   busy or down      a connection to an address that fails (connect,
+ *                     greeting, EHLO, AUTH) hands its delivery back.
+ *                     While other connections to that address are open,
+ *                     the server is at its limit, not dead: the window
+ *                     halves, the address takes no more connections than
+ *                     are open now, and the delivery waits for one of
+ *                     them. With none open, an address that never worked
+ *                     in this pass (or failed RELAY_ADDR_FAILS_MAX times
+ *                     in a row since) is down for the pass and the
+ *                     delivery goes on to the next address; one that
+ *                     worked is tried again after the back-off. A
+ *                     delivery that works over an address clears all of
+ *                     that.
  *
  * SIGTERM or SIGINT: nothing new starts, workers get RELAY_STOP_GRACE_MS
  * to report, what is known is written, and the pass ends.
@@ -133,6 +143,22 @@ static void ready_add(struct pass *p, struct route *rt)
 	rt->listed = 1;
 }
 
+/* route_settle - every unit queued for RT gets KIND with WHY (no server
+ * said it). */
+static void route_settle(struct pass *p, struct route *rt, char kind, const char *why)
+{
+	while (rt->qhead) {
+		struct unit *u = rt->qhead;
+		int i;
+		rt->qhead = u->next;
+		rt->nqueued--;
+		for (i = 0; i < u->nrcpts; i++)
+			msg_outcome(p, u, i, kind, "none", why, 0);
+		msg_unit_done(p, u);
+	}
+	rt->qtail = NULL;
+}
+
 /* route_resolved - dns.c decided RT: register its addresses, or settle
  * its queued units with the failure. */
 static void route_resolved(struct dns_route *dr)
@@ -156,16 +182,7 @@ static void route_resolved(struct dns_route *dr)
 	rt->ready = 1;
 	if (dr->result != RES_OK) {
 		relay_narrate("%s: %s", dr->domain, dr->why);
-		while (rt->qhead) {
-			struct unit *u = rt->qhead;
-			int i;
-			rt->qhead = u->next;
-			rt->nqueued--;
-			for (i = 0; i < u->nrcpts; i++)
-				msg_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why, 0);
-			msg_unit_done(p, u);
-		}
-		rt->qtail = NULL;
+		route_settle(p, rt, dr->result == RES_PERM ? 'B' : 'D', dr->why);
 		return;
 	}
 	ready_add(p, rt);
@@ -347,6 +364,14 @@ static void worker_conn(struct pass *p, struct worker *w, int a)
 		p->addrs[a].nconn++;
 }
 
+/* addr_limit - the connections address A may have at once. */
+static int addr_limit(const struct pass *p, int a)
+{
+	int cap = p->addrs[a].cap;
+
+	return cap > 0 && cap < p->cf->address_connections ? cap : p->cf->address_connections;
+}
+
 /* live_addr - route RT's address (host H, address A) is not down. */
 static int live_addr(const struct pass *p, const struct route *rt, int h, int a)
 {
@@ -388,7 +413,7 @@ static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
 	}
 	if (target < 0)
 		return -3;              /* every address down */
-	if (p->addrs[target].nconn >= p->cf->address_connections)
+	if (p->addrs[target].nconn >= addr_limit(p, target))
 		return -1;
 	/* An idle worker with no connection, a new one, or the one idle
 	 * longest (its connection goes). */
@@ -456,16 +481,7 @@ static void route_all_down(struct pass *p, struct route *rt)
 
 	snprintf(why, sizeof why, "%s", rt->lasterr[0] ? rt->lasterr
 	         : "451 4.4.1 no mail host answered in this pass");
-	while (rt->qhead) {
-		struct unit *u = rt->qhead;
-		int i;
-		rt->qhead = u->next;
-		rt->nqueued--;
-		for (i = 0; i < u->nrcpts; i++)
-			msg_outcome(p, u, i, 'D', "none", why, 0);
-		msg_unit_done(p, u);
-	}
-	rt->qtail = NULL;
+	route_settle(p, rt, 'D', why);
 }
 
 /* dispatch_route - start RT's queued units while its window allows (with
@@ -473,6 +489,13 @@ static void route_all_down(struct pass *p, struct route *rt)
  * worker is left for anyone. */
 static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 {
+	/* Units queued after the route was decided as failed (its lookup
+	 * ended at once, or before this message was taken) get its verdict
+	 * now, as route_resolved gave it to those queued before. */
+	if (!rt->local && rt->dr.done && rt->dr.result != RES_OK) {
+		route_settle(p, rt, rt->dr.result == RES_PERM ? 'B' : 'D', rt->dr.why);
+		return 0;
+	}
 	while (rt->qhead && (rt->local || rt->inflight < (int)rt->window)) {
 		struct unit *u = rt->qhead;
 		int wi = pick_worker(p, rt, reuse_only && !rt->local);
@@ -559,6 +582,56 @@ static void route_stay(struct route *rt, int a)
 			}
 }
 
+/* addr_failed - a connection of worker W to address A failed (REPLY): a
+ * server at its limit, or an address down (see the file header). */
+static void addr_failed(struct pass *p, struct worker *w, struct route *rt, int a,
+                        const char *reply)
+{
+	struct addrent *e = &p->addrs[a];
+	int others = e->nconn - (w->conn == a);
+	char t[96];
+
+	e->fails++;
+	addr_text(p, a, t, sizeof t);
+	if (others > 0 || (e->ok && e->fails < RELAY_ADDR_FAILS_MAX)) {
+		rt->window = rt->window / 2 < 1 ? 1 : rt->window / 2;
+		if (others > 0 && (e->cap == 0 || others < e->cap))
+			e->cap = others;
+		relay_narrate("%s: %s failed (%s) while %d other connection(s) are open to it: at "
+		              "most %d at once to it, %d deliveries at once for %s", rt->dr.domain, t,
+		              reply, others, addr_limit(p, a), (int)rt->window, rt->dr.domain);
+	} else if (!e->down) {
+		e->down = 1;
+		log_msg(LOG_INFO, "%s down for this pass: %s", t, reply);
+	}
+}
+
+/* unit_requeue - worker W handed U back: its recipients without an
+ * outcome go to the head of the route's queue again. */
+static void unit_requeue(struct pass *p, struct unit *u)
+{
+	struct route *rt = u->rt;
+	int i, k;
+
+	rt->inflight--;
+	u->worker = -1;
+	for (i = k = 0; i < u->nrcpts; i++)
+		if (!u->got[i])
+			u->rcpt[k++] = u->rcpt[i];
+	u->nrcpts = k;
+	memset(u->got, 0, sizeof u->got);
+	if (k == 0) {
+		msg_unit_done(p, u);
+		return;
+	}
+	u->next = rt->qhead;
+	rt->qhead = u;
+	if (!rt->qtail)
+		rt->qtail = u;
+	rt->nqueued++;
+	ready_add(p, rt);
+}
+
 /* worker_result - one record from worker W. */
 static void worker_result(struct pass *p, struct worker *w, const struct wresult *r)
 {
@@ -578,31 +651,28 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		if ((a = addr_index(p, &r->addr)) < 0)
 			break;
 		snprintf(u->rt->lasterr, sizeof u->rt->lasterr, "%s", r->reply);
-		if (p->addrs[a].ok) {
-			/* It has worked in this pass: too many of us, not a
-			 * dead host. */
-			u->rt->window = u->rt->window / 2 < 1 ? 1 : u->rt->window / 2;
-			relay_narrate("%s: connection failed, others work: at most %d at once",
-			              u->rt->dr.domain, (int)u->rt->window);
-		} else if (!p->addrs[a].down) {
-			char t[96];
-			p->addrs[a].down = 1;
-			addr_text(p, a, t, sizeof t);
-			log_msg(LOG_INFO, "%s down for this pass: %s", t, r->reply);
-		}
+		addr_failed(p, w, u->rt, a, r->reply);
 		break;
 	case WR_DONE:
-		a = r->addr.ss_family ? addr_index(p, &r->addr) : -1;
-		worker_conn(p, w, a);
+		a = r->waddr.ss_family ? addr_index(p, &r->waddr) : -1;
 		if (r->worked && a >= 0) {
+			if (p->addrs[a].down)
+				relay_narrate("%s works again", u->rt->dr.domain);
 			p->addrs[a].ok = 1;
+			p->addrs[a].down = 0;
+			p->addrs[a].fails = 0;
 			route_stay(u->rt, a);
 		}
+		a = r->addr.ss_family ? addr_index(p, &r->addr) : -1;
+		worker_conn(p, w, a);
 		if (r->worked && u->rt->window < p->cf->destination_concurrency)
 			u->rt->window += 1;     /* slow start: one more per success */
 		w->unit = -1;
 		w->idle_since = now_ms();
-		msg_unit_done(p, u);
+		if (r->handback && !p->stopping && !p->update_failed)
+			unit_requeue(p, u);
+		else
+			msg_unit_done(p, u);
 		break;
 	}
 }

@@ -3,14 +3,20 @@
  *
  * A worker holds at most one SMTP connection, kept open between tasks so
  * the scheduler can give it the next delivery to the same address (for
- * any domain and message). For each task it walks the hosts in order,
- * each host's addresses in order, at most RELAY_ADDRS_TRIED_MAX new
- * addresses in all; a task given to a worker already connected to one of
- * the task's addresses starts there (a backup MX that works is kept),
- * and comes back to the hosts before it last.
+ * any domain and message), for at most RELAY_CONN_REUSE_MAX messages.
+ * For each task it walks the hosts in order, each host's addresses in
+ * order, at most RELAY_ADDRS_TRIED_MAX new addresses in all; a task given
+ * to a worker already connected to one of the task's addresses starts
+ * there (a backup MX that works is kept), and comes back to the hosts
+ * before it last.
  *
- *   connect, greeting or EHLO fails   WR_DOWN for that address; the next
- *                                     address, then the next host
+ *   connect, greeting, EHLO or AUTH   WR_DOWN for that address, and the
+ *   fails                             recipients not answered go back to
+ *                                     the scheduler (handback): it alone
+ *                                     knows whether other connections to
+ *                                     that address work (a server at its
+ *                                     connection limit) or the address is
+ *                                     down, and the next one is due
  *   greeting or EHLO names us         every recipient bounces, 5.4.6
  *   a recipient's 2xx or 5xx          reported at once (WR_RCPT)
  *   452 (or 552) at RCPT, after other recipients went through in the
@@ -43,6 +49,7 @@
 /* The connection this worker keeps. */
 static struct smtp_client conn = { .fd = -1 };
 static struct sockaddr_storage conn_sa;
+static struct sockaddr_storage worked_sa;      /* where the last task worked */
 
 /* A recipient's state inside one task. */
 struct trcpt {
@@ -153,6 +160,8 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 		x.nrcpts = n;
 		x.replies = reps;
 		rc = smtp_send(&conn, &x, &err);
+		if (rc == RES_OK)
+			worked_sa = conn_sa;
 		progress = again = 0;
 		for (i = 0; i < n; i++) {
 			struct trcpt *q = &r[map[i]];
@@ -224,9 +233,10 @@ static void start_at(const struct task *t, int *hs, int *as)
 			}
 }
 
-/* run_remote - deliver task T over SMTP; see the file header. */
+/* run_remote - deliver task T over SMTP; see the file header. *HANDBACK
+ * is set when the recipients not reported go back to the scheduler. */
 static int run_remote(int fd, const struct config *cf, const struct smtp_options *opt,
-                      const struct task *t)
+                      const struct task *t, int *handback)
 {
 	struct trcpt *r = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *r);
 	int i, k, a, hs, as, tried = 0, worked = 0, msgfd;
@@ -272,12 +282,8 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				}
 				if (rc != RES_OK) {
 					down(fd, t, &host->addr[a], &err);
-					for (i = 0; i < t->nrcpts; i++)
-						if (r[i].open) {
-							r[i].rep = err;
-							smtp_format_relay(&conn, r[i].relay, sizeof r[i].relay);
-						}
-					continue;
+					*handback = 1;
+					goto out;
 				}
 				reopened = 1;   /* a fresh connection is not opened again */
 			}
@@ -296,7 +302,8 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				}
 				if (rc != RES_OK) {
 					down(fd, t, &host->addr[a], &err);
-					break;
+					*handback = 1;
+					goto out;
 				}
 			}
 		}
@@ -306,7 +313,7 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 			break;
 	}
 out:
-	for (i = 0; i < t->nrcpts; i++)
+	for (i = 0; !*handback && i < t->nrcpts; i++)
 		if (r[i].open)
 			report(fd, t, i, &r[i]);
 	if (msgfd >= 0)
@@ -358,7 +365,7 @@ void relay_worker_main(const struct config *cf, const struct smtp_options *opt, 
 		_exit(1);
 	for (;;) {
 		ssize_t n = recv(fd, t, sizeof *t, 0);
-		int worked = 0;
+		int worked = 0, handback = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -372,11 +379,17 @@ void relay_worker_main(const struct config *cf, const struct smtp_options *opt, 
 		if (t->local)
 			run_local(fd, cf, t);
 		else
-			worked = run_remote(fd, cf, opt, t);
+			worked = run_remote(fd, cf, opt, t, &handback);
+		/* A connection carries so many messages, then a new one: a
+		 * server's per-connection state (and ours) stays small. */
+		if (conn.fd >= 0 && conn.messages >= RELAY_CONN_REUSE_MAX)
+			smtp_close(&conn);
 		memset(&w, 0, sizeof w);
 		w.type = WR_DONE;
 		w.unit = t->unit;
 		w.worked = worked;
+		w.waddr = worked_sa;
+		w.handback = handback;
 		if (conn.fd >= 0)
 			w.addr = conn_sa;
 		send_result(fd, &w);

@@ -47,7 +47,7 @@ struct task {
 /* What a worker reports, as soon as it knows. */
 enum wr_type {
 	WR_RCPT,        /* a recipient's outcome for this pass */
-	WR_DOWN,        /* ADDR failed at connect, greeting or EHLO */
+	WR_DOWN,        /* ADDR failed at connect, greeting, EHLO or AUTH */
 	WR_DONE         /* the task is over; ADDR: the connection kept open */
 };
 
@@ -62,7 +62,13 @@ struct wresult {
 	char reply[SMTP_REPLY_MAX + 1];
 	struct sockaddr_storage addr;   /* family 0: none */
 	int worked;                     /* WR_DONE: a server answered a whole
-	                                   transaction */
+	                                   transaction, over WADDR */
+	struct sockaddr_storage waddr;
+	int handback;                   /* WR_DONE: a connection could not be
+	                                   opened (WR_DOWN came): the recipients
+	                                   not reported go back to the scheduler,
+	                                   who knows whether to wait for the
+	                                   connections that work or move on */
 };
 
 /* relay_verbose - -v was given: narrate each step on stderr. */
