@@ -15,7 +15,9 @@
  * smtp"; an error relay-agent found itself (DNS, a refused connection, a
  * message that cannot be made 7-bit, the expired lifetime) without
  * Remote-MTA and as "Diagnostic-Code: X-relay-agent" (RFC 3464 2.3.6).
- * Field names and layout follow Postfix's bounce daemon. The original
+ * Field names and layout follow Postfix's bounce daemon. The bounce goes
+ * into the queue, whoever the sender is; relay-agent delivers it from
+ * there (a local sender's mailbox by its local workers). The original
  * header is copied with every control octet but TAB made a space and is
  * cut at BOUNCE_HEADERS_MAX octets, so a hostile message cannot make the
  * report unbounded or break its structure. Callers never bounce a message
@@ -228,7 +230,7 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	return err;
 }
 
-/* bounce_send - write the DSN and hand it to inject.c from <>. */
+/* bounce_send - write the DSN and queue it from <> through inject.c. */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz)
@@ -239,6 +241,15 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 	int rc;
 
 	bid[0] = '\0';
+	/* Is there anyone to tell? A local sender that is no local name (or
+	 * an alias beyond the limits) gets nothing: no mailbox is touched. */
+	inject_begin(&in, cf, "");
+	rc = inject_add(&in, env->sender, env->sender, why, whysz);
+	inject_end(&in);
+	if (rc == RES_PERM)
+		return RES_OK;  /* no such local sender: nobody to tell (WHY says so) */
+	if (rc != RES_OK)
+		return rc;
 	text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
 	if (text.fd < 0 && errno == ENOENT && spool_dirs(cf->spool_dir) == 0)
 		text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
@@ -252,20 +263,21 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 		spool_stage_discard(cf->spool_dir, id);
 		return RES_TEMP;
 	}
-	/* From <>, to the sender: a local one's mailboxes now (a busy one
-	 * through the queue), a foreign one through the queue. */
+	/* From <>, to the sender, always through the queue, local or not:
+	 * relay-agent delivers it like any queued mail, and the caller never
+	 * waits for a mailbox's lock. */
 	inject_begin(&in, cf, "");
-	in.may_wait = 1;
 	snprintf(in.env.body, sizeof in.env.body, "8BITMIME");
 	snprintf(in.env.client, sizeof in.env.client, "127.0.0.1");
 	snprintf(in.env.helo, sizeof in.env.helo, "%s", cf->hostname);
-	rc = inject_add(&in, env->sender, env->sender, why, whysz);
-	if (rc == RES_OK)
+	if (envelope_add_rcpt(&in.env, env->sender, env->sender, NULL) < 0) {
+		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
+		rc = RES_TEMP;
+	} else {
 		rc = inject_store(&in, &text, why, whysz);
+	}
 	if (rc == RES_OK)
 		snprintf(bid, bidsz, "%s", id);
-	else if (rc == RES_PERM)
-		rc = RES_OK;    /* no such local sender: nobody to tell (WHY says so) */
 	inject_end(&in);
 	close(text.fd);
 	spool_stage_discard(cf->spool_dir, id);         /* gone when queued */

@@ -90,6 +90,13 @@
                                        address that worked in this pass, with
                                        no other open to it, before it is down
                                        for the pass */
+#define RELAY_LOCAL_WORKERS 4       /* processes delivering queued mail to
+                                       local mailboxes at once (one mailbox
+                                       at a time each) */
+#define RELAY_LOCAL_LOCK_WAIT_MS 3000 /* ms a queued local copy waits for its
+                                       mailbox's lock before it is deferred
+                                       (it stays queued: no need for the
+                                       30 s a client is given) */
 #define RELAY_FLUSH_MS      500     /* ms at most between a reply and its
                                        outcome written to the envelope */
 #define RELAY_STOP_GRACE_MS 3000    /* ms workers get to report after SIGTERM */

@@ -38,6 +38,7 @@ struct unit {
 	int nrcpts;
 	int rcpt[RELAY_TXN_RCPTS_MAX];
 	char got[RELAY_TXN_RCPTS_MAX];  /* outcome received */
+	char box[USER_NAME_MAX + 1];    /* local units: the mailbox (local_key) */
 	int worker;                     /* -1: queued */
 	struct unit *next;              /* the route's queue */
 };
@@ -55,6 +56,8 @@ struct route {
 	int inflight;
 	struct unit *qhead, *qtail;
 	int nqueued;
+	int held;                       /* its units, queued or in flight: at
+	                                   most route_cap hold message slots */
 	int listed;                     /* on the ready list */
 	char lasterr[SMTP_REPLY_MAX + 1];
 };
@@ -79,6 +82,18 @@ struct worker {
 	int local;                      /* the local mailboxes' worker */
 	int conn;                       /* address table index; -1: none */
 	long long idle_since;
+};
+
+/* A local mailbox whose delivery failed for now in this pass. */
+struct failedbox {
+	char key[USER_NAME_MAX + 1];
+	char why[SMTP_REPLY_MAX + 1];
+};
+
+/* A message put off until its destination holds fewer slots. */
+struct later {
+	char id[QUEUE_ID_MAX];
+	struct route *rt;
 };
 
 /* Everything of one pass. */
@@ -107,7 +122,13 @@ struct pass {
 	char (*unlinks)[QUEUE_ID_MAX];  /* msg/ files to remove after it */
 	int nunlinks, capunlinks;
 	int update_failed;
+	struct failedbox *failed;       /* local mailboxes that failed for now */
+	int nfailed, capfailed;
+	struct later *later;            /* messages put off (relay-msg.c) */
+	int nlater, caplater;
 	int stopping;
+	int killed;                     /* remote workers killed at the end of
+	                                   the grace period */
 	long long stop_deadline;
 	struct task *task;              /* scratch */
 };
@@ -116,6 +137,14 @@ struct pass {
 struct route *sched_route(struct pass *p, const struct spool_rcpt *r);
 struct unit *sched_unit_new(struct pass *p, int m, struct route *rt);
 void sched_unit_queue(struct pass *p, struct unit *u);
+int sched_route_cap(const struct pass *p);
+int sched_worker_start(struct pass *p, int local);
+void sched_task_fill(struct pass *p, struct unit *u, struct task *t);
+
+/* relay-local.c */
+void local_key(const struct spool_rcpt *r, char *out, size_t outsz);
+void local_failed(struct pass *p, const struct unit *u, const char *why);
+void local_dispatch(struct pass *p);
 
 /* relay-msg.c */
 void msg_outcome(struct pass *p, struct unit *u, int i, char kind, const char *relay,

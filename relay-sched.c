@@ -8,14 +8,17 @@
  * mailboxes). A new destination starts its DNS lookup at once (dns.c
  * bounds the queries in flight); its units wait until it is resolved.
  * Units go to worker processes (relay-worker.c), each holding at most
- * one SMTP connection, at most max_connections of them, plus one for
- * local mailboxes so local mail never waits behind remote servers.
+ * one SMTP connection, at most max_connections of them, plus up to
+ * RELAY_LOCAL_WORKERS for local mailboxes (relay-local.c) so local mail
+ * never waits behind remote servers.
  *
  *   per destination   a window that starts at RELAY_CONCURRENCY_START,
  *                     grows by one with each delivery a server answered,
  *                     up to destination_concurrency, and halves when a
- *                     connection to an address that worked fails
- *                     (Postfix's slow start and back-off)
+ *                     connection to it fails while others work (Postfix's
+ *                     slow start and back-off); at most sched_route_cap
+ *                     units held, so its messages cannot fill every slot
+ *                     of the pass (relay-msg.c puts the others off)
  *   per address       at most address_connections connections (busy or
  *                     kept open) to one address and port
  *   reuse             an idle worker already connected to one of the
@@ -37,8 +40,10 @@
  *                     delivery that works over an address clears all of
  *                     that.
  *
- * SIGTERM or SIGINT: nothing new starts, workers get RELAY_STOP_GRACE_MS
- * to report, what is known is written, and the pass ends.
+ * SIGTERM or SIGINT: nothing new starts, remote workers get
+ * RELAY_STOP_GRACE_MS to report the reply they await (then they are
+ * killed), local workers finish the append they are in, what is known is
+ * written, and the pass ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -271,9 +276,25 @@ struct unit *sched_unit_new(struct pass *p, int m, struct route *rt)
 	u->msg = m;
 	u->rt = rt;
 	u->worker = -1;
+	rt->held++;
 	p->units[u->id] = u;
 	p->msgs[m].open++;
 	return u;
+}
+
+/* sched_route_cap - how many units one destination may hold (queued or
+ * in flight, each keeping its message's slot): twice what it may have in
+ * flight, and never the slots of the whole pass, so a slow destination
+ * cannot keep the messages of the others from being taken. */
+int sched_route_cap(const struct pass *p)
+{
+	int cap = 2 * p->cf->destination_concurrency, most = p->capmsgs * 3 / 4;
+
+	if (cap < RELAY_LOCAL_WORKERS * 2)
+		cap = RELAY_LOCAL_WORKERS * 2;
+	if (cap > most)
+		cap = most;
+	return cap < 1 ? 1 : cap;
 }
 
 /* sched_unit_queue - put U at the end of its route's queue. */
@@ -293,8 +314,9 @@ void sched_unit_queue(struct pass *p, struct unit *u)
 
 /* ----------------------------------------------------------- workers */
 
-/* worker_start - fork a worker; its index, or -1. */
-static int worker_start(struct pass *p, int local)
+/* sched_worker_start - fork a worker (LOCAL: for local mailboxes); its
+ * index, or -1. */
+int sched_worker_start(struct pass *p, int local)
 {
 	struct worker *w, *n;
 	int sv[2], i, size = sizeof(struct task) + 4096;
@@ -321,8 +343,10 @@ static int worker_start(struct pass *p, int local)
 	}
 	if (w->pid == 0) {
 		/* Die with the parent: results nobody records would only
-		 * become duplicates. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		 * become duplicates. A local worker finishes the append it is
+		 * in first (it blocks SIGTERM meanwhile): a mailbox is never
+		 * left with half a message and a stale lock. */
+		prctl(PR_SET_PDEATHSIG, local ? SIGTERM : SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
 		/* Nothing of the pass stays open here: a flock belongs to the
@@ -341,7 +365,7 @@ static int worker_start(struct pass *p, int local)
 				close(p->workers[i].fd);
 		if (dns_fd() >= 0)
 			close(dns_fd());
-		relay_worker_main(p->cf, p->opt, sv[1]);
+		relay_worker_main(p->cf, p->opt, sv[1], local);
 	}
 	close(sv[1]);
 	w->fd = sv[0];
@@ -387,12 +411,6 @@ static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
 {
 	int i, h, a, best = -1, target = -1;
 
-	if (rt->local) {
-		for (i = 0; i < p->nworkers; i++)
-			if (p->workers[i].local && p->workers[i].fd >= 0)
-				return p->workers[i].unit < 0 ? i : -1;
-		return worker_start(p, 1);
-	}
 	/* An idle worker connected to one of RT's live addresses. */
 	for (i = 0; i < p->nworkers; i++) {
 		struct worker *w = &p->workers[i];
@@ -427,7 +445,7 @@ static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
 			best = i;
 	}
 	if (p->nremote < p->cf->max_connections) {
-		i = worker_start(p, 0);
+		i = sched_worker_start(p, 0);
 		if (i >= 0)
 			return i;
 	}
@@ -437,8 +455,8 @@ static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
 	return best;
 }
 
-/* task_fill - the task of unit U: the live hosts of its route. */
-static void task_fill(struct pass *p, struct unit *u, struct task *t)
+/* sched_task_fill - the task of unit U: the live hosts of its route. */
+void sched_task_fill(struct pass *p, struct unit *u, struct task *t)
 {
 	struct qmsg *m = &p->msgs[u->msg];
 	struct route *rt = u->rt;
@@ -492,13 +510,17 @@ static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 	/* Units queued after the route was decided as failed (its lookup
 	 * ended at once, or before this message was taken) get its verdict
 	 * now, as route_resolved gave it to those queued before. */
-	if (!rt->local && rt->dr.done && rt->dr.result != RES_OK) {
+	if (rt->local) {
+		local_dispatch(p);
+		return 0;
+	}
+	if (rt->dr.done && rt->dr.result != RES_OK) {
 		route_settle(p, rt, rt->dr.result == RES_PERM ? 'B' : 'D', rt->dr.why);
 		return 0;
 	}
-	while (rt->qhead && (rt->local || rt->inflight < (int)rt->window)) {
+	while (rt->qhead && rt->inflight < (int)rt->window) {
 		struct unit *u = rt->qhead;
-		int wi = pick_worker(p, rt, reuse_only && !rt->local);
+		int wi = pick_worker(p, rt, reuse_only);
 		struct worker *w;
 
 		if (wi == -3) {
@@ -508,8 +530,8 @@ static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 		if (wi < 0)
 			return wi;
 		w = &p->workers[wi];
-		task_fill(p, u, p->task);
-		if (!rt->local && w->conn < 0 && p->task->nhosts > 0)
+		sched_task_fill(p, u, p->task);
+		if (w->conn < 0 && p->task->nhosts > 0)
 			worker_conn(p, w, addr_index(p, &p->task->hosts[0].addr[0]));
 		if (send(w->fd, p->task, sizeof *p->task, MSG_NOSIGNAL) < 0) {
 			log_msg(LOG_ERR, "cannot hand a delivery to worker %d: %s", (int)w->pid,
@@ -646,6 +668,8 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		for (i = 0; i < u->nrcpts; i++)
 			if (u->rcpt[i] == r->rcpt && strchr("SDB", r->kind) && r->kind)
 				msg_outcome(p, u, i, r->kind, r->relay, r->reply, !r->ours);
+		if (u->rt->local && r->kind == 'D')
+			local_failed(p, u, r->reply);
 		break;
 	case WR_DOWN:
 		if ((a = addr_index(p, &r->addr)) < 0)
@@ -753,7 +777,9 @@ static void drop_queued(struct pass *p)
 	p->nready = 0;
 }
 
-/* stop_begin - a signal came: drop what waits, ask workers to stop. */
+/* stop_begin - a signal came: drop what waits, ask workers to stop (a
+ * remote one ends after the reply it awaits, a local one after the
+ * mailbox it appends to). */
 static void stop_begin(struct pass *p)
 {
 	int i;
@@ -768,12 +794,27 @@ static void stop_begin(struct pass *p)
 			kill(p->workers[i].pid, SIGTERM);
 }
 
+/* stop_remote - the grace period is over: remote workers still busy are
+ * killed (what they did not report stays as it was). Local ones are
+ * waited for: an append is bounded by the lock wait and the disk, and one
+ * cut short would leave half a message. */
+static void stop_remote(struct pass *p)
+{
+	int i;
+
+	p->killed = 1;
+	for (i = 0; i < p->nworkers; i++)
+		if (p->workers[i].fd >= 0 && !p->workers[i].local)
+			kill(p->workers[i].pid, SIGKILL);
+}
+
 /* busy - whether the pass still has anything going on. */
 static int busy(const struct pass *p)
 {
 	int i;
 
-	if (p->nactive > 0 || (!p->stopping && !p->update_failed && p->nextid < p->nids))
+	if (p->nactive > 0 || (!p->stopping && !p->update_failed &&
+	                       (p->nextid < p->nids || p->nlater > 0)))
 		return 1;
 	for (i = 0; i < p->nworkers; i++)
 		if (p->workers[i].fd >= 0 && p->workers[i].unit >= 0)
@@ -851,9 +892,9 @@ static void pass_end(struct pass *p)
 
 	for (i = 0; i < p->nworkers; i++)
 		if (p->workers[i].fd >= 0) {
-			if (p->stopping)
+			if (p->stopping && !p->workers[i].local)
 				kill(p->workers[i].pid, SIGKILL);
-			close(p->workers[i].fd);
+			close(p->workers[i].fd);     /* an idle worker then ends */
 			p->workers[i].fd = -1;
 		}
 	for (i = 0; i < p->nworkers; i++)
@@ -878,6 +919,8 @@ static void pass_end(struct pass *p)
 	free(p->workers);
 	free(p->msgs);
 	free(p->unlinks);
+	free(p->failed);
+	free(p->later);
 	free(p->task);
 }
 
@@ -930,7 +973,7 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 	 * the scheduler has written so far, and each later write to one of
 	 * them costs a copy and a flush of every CPU's TLB. */
 	for (i = 0; i < cf->max_connections && i < p->nids; i++)
-		if (worker_start(p, 0) < 0)
+		if (sched_worker_start(p, 0) < 0)
 			break;
 
 	while (busy(p)) {
@@ -943,8 +986,8 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 			stop_begin(p);
 		if (p->update_failed && p->nready > 0)
 			drop_queued(p); /* nothing more starts; see msg_write */
-		if (p->stopping && now_ms() >= p->stop_deadline)
-			break;          /* the rest is killed in pass_end */
+		if (p->stopping && !p->killed && now_ms() >= p->stop_deadline)
+			stop_remote(p);
 		if (p->flush_at && now_ms() >= p->flush_at)
 			msg_flush(p);
 	}

@@ -46,6 +46,17 @@
 #include "spool.h"
 #include "util.h"
 
+/* SIGTERM or SIGINT came: a remote worker ends after the reply it
+ * awaits, starting nothing new. */
+static volatile sig_atomic_t stopping;
+
+/* on_stop - the scheduler stops the pass. */
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
 /* The connection this worker keeps. */
 static struct smtp_client conn = { .fd = -1 };
 static struct sockaddr_storage conn_sa;
@@ -144,6 +155,8 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 	struct smtp_txn x;
 
 	for (;;) {
+		if (stopping)
+			return 0;       /* what is open stays as it was */
 		for (i = 0, n = 0; i < t->nrcpts; i++)
 			if (r[i].open && r[i].here) {
 				addrs[n] = t->addr[i];
@@ -272,6 +285,10 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 			int reopened = 0, rc;
 
 			if (conn.fd < 0 || !same_addr(&conn_sa, &host->addr[a])) {
+				if (stopping) {
+					*handback = 1;  /* reported as nothing */
+					goto out;
+				}
 				if (tried >= RELAY_ADDRS_TRIED_MAX)
 					goto out;
 				tried++;
@@ -311,6 +328,10 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 			;
 		if (i == t->nrcpts)
 			break;
+		if (stopping) {
+			*handback = 1;
+			break;
+		}
 	}
 out:
 	for (i = 0; !*handback && i < t->nrcpts; i++)
@@ -322,30 +343,39 @@ out:
 	return worked;
 }
 
-/* run_local - deliver task T's recipients to local mailboxes. */
+/* run_local - deliver task T's recipients to local mailboxes. SIGTERM
+ * and SIGINT wait while a mailbox is locked and its outcome not reported:
+ * a stop never leaves half a message or a stale lock behind (a pending
+ * one ends the worker between two recipients). */
 static void run_local(int fd, const struct config *cf, const struct task *t)
 {
 	struct envelope env;
 	struct msgtext text = { .fd = -1 };
 	struct trcpt q;
+	sigset_t term, old;
 	int i, rc;
 
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
 	memset(&q, 0, sizeof q);
 	q.rep.ours = 1;
 	snprintf(q.relay, sizeof q.relay, "local");
 	text.fd = spool_msg_open(cf->spool_dir, t->id);
 	rc = text.fd < 0 ? -1 : spool_env_load(cf->spool_dir, t->id, &env);
 	for (i = 0; i < t->nrcpts; i++) {
+		sigprocmask(SIG_BLOCK, &term, &old);
 		if (rc < 0 || t->rcpt[i] < 0 || t->rcpt[i] >= env.nrcpts) {
 			q.rep.code = 451;
 			snprintf(q.rep.text, sizeof q.rep.text,
 			         "451 4.3.0 cannot read the queued message: %s", strerror(errno));
 		} else {
-			int r = inject_queued(cf, &text, &env, &env.rcpts[t->rcpt[i]], q.rep.text,
-			                      sizeof q.rep.text);
+			int r = inject_queued(cf, &text, &env, &env.rcpts[t->rcpt[i]],
+			                      RELAY_LOCAL_LOCK_WAIT_MS, q.rep.text, sizeof q.rep.text);
 			q.rep.code = r == RES_OK ? 250 : r == RES_PERM ? 550 : 451;
 		}
 		report(fd, t, i, &q);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (rc == 0)
 		envelope_free(&env);
@@ -354,19 +384,27 @@ static void run_local(int fd, const struct config *cf, const struct task *t)
 }
 
 /* relay_worker_main - tasks until the scheduler closes FD. */
-void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd)
+void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd,
+                       int local)
 {
 	struct task *t = malloc(sizeof *t);
 	struct wresult w;
+	struct sigaction sa;
 
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	/* A local worker dies of SIGTERM, but only between two appends (see
+	 * run_local); a remote one finishes the reply it awaits. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = local ? SIG_DFL : on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	if (!t)
 		_exit(1);
 	for (;;) {
 		ssize_t n = recv(fd, t, sizeof *t, 0);
 		int worked = 0, handback = 0;
 
+		if (stopping)
+			_exit(0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -374,7 +412,7 @@ void relay_worker_main(const struct config *cf, const struct smtp_options *opt, 
 			_exit(0);
 		}
 		if ((size_t)n != sizeof *t || t->nrcpts < 0 || t->nrcpts > RELAY_TXN_RCPTS_MAX ||
-		    t->nhosts < 0 || t->nhosts > DNS_MX_MAX)
+		    t->nhosts < 0 || t->nhosts > DNS_MX_MAX || t->local != local)
 			_exit(1);
 		if (t->local)
 			run_local(fd, cf, t);

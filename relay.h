@@ -88,10 +88,11 @@ time_t relay_expiry(const struct config *cf, const struct envelope *env, time_t 
  */
 int relay_pass(const struct config *cf, const struct smtp_options *opt, int force);
 
-/* relay_worker_main - a worker: tasks from FD until it closes, each
- * recipient's outcome back as it comes. Never returns. */
-void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd)
-	__attribute__((noreturn));
+/* relay_worker_main - a worker (LOCAL: for local mailboxes only): tasks
+ * from FD until it closes, each recipient's outcome back as it comes.
+ * Never returns. */
+void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd,
+                       int local) __attribute__((noreturn));
 
 /* Queue administration (relay-admin.c); each returns the exit status. */
 int relay_list(const struct config *cf);                        /* -l */
