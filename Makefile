@@ -72,8 +72,8 @@ MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
-RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-local.o relay-worker.o relay-admin.o \
-               pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
+RELAY_OBJS   = relay-agent.o relay-sched.o relay-pool.o relay-msg.o relay-local.o relay-worker.o \
+               relay-admin.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
 SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o addr.o bufout.o \
                linereader.o
 POSTDROP_OBJS = smtp-postdrop.o spool.o spool-aside.o envelope.o util.o log.o

@@ -99,7 +99,7 @@ static int local_worker(struct pass *p)
 			return i;
 		n++;
 	}
-	return n < RELAY_LOCAL_WORKERS ? sched_worker_start(p, 1) : -1;
+	return n < RELAY_LOCAL_WORKERS ? pool_worker_start(p, 1) : -1;
 }
 
 /* local_dispatch - start the queued local units that may start: one

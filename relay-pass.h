@@ -1,8 +1,10 @@
 /*
  * relay-pass.h - the state of one relay-agent pass, shared by the
- * scheduler (relay-sched.c: destinations, units, workers, the loop) and
- * the message side (relay-msg.c: taking messages, outcomes, envelopes,
- * bounces). Nothing else includes it.
+ * scheduler (relay-sched.c: destinations, units, dispatch, the loop), the
+ * worker pool (relay-pool.c: addresses, workers, their reports), the
+ * local mailboxes (relay-local.c) and the message side (relay-msg.c:
+ * taking messages, outcomes, envelopes, bounces). Nothing else includes
+ * it.
  */
 #ifndef RELAY_PASS_H
 #define RELAY_PASS_H
@@ -137,9 +139,18 @@ struct pass {
 struct route *sched_route(struct pass *p, const struct spool_rcpt *r);
 struct unit *sched_unit_new(struct pass *p, int m, struct route *rt);
 void sched_unit_queue(struct pass *p, struct unit *u);
+void sched_ready_add(struct pass *p, struct route *rt);
 int sched_route_cap(const struct pass *p);
-int sched_worker_start(struct pass *p, int local);
 void sched_task_fill(struct pass *p, struct unit *u, struct task *t);
+int sched_signalled(void);
+
+/* relay-pool.c */
+int pool_addr_index(struct pass *p, const struct sockaddr_storage *sa);
+int pool_live_addr(const struct pass *p, const struct route *rt, int h, int a);
+int pool_worker_start(struct pass *p, int local);
+void pool_worker_conn(struct pass *p, struct worker *w, int a);
+int pool_pick_worker(struct pass *p, struct route *rt, int reuse_only);
+void pool_worker_read(struct pass *p, int wi);
 
 /* relay-local.c */
 void local_key(const struct spool_rcpt *r, char *out, size_t outsz);

@@ -1,7 +1,9 @@
 /*
  * relay.h - the parts of relay-agent and what they say to each other:
- * the scheduler (relay-sched.c, with the message side in relay-msg.c)
- * hands deliveries to worker processes (relay-worker.c) as struct task
+ * the scheduler (relay-sched.c, with the message side in relay-msg.c,
+ * the workers and addresses in relay-pool.c, the local mailboxes in
+ * relay-local.c) hands deliveries to worker processes (relay-worker.c)
+ * as struct task
  * records over a SOCK_SEQPACKET socket pair and reads back struct
  * wresult records; queue administration is relay-admin.c; the program's
  * edge is relay-agent.c.
