@@ -9,16 +9,20 @@
  * reads slowly. CLOCK_SHIFT: time() runs that many seconds ahead, so
  * files made now look that old (st_ctime cannot be set back by hand).
  * PWFAIL: getpwnam() of that name fails with EIO, as when the password
- * database cannot be reached (NSS down).
+ * database cannot be reached (NSS down). SLOW_WRITE=PATH: each write() to
+ * the file PATH first sleeps 20 ms, so an append takes long enough for a
+ * signal to arrive in the middle of it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <pwd.h>
 #include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -67,4 +71,25 @@ getpwnam(const char *name)
 		return NULL;
 	}
 	return real_getpwnam(name);
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real_write)(int, const void *, size_t);
+	const char *v = getenv("SLOW_WRITE");
+
+	if (!real_write)
+		real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	if (v && fd > 2) {
+		char link[64], path[4096];
+		ssize_t l;
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		if ((l = readlink(link, path, sizeof path - 1)) > 0) {
+			path[l] = '\0';
+			if (strcmp(path, v) == 0)
+				usleep(20000);
+		}
+	}
+	return real_write(fd, buf, n);
 }
