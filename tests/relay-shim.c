@@ -10,8 +10,9 @@
  * files made now look that old (st_ctime cannot be set back by hand).
  * PWFAIL: getpwnam() of that name fails with EIO, as when the password
  * database cannot be reached (NSS down). SLOW_WRITE=PATH: each write() to
- * the file PATH first sleeps 20 ms, so an append takes long enough for a
- * signal to arrive in the middle of it.
+ * the file PATH first sleeps SLOW_WRITE_MS milliseconds (default 20), so
+ * an append takes long enough for a signal, or another append, to come
+ * in the middle of it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -88,7 +89,7 @@ write(int fd, const void *buf, size_t n)
 		if ((l = readlink(link, path, sizeof path - 1)) > 0) {
 			path[l] = '\0';
 			if (strcmp(path, v) == 0)
-				usleep(20000);
+				usleep(1000 * (getenv("SLOW_WRITE_MS") ? atoi(getenv("SLOW_WRITE_MS")) : 20));
 		}
 	}
 	return real_write(fd, buf, n);
