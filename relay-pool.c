@@ -303,6 +303,15 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		if (u->rt->local && r->kind == 'D')
 			local_failed(p, u, r->reply);
 		break;
+	case WR_TAKEN:
+		/* Slow start: one more per delivery the server takes (Postfix's
+		 * positive feedback, a delivery without connection or handshake
+		 * failure), as soon as it takes it: a server that is slow after
+		 * the text does not slow the ramp; one that refuses the
+		 * recipients or the connection gives none. */
+		if (u->rt->window < p->cf->destination_concurrency)
+			u->rt->window += 1;
+		break;
 	case WR_DOWN:
 		if ((a = pool_addr_index(p, &r->addr)) < 0)
 			break;
@@ -321,8 +330,6 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		}
 		a = r->addr.ss_family ? pool_addr_index(p, &r->addr) : -1;
 		pool_worker_conn(p, w, a);
-		if (r->worked && u->rt->window < p->cf->destination_concurrency)
-			u->rt->window += 1;     /* slow start: one more per success */
 		w->unit = -1;
 		w->idle_since = now_ms();
 		if (r->handback && !p->stopping && !p->update_failed)

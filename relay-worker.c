@@ -112,10 +112,14 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
 	return 0;
 }
 
-/* open_conn - connect to address A of host H (closing what is open). */
-static int open_conn(const struct smtp_options *opt, const struct task_host *h,
-                     const struct sockaddr_storage *a, struct smtp_reply *err)
+/* open_conn - connect to address A of host H for task T (closing what is
+ * open); a failure (RES_TEMP) is told to the scheduler at once (WR_DOWN,
+ * with the reason). */
+static int open_conn(int fd, const struct task *t, const struct smtp_options *opt,
+                     const struct task_host *h, const struct sockaddr_storage *a,
+                     struct smtp_reply *err)
 {
+	struct wresult w;
 	int rc;
 
 	if (conn.fd >= 0)
@@ -123,21 +127,34 @@ static int open_conn(const struct smtp_options *opt, const struct task_host *h,
 	rc = smtp_open(&conn, opt, a, h->name, err);
 	if (rc == RES_OK)
 		conn_sa = *a;
-	return rc;
-}
-
-/* down - tell the scheduler address A failed before any transaction. */
-static void down(int fd, const struct task *t, const struct sockaddr_storage *a,
-                 const struct smtp_reply *err)
-{
-	struct wresult w;
-
+	if (rc != RES_TEMP)
+		return rc;
 	memset(&w, 0, sizeof w);
 	w.type = WR_DOWN;
 	w.unit = t->unit;
 	w.addr = *a;
 	snprintf(w.reply, sizeof w.reply, "%s", err->text);
 	send_result(fd, &w);
+	return rc;
+}
+
+/* What the taken callback needs. */
+struct taken_ctx {
+	int fd;
+	int unit;
+};
+
+/* taken - the server said 354: the scheduler hears it at once (WR_TAKEN,
+ * its positive feedback), not when the reply after the text comes. */
+static void taken(void *arg)
+{
+	const struct taken_ctx *k = arg;
+	struct wresult w;
+
+	memset(&w, 0, sizeof w);
+	w.type = WR_TAKEN;
+	w.unit = k->unit;
+	send_result(k->fd, &w);
 }
 
 /*
@@ -152,6 +169,7 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 	const char *addrs[RELAY_TXN_RCPTS_MAX];
 	struct smtp_reply reps[RELAY_TXN_RCPTS_MAX], err;
 	int map[RELAY_TXN_RCPTS_MAX], i, n, rc, progress, again;
+	struct taken_ctx k = { fd, t->unit };
 	struct smtp_txn x;
 
 	for (;;) {
@@ -172,6 +190,8 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 		x.rcpts = addrs;
 		x.nrcpts = n;
 		x.replies = reps;
+		x.taken = taken;
+		x.arg = &k;
 		rc = smtp_send(&conn, &x, &err);
 		if (rc == RES_OK)
 			worked_sa = conn_sa;
@@ -292,13 +312,12 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				if (tried >= RELAY_ADDRS_TRIED_MAX)
 					goto out;
 				tried++;
-				rc = open_conn(opt, host, &host->addr[a], &err);
+				rc = open_conn(fd, t, opt, host, &host->addr[a], &err);
 				if (rc == RES_PERM) {
 					loop_bounce(fd, t, r);
 					goto out;
 				}
 				if (rc != RES_OK) {
-					down(fd, t, &host->addr[a], &err);
 					*handback = 1;
 					goto out;
 				}
@@ -312,13 +331,12 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				reopened = 1;
 				if (tried >= RELAY_ADDRS_TRIED_MAX + 1)
 					break;
-				rc = open_conn(opt, host, &host->addr[a], &err);
+				rc = open_conn(fd, t, opt, host, &host->addr[a], &err);
 				if (rc == RES_PERM) {
 					loop_bounce(fd, t, r);
 					goto out;
 				}
 				if (rc != RES_OK) {
-					down(fd, t, &host->addr[a], &err);
 					*handback = 1;
 					goto out;
 				}

@@ -49,6 +49,7 @@ struct task {
 /* What a worker reports, as soon as it knows. */
 enum wr_type {
 	WR_RCPT,        /* a recipient's outcome for this pass */
+	WR_TAKEN,       /* a server answered DATA with 354 */
 	WR_DOWN,        /* ADDR failed at connect, greeting, EHLO or AUTH */
 	WR_DONE         /* the task is over; ADDR: the connection kept open */
 };

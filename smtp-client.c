@@ -786,6 +786,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return rc;
 	}
+	if (t->taken)
+		t->taken(t->arg);       /* the server takes the message: feedback */
 	say(c, ">", "(message text, %lld octets)", (long long)wire);
 	/*
 	 * The whole text, final dot included, must be written within

@@ -65,6 +65,9 @@ struct smtp_txn {
 	const char **rcpts;
 	int nrcpts;
 	struct smtp_reply *replies;     /* NRCPTS of them, filled in */
+	void (*taken)(void *arg);       /* called at the 354 that lets the text
+	                                   go (NULL: none), with ARG */
+	void *arg;
 };
 
 /* smtp_format_relay - "host[ip]:port" of C into OUT. */
