@@ -103,8 +103,8 @@ spool_corrupt_list(const char *dir, char ***ids, int *n)
 			id[l - 4] = '\0';
 			if (!spool_valid_id(id) || spool_corrupt_has(dir, id))
 				continue;
-		} else if (spool_valid_id(de->d_name)) {
-			snprintf(id, sizeof id, "%s", de->d_name);
+		} else if (spool_valid_id(de->d_name) && l < sizeof id) {
+			memcpy(id, de->d_name, l + 1);
 		} else {
 			continue;
 		}
