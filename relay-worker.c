@@ -323,6 +323,9 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				}
 				reopened = 1;   /* a fresh connection is not opened again */
 			}
+			/* A connection kept from another domain's delivery is to
+			 * the same address: it is this host for this one. */
+			snprintf(conn.host, sizeof conn.host, "%s", host->name);
 			answered = 1;
 			while (transactions(fd, t, msgfd, r, &worked) && !reopened) {
 				/* A reused connection that broke: the server may have
