@@ -421,11 +421,12 @@ void relay_worker_main(const struct config *cf, const struct smtp_options *opt, 
 	if (!t)
 		_exit(1);
 	for (;;) {
-		ssize_t n = recv(fd, t, sizeof *t, 0);
+		ssize_t n;
 		int worked = 0, handback = 0;
 
 		if (stopping)
-			_exit(0);
+			_exit(0);       /* after the last report */
+		n = recv(fd, t, sizeof *t, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
