@@ -223,10 +223,15 @@ static void msg_bounce(struct pass *p, struct qmsg *m)
 	}
 	if (nb == 0)
 		goto out;
-	/* What is known goes to disk before the bounce's own fsyncs: a pass
-	 * killed meanwhile repeats nothing that was sent. */
-	if (p->flush_at)
+	/* What is known of the other messages goes to disk before the
+	 * bounce's own fsyncs: a pass killed meanwhile repeats nothing that
+	 * was sent. M itself is written once, after, into its reserved room. */
+	if (p->flush_at) {
+		int dirty = m->dirty;
+		m->dirty = 0;
 		msg_flush(p);
+		m->dirty = dirty;
+	}
 	if (env->sender[0] == '\0') {
 		log_msg(LOG_INFO, "%s: bounce dropped: the message is itself a bounce (from <>)",
 		        m->id);
