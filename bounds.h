@@ -86,7 +86,8 @@
 #define RELAY_CONCURRENCY_START 5   /* deliveries at once to a new destination
                                        (Postfix's initial_destination_
                                        concurrency); grows by one per
-                                       delivery a server takes (354) */
+                                       delivery a server accepts a
+                                       recipient of */
 #define RELAY_ADDR_FAILS_MAX 3      /* failed connections in a row to an
                                        address that worked in this pass, with
                                        no other open to it, before it is down

@@ -303,12 +303,13 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		if (u->rt->local && r->kind == 'D')
 			local_failed(p, u, r->reply);
 		break;
-	case WR_TAKEN:
-		/* Slow start: one more per delivery the server takes (Postfix's
-		 * positive feedback, a delivery without connection or handshake
-		 * failure), as soon as it takes it: a server that is slow after
-		 * the text does not slow the ramp; one that refuses the
-		 * recipients or the connection gives none. */
+	case WR_ACCEPTED:
+		/* Slow start: one more per delivery the server accepts a
+		 * recipient of. That is Postfix's positive feedback (a delivery
+		 * without connection or handshake failure), applied as soon as
+		 * it is known rather than when the transaction ends: a server
+		 * slow to answer DATA or the text does not slow the ramp; one
+		 * that refuses the connection or the recipients gives none. */
 		if (u->rt->window < p->cf->destination_concurrency)
 			u->rt->window += 1;
 		break;

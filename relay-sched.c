@@ -13,8 +13,8 @@
  * never waits behind remote servers.
  *
  *   per destination   a window that starts at RELAY_CONCURRENCY_START,
- *                     grows by one with each delivery a server takes (its
- *                     354 to DATA, known at once, not after the text),
+ *                     grows by one with each delivery a server accepts a
+ *                     recipient of (known at once, not when it ends),
  *                     up to destination_concurrency, and halves when a
  *                     connection to it fails while others work (Postfix's
  *                     slow start and back-off); at most sched_route_cap

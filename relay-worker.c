@@ -138,21 +138,22 @@ static int open_conn(int fd, const struct task *t, const struct smtp_options *op
 	return rc;
 }
 
-/* What the taken callback needs. */
-struct taken_ctx {
+/* What the accepted callback needs. */
+struct accepted_ctx {
 	int fd;
 	int unit;
 };
 
-/* taken - the server said 354: the scheduler hears it at once (WR_TAKEN,
- * its positive feedback), not when the reply after the text comes. */
-static void taken(void *arg)
+/* accepted - the server accepted a recipient: the scheduler hears it at
+ * once (WR_ACCEPTED, its positive feedback), not when the transaction
+ * ends. */
+static void accepted(void *arg)
 {
-	const struct taken_ctx *k = arg;
+	const struct accepted_ctx *k = arg;
 	struct wresult w;
 
 	memset(&w, 0, sizeof w);
-	w.type = WR_TAKEN;
+	w.type = WR_ACCEPTED;
 	w.unit = k->unit;
 	send_result(k->fd, &w);
 }
@@ -169,7 +170,7 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 	const char *addrs[RELAY_TXN_RCPTS_MAX];
 	struct smtp_reply reps[RELAY_TXN_RCPTS_MAX], err;
 	int map[RELAY_TXN_RCPTS_MAX], i, n, rc, progress, again;
-	struct taken_ctx k = { fd, t->unit };
+	struct accepted_ctx k = { fd, t->unit };
 	struct smtp_txn x;
 
 	for (;;) {
@@ -190,7 +191,7 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 		x.rcpts = addrs;
 		x.nrcpts = n;
 		x.replies = reps;
-		x.taken = taken;
+		x.accepted = accepted;
 		x.arg = &k;
 		rc = smtp_send(&conn, &x, &err);
 		if (rc == RES_OK)

@@ -49,7 +49,7 @@ struct task {
 /* What a worker reports, as soon as it knows. */
 enum wr_type {
 	WR_RCPT,        /* a recipient's outcome for this pass */
-	WR_TAKEN,       /* a server answered DATA with 354 */
+	WR_ACCEPTED,    /* a server accepted a recipient of a transaction */
 	WR_DOWN,        /* ADDR failed at connect, greeting, EHLO or AUTH */
 	WR_DONE         /* the task is over; ADDR: the connection kept open */
 };

@@ -739,7 +739,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		done[i] = 1;
 		if (mail.code / 100 == 2 && v == 1) {
 			ok[i] = 1;
-			accepted++;
+			if (accepted++ == 0 && t->accepted)
+				t->accepted(t->arg);    /* the server takes mail: feedback */
 		}
 	}
 	for (; i < t->nrcpts; i++) {
@@ -786,8 +787,6 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return rc;
 	}
-	if (t->taken)
-		t->taken(t->arg);       /* the server takes the message: feedback */
 	say(c, ">", "(message text, %lld octets)", (long long)wire);
 	/*
 	 * The whole text, final dot included, must be written within

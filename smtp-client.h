@@ -65,8 +65,8 @@ struct smtp_txn {
 	const char **rcpts;
 	int nrcpts;
 	struct smtp_reply *replies;     /* NRCPTS of them, filled in */
-	void (*taken)(void *arg);       /* called at the 354 that lets the text
-	                                   go (NULL: none), with ARG */
+	void (*accepted)(void *arg);    /* called with ARG at the first RCPT the
+	                                   server accepts (NULL: none) */
 	void *arg;
 };
 
