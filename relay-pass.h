@@ -41,6 +41,7 @@ struct unit {
 	int rcpt[RELAY_TXN_RCPTS_MAX];
 	char got[RELAY_TXN_RCPTS_MAX];  /* outcome received */
 	char box[USER_NAME_MAX + 1];    /* local units: the mailbox (local_key) */
+	int fed;                        /* its positive feedback was given */
 	int worker;                     /* -1: queued */
 	struct unit *next;              /* the route's queue */
 };

@@ -310,8 +310,9 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 		 * it is known rather than when the transaction ends: a server
 		 * slow to answer DATA or the text does not slow the ramp; one
 		 * that refuses the connection or the recipients gives none. */
-		if (u->rt->window < p->cf->destination_concurrency)
+		if (!u->fed && u->rt->window < p->cf->destination_concurrency)
 			u->rt->window += 1;
+		u->fed = 1;
 		break;
 	case WR_DOWN:
 		if ((a = pool_addr_index(p, &r->addr)) < 0)
@@ -329,6 +330,9 @@ static void worker_result(struct pass *p, struct worker *w, const struct wresult
 			p->addrs[a].fails = 0;
 			route_stay(u->rt, a);
 		}
+		if (r->worked && !u->fed && u->rt->window < p->cf->destination_concurrency)
+			u->rt->window += 1;     /* slow start, when WR_ACCEPTED did not */
+		u->fed |= r->worked;
 		a = r->addr.ss_family ? pool_addr_index(p, &r->addr) : -1;
 		pool_worker_conn(p, w, a);
 		w->unit = -1;

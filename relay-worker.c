@@ -61,6 +61,7 @@ static void on_stop(int sig)
 static struct smtp_client conn = { .fd = -1 };
 static struct sockaddr_storage conn_sa;
 static struct sockaddr_storage worked_sa;      /* where the last task worked */
+static int fresh;                       /* no transaction over it yet */
 
 /* A recipient's state inside one task. */
 struct trcpt {
@@ -125,8 +126,10 @@ static int open_conn(int fd, const struct task *t, const struct smtp_options *op
 	if (conn.fd >= 0)
 		smtp_close(&conn);
 	rc = smtp_open(&conn, opt, a, h->name, err);
-	if (rc == RES_OK)
+	if (rc == RES_OK) {
 		conn_sa = *a;
+		fresh = 1;
+	}
 	if (rc != RES_TEMP)
 		return rc;
 	memset(&w, 0, sizeof w);
@@ -144,14 +147,17 @@ struct accepted_ctx {
 	int unit;
 };
 
-/* accepted - the server accepted a recipient: the scheduler hears it at
- * once (WR_ACCEPTED, its positive feedback), not when the transaction
- * ends. */
+/* accepted - the server accepted a recipient over a new connection: the
+ * scheduler hears it at once (WR_ACCEPTED, its positive feedback), not
+ * when the transaction ends. Over a connection used before, the window
+ * has grown already; WR_DONE gives the feedback, one record less. */
 static void accepted(void *arg)
 {
 	const struct accepted_ctx *k = arg;
 	struct wresult w;
 
+	if (!fresh)
+		return;
 	memset(&w, 0, sizeof w);
 	w.type = WR_ACCEPTED;
 	w.unit = k->unit;
@@ -194,6 +200,7 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 		x.accepted = accepted;
 		x.arg = &k;
 		rc = smtp_send(&conn, &x, &err);
+		fresh = 0;
 		if (rc == RES_OK)
 			worked_sa = conn_sa;
 		progress = again = 0;
