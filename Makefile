@@ -72,16 +72,16 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o users-expand.o forward.o linereader.o addr.o \
-               envelope.o spool.o spool-drop.o deliver.o bufout.o inject.o mkmbox.o
+               envelope.o spool.o spool-drop.o spool-aside.o deliver.o bufout.o inject.o mkmbox.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
-RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-worker.o relay-admin.o \
-               spool-aside.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
+RELAY_OBJS   = relay-agent.o relay-sched.o relay-pool.o relay-msg.o relay-local.o relay-worker.o \
+               relay-admin.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
 SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o users-expand.o \
                forward.o mkmbox.o log.o addr.o bufout.o linereader.o
-POSTDROP_OBJS = smtp-postdrop.o spool.o spool-drop.o envelope.o util.o log.o config.o \
+POSTDROP_OBJS = smtp-postdrop.o spool.o spool-drop.o spool-aside.o envelope.o util.o log.o config.o \
                 users.o users-expand.o forward.o mkmbox.o addr.o
 MKMBOX_OBJS  = smtp-mkmbox.o mkmbox.o forward.o users.o users-expand.o config.o util.o log.o
 PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox

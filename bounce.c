@@ -8,9 +8,16 @@
  *     message/delivery-status    Reporting-MTA, Arrival-Date, then per
  *                                recipient Final-Recipient, Action: failed,
  *                                Status, Remote-MTA, Diagnostic-Code
- *     text/rfc822-headers        the original message's header
+ *     text/rfc822-headers        the original message's header (declared
+ *                                8bit when it holds such octets)
  *
- * Field names and layout follow Postfix's bounce daemon. The original
+ * A reply a server sent is reported with Remote-MTA and "Diagnostic-Code:
+ * smtp"; an error relay-agent found itself (DNS, a refused connection, a
+ * message that cannot be made 7-bit, the expired lifetime) without
+ * Remote-MTA and as "Diagnostic-Code: X-relay-agent" (RFC 3464 2.3.6).
+ * Field names and layout follow Postfix's bounce daemon. The bounce goes
+ * into the queue, whoever the sender is; relay-agent delivers it from
+ * there (a local sender's mailbox by its local workers). The original
  * header is copied with every control octet but TAB made a space and is
  * cut at BOUNCE_HEADERS_MAX octets, so a hostile message cannot make the
  * report unbounded or break its structure. Callers never bounce a message
@@ -103,6 +110,33 @@ static int copy_headers(struct bufout *o, int msgfd)
 	return 0;
 }
 
+/* headers_8bit - whether the original header (what copy_headers copies)
+ * holds an octet over 127: its part is then declared 8bit (RFC 2045). */
+static int headers_8bit(int msgfd)
+{
+	char buf[IO_BUF_SIZE];
+	off_t off = 0;
+	int bol = 1;
+
+	while (off < BOUNCE_HEADERS_MAX) {
+		ssize_t n = pread(msgfd, buf, sizeof buf, off), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		for (i = 0; i < n && off + i < BOUNCE_HEADERS_MAX; i++) {
+			if (buf[i] == '\n' && bol)
+				return 0;
+			if ((unsigned char)buf[i] > 127)
+				return 1;
+			bol = buf[i] == '\n';
+		}
+		off += n;
+	}
+	return 0;
+}
+
 /* bounce_write - the whole DSN, LF line ends, to FD. */
 int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now)
@@ -110,7 +144,7 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	struct bufout *o = malloc(sizeof *o);
 	char date[64], arrival[64], boundary[128], a[ADDR_MAX + 1], b[ADDR_MAX + 1];
 	char d[SMTP_REPLY_MAX + 1], h[DOMAIN_MAX + 1], sender[ADDR_MAX + 1];
-	int i, err;
+	int i, err, eight = headers_8bit(msgfd);
 
 	if (!o)
 		return -1;
@@ -132,6 +166,8 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	bufout_printf(o, "MIME-Version: 1.0\n");
 	bufout_printf(o, "Content-Type: multipart/report; report-type=delivery-status;\n"
 	              "\tboundary=\"%s\"\n", boundary);
+	if (eight)
+		bufout_printf(o, "Content-Transfer-Encoding: 8bit\n");
 	bufout_printf(o, "\nThis is a MIME-encapsulated message.\n\n");
 
 	/* Part 1: for a human. */
@@ -184,7 +220,8 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	/* Part 3: what the sender sent, header only. */
 	bufout_printf(o, "--%s\n", boundary);
 	bufout_printf(o, "Content-Description: Undelivered Message Headers\n"
-	              "Content-Type: text/rfc822-headers\n\n");
+	              "Content-Type: text/rfc822-headers\n%s\n",
+	              eight ? "Content-Transfer-Encoding: 8bit\n" : "");
 	if (copy_headers(o, msgfd) < 0 && !o->err)
 		o->err = errno ? errno : EIO;
 	bufout_printf(o, "\n--%s--\n", boundary);
@@ -193,7 +230,7 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	return err;
 }
 
-/* bounce_send - write the DSN and hand it to inject.c from <>. */
+/* bounce_send - write the DSN and queue it from <> through inject.c. */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,
                 char *why, size_t whysz)
@@ -204,6 +241,15 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 	int rc;
 
 	bid[0] = '\0';
+	/* Is there anyone to tell? A local sender that is no local name (or
+	 * an alias beyond the limits) gets nothing: no mailbox is touched. */
+	inject_begin(&in, cf, "");
+	rc = inject_add(&in, env->sender, env->sender, why, whysz);
+	inject_end(&in);
+	if (rc == RES_PERM)
+		return RES_OK;  /* no such local sender: nobody to tell (WHY says so) */
+	if (rc != RES_OK)
+		return rc;
 	text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
 	if (text.fd < 0 && errno == ENOENT && spool_dirs(cf->spool_dir) == 0)
 		text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
@@ -217,20 +263,21 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 		spool_stage_discard(cf->spool_dir, id);
 		return RES_TEMP;
 	}
-	/* From <>, to the sender: a local one's mailboxes now (a busy one
-	 * through the queue), a foreign one through the queue. */
+	/* From <>, to the sender, always through the queue, local or not:
+	 * relay-agent delivers it like any queued mail, and the caller never
+	 * waits for a mailbox's lock. */
 	inject_begin(&in, cf, "");
-	in.may_wait = 1;
 	snprintf(in.env.body, sizeof in.env.body, "8BITMIME");
 	snprintf(in.env.client, sizeof in.env.client, "127.0.0.1");
 	snprintf(in.env.helo, sizeof in.env.helo, "%s", cf->hostname);
-	rc = inject_add(&in, env->sender, env->sender, why, whysz);
-	if (rc == RES_OK)
+	if (envelope_add_rcpt(&in.env, env->sender, env->sender, NULL) < 0) {
+		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
+		rc = RES_TEMP;
+	} else {
 		rc = inject_store(&in, &text, why, whysz);
+	}
 	if (rc == RES_OK)
 		snprintf(bid, bidsz, "%s", id);
-	else if (rc == RES_PERM)
-		rc = RES_OK;    /* no such local sender: nobody to tell (WHY says so) */
 	inject_end(&in);
 	close(text.fd);
 	spool_stage_discard(cf->spool_dir, id);         /* gone when queued */

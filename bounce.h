@@ -14,7 +14,8 @@
 struct bounce_item {
 	const struct spool_rcpt *rcpt;
 	const char *status;             /* "5.1.1" */
-	const char *remote_mta;         /* host that answered, or NULL */
+	const char *remote_mta;         /* the host whose own reply DIAGNOSTIC
+	                                   is; NULL: an error of relay-agent's */
 	const char *diagnostic;         /* the reply, "550 5.1.1 ..." */
 	time_t when;                    /* last attempt */
 };
@@ -33,11 +34,11 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
                  int msgfd, const struct bounce_item *items, int n, time_t now);
 
 /*
- * bounce_send - send that DSN from <> to env->sender through inject.c:
- * into the sender's mbox when the domain is local (through the spool when
- * the mailbox is busy), else into the spool. The new message's queue id
- * goes to BID ("" when it was dropped: unknown local sender, the reason
- * in WHY). RES_OK or RES_TEMP with WHY.
+ * bounce_send - queue that DSN from <> to env->sender through inject.c:
+ * always into the spool (relay-agent delivers it, locally or not), so the
+ * caller never waits for a mailbox. The new message's queue id goes to
+ * BID ("" when it was dropped: unknown local sender, the reason in WHY).
+ * RES_OK or RES_TEMP with WHY.
  */
 int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 const struct bounce_item *items, int n, char *bid, size_t bidsz,

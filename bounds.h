@@ -85,7 +85,20 @@
                                        smtp_mx_address_limit) */
 #define RELAY_CONCURRENCY_START 5   /* deliveries at once to a new destination
                                        (Postfix's initial_destination_
-                                       concurrency); grows by one per success */
+                                       concurrency); grows by one per
+                                       delivery a server accepts a
+                                       recipient of */
+#define RELAY_ADDR_FAILS_MAX 3      /* failed connections in a row to an
+                                       address that worked in this pass, with
+                                       no other open to it, before it is down
+                                       for the pass */
+#define RELAY_LOCAL_WORKERS 4       /* processes delivering queued mail to
+                                       local mailboxes at once (one mailbox
+                                       at a time each) */
+#define RELAY_LOCAL_LOCK_WAIT_MS 3000 /* ms a queued local copy waits for its
+                                       mailbox's lock before it is deferred
+                                       (it stays queued: no need for the
+                                       30 s a client is given) */
 #define RELAY_FLUSH_MS      500     /* ms at most between a reply and its
                                        outcome written to the envelope */
 #define RELAY_STOP_GRACE_MS 3000    /* ms workers get to report after SIGTERM */
@@ -101,11 +114,12 @@
 #define DNS_RCVBUF          (1024 * 1024) /* octets of the resolver's UDP
                                        receive buffer asked for */
 #define DNS_SELF_ADDRS_MAX  64      /* addresses of this host remembered */
-#define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection */
+#define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection
+                                       before QUIT and a new one (Postfix's
+                                       smtp_connection_reuse_count_limit) */
 #define RELAY_QUIT_TIMEOUT  5       /* seconds to wait for the reply to QUIT */
 #define RELAY_DATA_RATE_MIN 1024    /* octets/s a server must take the message
                                        text at, on average (smtp-client.c) */
-#define RELAY_RESULT_MAX    2048    /* octets of one worker-to-parent line */
 #define BOUNCE_HEADERS_MAX  65536   /* octets of original headers in a DSN */
 #define SPOOL_ORPHAN_STALE_SEC 3600 /* msg/ file without env/ kept this long */
 

@@ -305,7 +305,7 @@ box_current(const struct mbox_txn *t, const struct mbox *b, const struct stat *s
 int
 deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
-	long long deadline = now_ms() + LOCK_WAIT_MAX_MS;
+	long long deadline = now_ms() + (t->lock_wait_ms > 0 ? t->lock_wait_ms : LOCK_WAIT_MAX_MS);
 	long room = fd_room();
 
 	/* Every mailbox is held open at once: check the descriptors first,

@@ -37,6 +37,7 @@ struct mbox_txn {
 	                                   made for its user (mkmbox.c) and one
 	                                   owned by another user is refused */
 	const char *helper;             /* the mailbox helper's socket */
+	long lock_wait_ms;              /* the locks' wait; 0: LOCK_WAIT_MAX_MS */
 	struct mbox *boxes;             /* sorted by name, no duplicates */
 	int nboxes;
 	int cap;
@@ -50,7 +51,7 @@ int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
 
 /*
  * deliver_lock_all - lock every mailbox in name order, waiting at most
- * LOCK_WAIT_MAX_MS in all. With MAY_WAIT, a mailbox still locked then is
+ * t->lock_wait_ms (LOCK_WAIT_MAX_MS when 0) in all. With MAY_WAIT, a mailbox still locked then is
  * set aside (its `waiting' set, not held); without, that fails it all.
  * RES_OK, or RES_TEMP with every lock released and a reason in WHY.
  */

@@ -3,8 +3,11 @@
  *
  * Lookups start as the scheduler asks for them: one MX query per domain,
  * and each MX answer asks for the A and AAAA records of its hosts. At
- * most DNS_INFLIGHT_MAX queries are outstanding at once (the others wait
- * in a queue, in order), and the socket's receive buffer is enlarged, so
+ * most DNS_INFLIGHT_MAX queries are outstanding at once; the others wait
+ * in two queues, in order, the address queries ahead of the MX queries
+ * (an MX answer's address queries go out as soon as there is room, so a
+ * domain is decided without waiting for every MX query queued before
+ * them), and the socket's receive buffer is enlarged, so
  * a burst of answers from a fast local resolver is never dropped. The
  * scheduler's poll loop drives the socket (dns_io) and the timers
  * (dns_tick); a route still open dns_timeout after its first query is a
@@ -51,12 +54,21 @@ struct dq {
 	void *p;                        /* struct dns_route or dns_host */
 };
 
+/* Queries waiting for their turn, a ring. */
+struct dring {
+	struct dq *q;
+	size_t cap, head, len;
+};
+
 /* The resolver of the pass. */
 static struct {
 	int fd;                         /* -1: not open */
 	int inflight;                   /* queries submitted, not answered */
-	struct dq *q;                   /* waiting queries, a ring */
-	size_t qcap, qhead, qlen;
+	struct dring mx;                /* waiting MX queries */
+	struct dring addr;              /* waiting A and AAAA queries: they go
+	                                   first, so a domain whose MX answer
+	                                   came is decided without waiting for
+	                                   every other domain's MX query */
 	struct dns_route **open;        /* routes not decided */
 	int nopen, capopen;
 	int timeout_s;
@@ -538,8 +550,10 @@ int dns_start(const struct config *cf, void (*on_done)(struct dns_route *r))
 /* queue_push - one query waits for its turn. */
 static void queue_push(char type, void *p)
 {
-	if (R.qlen == R.qcap) {
-		size_t cap = R.qcap ? R.qcap * 2 : 256, i;
+	struct dring *g = type == 'M' ? &R.mx : &R.addr;
+
+	if (g->len == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 256, i;
 		struct dq *n = malloc(cap * sizeof *n);
 		if (!n) {
 			/* No room to wait: the query fails at once, for now. */
@@ -556,14 +570,14 @@ static void queue_push(char type, void *p)
 			}
 			return;
 		}
-		for (i = 0; i < R.qlen; i++)
-			n[i] = R.q[(R.qhead + i) % R.qcap];
-		free(R.q);
-		R.q = n;
-		R.qcap = cap;
-		R.qhead = 0;
+		for (i = 0; i < g->len; i++)
+			n[i] = g->q[(g->head + i) % g->cap];
+		free(g->q);
+		g->q = n;
+		g->cap = cap;
+		g->head = 0;
 	}
-	R.q[(R.qhead + R.qlen++) % R.qcap] = (struct dq){ type, p };
+	g->q[(g->head + g->len++) % g->cap] = (struct dq){ type, p };
 }
 
 /* submit - send one waiting query; a route already decided drops it. */
@@ -604,13 +618,15 @@ static void submit(struct dq d)
 	route_finish(r);
 }
 
-/* pump - submit waiting queries while fewer than DNS_INFLIGHT_MAX are out. */
+/* pump - submit waiting queries while fewer than DNS_INFLIGHT_MAX are
+ * out: address queries first (they finish a route), then MX queries. */
 static void pump(void)
 {
-	while (R.qlen > 0 && R.inflight < DNS_INFLIGHT_MAX) {
-		struct dq d = R.q[R.qhead];
-		R.qhead = (R.qhead + 1) % R.qcap;
-		R.qlen--;
+	while ((R.addr.len > 0 || R.mx.len > 0) && R.inflight < DNS_INFLIGHT_MAX) {
+		struct dring *g = R.addr.len > 0 ? &R.addr : &R.mx;
+		struct dq d = g->q[g->head];
+		g->head = (g->head + 1) % g->cap;
+		g->len--;
 		submit(d);
 	}
 }
@@ -734,9 +750,10 @@ void dns_stop(void)
 	if (R.fd >= 0)
 		dns_reset(NULL);        /* closes the socket, drops the queries */
 	R.fd = -1;
-	free(R.q);
-	R.q = NULL;
-	R.qcap = R.qhead = R.qlen = 0;
+	free(R.mx.q);
+	free(R.addr.q);
+	memset(&R.mx, 0, sizeof R.mx);
+	memset(&R.addr, 0, sizeof R.addr);
 	free(R.open);
 	R.open = NULL;
 	R.capopen = 0;

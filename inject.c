@@ -346,12 +346,13 @@ inject_end(struct inject *in)
 int
 inject_queued(const struct config *cf, const struct msgtext *text,
               const struct envelope *env, const struct spool_rcpt *r,
-              char *why, size_t whysz)
+              long lock_wait_ms, char *why, size_t whysz)
 {
 	struct inject in;
 	int rc;
 
 	inject_begin(&in, cf, env->sender);
+	in.txn.lock_wait_ms = lock_wait_ms;
 	strlcpy_ck(in.env.body, env->body, sizeof in.env.body);
 	strlcpy_ck(in.env.auth, env->auth, sizeof in.env.auth);
 	strlcpy_ck(in.env.client, env->client, sizeof in.env.client);

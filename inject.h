@@ -63,8 +63,9 @@ int inject_add(struct inject *in, const char *orig, const char *addr,
 /*
  * inject_add_mailbox - a copy for local mailbox NAME as such (a queued
  * copy that waited for a busy mailbox): never expanded again.
- * DELIVERED_TO is its Delivered-To address. RES_OK, or RES_PERM when
- * NAME is no mailbox (any more).
+ * DELIVERED_TO is its Delivered-To address. RES_OK, RES_PERM when NAME
+ * is no mailbox (any more), or RES_TEMP when the lookup itself failed
+ * (the password database, under users system).
  */
 int inject_add_mailbox(struct inject *in, const char *orig, const char *name,
                        const char *delivered_to, char *why, size_t whysz);
@@ -89,13 +90,14 @@ void inject_log(const struct inject *in, const char *id, double delay);
  * inject_queued - relay-agent's delivery of the queued message TEXT
  * (envelope ENV) to its local recipient R, now: the mailboxes of R's
  * address (or R's own mailbox, for a copy that waited), and a new spool
- * entry for the foreign targets of an alias. A busy mailbox fails it
- * (retried later). RES_OK, RES_PERM (no such name: a bounce) or RES_TEMP,
- * with the reply in WHY.
+ * entry for the foreign targets of an alias. A mailbox still locked after
+ * LOCK_WAIT_MS (0: LOCK_WAIT_MAX_MS) fails it: the copy stays queued, so
+ * a short wait loses nothing. RES_OK, RES_PERM (no such name: a bounce)
+ * or RES_TEMP, with the reply in WHY.
  */
 int inject_queued(const struct config *cf, const struct msgtext *text,
                   const struct envelope *env, const struct spool_rcpt *r,
-                  char *why, size_t whysz);
+                  long lock_wait_ms, char *why, size_t whysz);
 
 /* inject_end - release everything; IN may be begun again. */
 void inject_end(struct inject *in);

@@ -12,6 +12,9 @@
  * second (mime7_write) copies everything as it is, except that each
  * noted leaf gets "Content-Transfer-Encoding: quoted-printable" and its
  * body encoded; a container declared 8bit or binary is declared 7bit.
+ * A line a soft line break starts never begins with "-", "." or "F"
+ * (those are encoded): it cannot become a boundary delimiter, a lone dot
+ * or a "From " line that the message did not have.
  * A message without MIME headers gets MIME-Version and a Content-Type
  * of text/plain; charset=unknown-8bit (RFC 1428).
  *
@@ -60,6 +63,7 @@ struct m7 {
 	int encodable;                  /* its encoding allows re-encoding */
 	int encode;                     /* it is being encoded */
 	int col;                        /* octets on the encoded line */
+	int soft;                       /* that line follows a soft line break */
 	char ws;                        /* a blank waiting: literal unless the
 	                                   line ends after it */
 };
@@ -268,6 +272,7 @@ static void header_end(struct m7 *s)
 	out(s, "\n", 1);
 	s->leaf++;
 	s->col = 0;
+	s->soft = 0;
 	s->ws = 0;
 	s->st = ST_LEAF;
 }
@@ -282,7 +287,17 @@ static void qp_octet(struct m7 *s, unsigned char c, int literal)
 	if (s->col + w > 75) {
 		out(s, "=\n", 2);
 		s->col = 0;
+		s->soft = 1;
 	}
+	/* A soft line break must not start a line the text never had: "--"
+	 * there would read as a boundary delimiter (RFC 2046 5.1.1), a "."
+	 * as the end of the text to a careless gateway, "From " as an mbox
+	 * separator (RFC 2049 section 3, points 7 and 8). */
+	if (literal && s->soft && s->col == 0 && (c == '-' || c == '.' || c == 'F')) {
+		literal = 0;
+		w = 3;
+	}
+	s->soft = 0;
 	if (literal) {
 		out(s, (const char *)&c, 1);
 	} else {
@@ -317,6 +332,7 @@ static void qp_piece(struct m7 *s, const char *buf, size_t len, int eol)
 		s->ws = 0;
 		out(s, "\n", 1);
 		s->col = 0;
+		s->soft = 0;
 	}
 }
 

@@ -181,12 +181,20 @@ int relay_show(const struct config *cf, const char *id)
 	}
 	if (spool_env_load(cf->spool_dir, id, &env) < 0) {
 		int err = errno;
-		if ((fd = spool_corrupt_open(cf->spool_dir, id, "")) >= 0) {
-			printf("*** ENVELOPE (malformed, as stored in corrupt/%s) ***\n", id);
-			copy_out(fd);
-			close(fd);
+		int envfd = spool_corrupt_open(cf->spool_dir, id, "");
+		int textfd = spool_corrupt_open(cf->spool_dir, id, ".msg");
+		if (envfd >= 0 || textfd >= 0) {
+			if (envfd >= 0) {
+				printf("*** ENVELOPE (malformed, as stored in corrupt/%s) ***\n", id);
+				copy_out(envfd);
+				close(envfd);
+			} else {
+				printf("*** ENVELOPE (none: only the text is in corrupt/) ***\n");
+			}
 			printf("*** MESSAGE CONTENTS %s ***\n", id);
-			if ((fd = spool_corrupt_open(cf->spool_dir, id, ".msg")) >= 0) {
+			/* The text follows its envelope into corrupt/; a crash in
+			 * between leaves it in msg/ for a while. */
+			if ((fd = textfd) >= 0 || (fd = spool_msg_open(cf->spool_dir, id)) >= 0) {
 				copy_out(fd);
 				close(fd);
 			}

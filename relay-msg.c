@@ -58,11 +58,12 @@ static long retry_delay(const struct config *cf, int attempts)
 
 /*
  * msg_outcome - recipient I of unit U: KIND ('S', 'D', 'B') with REPLY
- * from RELAY. The envelope in memory changes now and is written within
+ * from RELAY (REMOTE: the server's own reply, not one relay-agent wrote).
+ * The envelope in memory changes now and is written within
  * RELAY_FLUSH_MS; the log line is written now.
  */
 void msg_outcome(struct pass *p, struct unit *u, int i, char kind,
-                         const char *relay, const char *reply)
+                 const char *relay, const char *reply, int remote)
 {
 	struct qmsg *m = &p->msgs[u->msg];
 	struct spool_rcpt *r = &m->env.rcpts[u->rcpt[i]];
@@ -79,9 +80,11 @@ void msg_outcome(struct pass *p, struct unit *u, int i, char kind,
 		/* That was the final attempt. */
 		snprintf(why, sizeof why, "554 5.4.7 delivery time expired (%.470s)", reply);
 		kind = 'B';
+		remote = 0;
 	}
 	snprintf(r->last_reply, sizeof r->last_reply, "%s", why);
-	snprintf(m->relay[u->rcpt[i]], sizeof m->relay[0], "%s", relay);
+	/* The bounce names a remote MTA only for what a server said. */
+	snprintf(m->relay[u->rcpt[i]], sizeof m->relay[0], "%s", remote ? relay : "");
 	log_msg(LOG_INFO, "%s: to=<%s>, relay=%s, delay=%ld, status=%s (%s)", m->id, r->addr,
 	        relay, (long)(now - m->env.arrival),
 	        kind == 'S' ? "sent" : kind == 'B' ? "bounced" : "deferred", why);
@@ -106,6 +109,7 @@ void msg_unit_done(struct pass *p, struct unit *u)
 
 	if (u->worker >= 0)
 		u->rt->inflight--;
+	u->rt->held--;
 	p->units[u->id] = NULL;
 	p->freeids[p->nfree++] = u->id;
 	free(u);
@@ -160,6 +164,30 @@ void msg_flush(struct pass *p)
 	p->flush_at = 0;
 }
 
+/* sender_local - whether SENDER's domain is one of ours. */
+static int sender_local(const struct config *cf, const char *sender)
+{
+	char dom[DOMAIN_MAX + 1];
+	const char *at = strrchr(sender, '@');
+
+	snprintf(dom, sizeof dom, "%s", at ? at + 1 : "");
+	str_lower(dom);
+	return !at || config_is_local_domain(cf, dom);
+}
+
+/* ids_add - queued message ID is taken later in this pass (a bounce
+ * just made; out of memory: the next pass takes it). */
+static void ids_add(struct pass *p, const char *id)
+{
+	char **n = realloc(p->ids, (size_t)(p->nids + 1) * sizeof *n);
+
+	if (!n)
+		return;
+	p->ids = n;
+	if ((p->ids[p->nids] = strdup(id)) != NULL)
+		p->nids++;
+}
+
 /* msg_bounce - one bounce for M's failed recipients; they become bounced
  * (or pending again when no bounce can be made now). */
 static void msg_bounce(struct pass *p, struct qmsg *m)
@@ -195,14 +223,27 @@ static void msg_bounce(struct pass *p, struct qmsg *m)
 	}
 	if (nb == 0)
 		goto out;
+	/* What is known of the other messages goes to disk before the
+	 * bounce's own fsyncs: a pass killed meanwhile repeats nothing that
+	 * was sent. M itself is written once, after, into its reserved room. */
+	if (p->flush_at) {
+		int dirty = m->dirty;
+		m->dirty = 0;
+		msg_flush(p);
+		m->dirty = dirty;
+	}
 	if (env->sender[0] == '\0') {
 		log_msg(LOG_INFO, "%s: bounce dropped: the message is itself a bounce (from <>)",
 		        m->id);
 	} else if (bounce_send(cf, env, m->fd, items, nb, bid, sizeof bid, why, sizeof why)
 	           == RES_OK) {
-		if (bid[0])
+		if (bid[0]) {
 			log_msg(LOG_INFO, "%s: sender non-delivery notification: %s", m->id, bid);
-		else
+			/* A local sender has it in this pass, as when it was
+			 * appended at once; a foreign one's waits for the next. */
+			if (sender_local(cf, env->sender))
+				ids_add(p, bid);
+		} else
 			log_msg(LOG_INFO, "%s: bounce dropped: %s", m->id, why);
 	} else {
 		/* No bounce, no loss: the recipients stay pending and the next
@@ -292,13 +333,32 @@ static int msg_due(const struct pass *p, const struct qmsg *m, const struct spoo
 	return r->next_attempt > now + p->cf->retry_max + 3600;
 }
 
+/* plan_room - whether a due recipient of M goes to a destination that
+ * holds fewer units than sched_route_cap; else *FULL is one that is full. */
+static int plan_room(struct pass *p, struct qmsg *m, time_t now, struct route **full)
+{
+	int i, cap = sched_route_cap(p);
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		struct spool_rcpt *r = &m->env.rcpts[i];
+		struct route *rt;
+
+		if (r->state != RS_PENDING || !msg_due(p, m, r, now) || !(rt = sched_route(p, r)))
+			continue;
+		if (rt->held < cap)
+			return 1;
+		*full = rt;
+	}
+	return *full == NULL;
+}
+
 /* msg_plan - the due recipients of message MI as units; 1 when anything
- * of it is to be done in this pass. */
-static int msg_plan(struct pass *p, int mi)
+ * of it is to be done in this pass, 0 when nothing is, -1 when all of it
+ * waits for a destination that holds its share of slots (*FULL). */
+static int msg_plan(struct pass *p, int mi, struct route **full)
 {
 	struct qmsg *m = &p->msgs[mi];
 	struct unit *open[64];          /* the unit being filled per route */
-	struct route *openrt[64];
 	int nopen = 0, i, k, pending = 0, due = 0, failed = 0;
 	time_t now = time(NULL);
 
@@ -307,8 +367,12 @@ static int msg_plan(struct pass *p, int mi)
 		failed += m->env.rcpts[i].state == RS_FAILED;
 		due += m->env.rcpts[i].state == RS_PENDING && msg_due(p, m, &m->env.rcpts[i], now);
 	}
-	if (due == 0)
-		return failed > 0;      /* a bounce a crash kept from going */
+	if (due == 0)           /* a bounce a crash kept from going, or an
+	                           envelope with nothing left to do: finished */
+		return failed > 0 || pending == 0;
+	*full = NULL;
+	if (!plan_room(p, m, now, full))
+		return -1;
 	/* The envelope update after a delivery must not fail for want of
 	 * space (the sent recipients would be sent again on every pass): its
 	 * room is taken now, or the message waits. With one pending
@@ -321,6 +385,7 @@ static int msg_plan(struct pass *p, int mi)
 	}
 	for (i = 0; i < m->env.nrcpts; i++) {
 		struct spool_rcpt *r = &m->env.rcpts[i];
+		char box[USER_NAME_MAX + 1] = "";
 		struct route *rt;
 		struct unit *u = NULL;
 
@@ -328,27 +393,43 @@ static int msg_plan(struct pass *p, int mi)
 			continue;
 		if (!(rt = sched_route(p, r)))
 			continue;       /* out of memory: tried next time */
-		for (k = 0; k < nopen; k++)
-			if (openrt[k] == rt)
+		if (rt->local)
+			local_key(r, box, sizeof box);
+		/* One unit per destination, and per mailbox for the local ones. */
+		for (k = 0; k < nopen && !u; k++)
+			if (open[k]->rt == rt && strcmp(open[k]->box, box) == 0 &&
+			    open[k]->nrcpts < RELAY_TXN_RCPTS_MAX)
 				u = open[k];
-		if (u && u->nrcpts == RELAY_TXN_RCPTS_MAX)
-			u = NULL;
 		if (!u) {
 			if (!(u = sched_unit_new(p, mi, rt)))
 				continue;
+			snprintf(u->box, sizeof u->box, "%s", box);
 			sched_unit_queue(p, u);
-			for (k = 0; k < nopen && openrt[k] != rt; k++)
-				;
-			if (k == nopen && nopen < 64)
-				nopen++;
-			if (k < 64) {
-				openrt[k] = rt;
-				open[k] = u;
-			}
+			if (nopen < 64)
+				open[nopen++] = u;
+			else
+				open[i % 64] = u;
 		}
 		u->rcpt[u->nrcpts++] = i;
 	}
 	return 1;
+}
+
+/* later_add - message ID waits until RT holds fewer units (or, out of
+ * memory, until the next pass). */
+static void later_add(struct pass *p, const char *id, struct route *rt)
+{
+	if (p->nlater == p->caplater) {
+		int cap = p->caplater ? p->caplater * 2 : 64;
+		struct later *n = realloc(p->later, (size_t)cap * sizeof *n);
+		if (!n)
+			return;
+		p->later = n;
+		p->caplater = cap;
+	}
+	snprintf(p->later[p->nlater].id, sizeof p->later[0].id, "%s", id);
+	p->later[p->nlater++].rt = rt;
+	relay_narrate("%s: waits for a slot (%s holds its share)", id, rt->dr.domain);
 }
 
 /* msg_take - lock message ID into a free slot and plan it; 0 when there
@@ -356,8 +437,9 @@ static int msg_plan(struct pass *p, int mi)
 static int msg_take(struct pass *p, const char *id)
 {
 	struct qmsg *m = NULL;
+	struct route *full = NULL;
 	struct stat st;
-	int mi;
+	int mi, rc;
 
 	for (mi = 0; mi < p->capmsgs; mi++)
 		if (!p->msgs[mi].used) {
@@ -410,7 +492,9 @@ static int msg_take(struct pass *p, const char *id)
 	m->used = 1;
 	m->expiry = relay_expiry(p->cf, &m->env, time(NULL));
 	p->nactive++;
-	if (!msg_plan(p, mi)) {
+	if ((rc = msg_plan(p, mi, &full)) <= 0) {
+		if (rc < 0)
+			later_add(p, id, full);
 		msg_release(p, mi);
 		return 0;
 	}
@@ -423,9 +507,23 @@ skip:
 	return 0;
 }
 
-/* msg_take_more - fill the free slots with the next messages of the list. */
+/* msg_take_more - fill the free slots: first with the messages put off
+ * whose destination has room again, then with the next of the list. */
 void msg_take_more(struct pass *p)
 {
+	int i, cap = sched_route_cap(p);
+
+	for (i = 0; i < p->nlater && !p->stopping && !p->update_failed &&
+	     p->nactive < p->capmsgs; ) {
+		if (p->later[i].rt->held < cap) {
+			char id[QUEUE_ID_MAX];
+			snprintf(id, sizeof id, "%s", p->later[i].id);
+			p->later[i] = p->later[--p->nlater];
+			msg_take(p, id);        /* may put it off again */
+		} else {
+			i++;
+		}
+	}
 	while (!p->stopping && !p->update_failed && p->nactive < p->capmsgs &&
 	       p->nextid < p->nids)
 		msg_take(p, p->ids[p->nextid++]);

@@ -1,8 +1,10 @@
 /*
  * relay-pass.h - the state of one relay-agent pass, shared by the
- * scheduler (relay-sched.c: destinations, units, workers, the loop) and
- * the message side (relay-msg.c: taking messages, outcomes, envelopes,
- * bounces). Nothing else includes it.
+ * scheduler (relay-sched.c: destinations, units, dispatch, the loop), the
+ * worker pool (relay-pool.c: addresses, workers, their reports), the
+ * local mailboxes (relay-local.c) and the message side (relay-msg.c:
+ * taking messages, outcomes, envelopes, bounces). Nothing else includes
+ * it.
  */
 #ifndef RELAY_PASS_H
 #define RELAY_PASS_H
@@ -38,6 +40,8 @@ struct unit {
 	int nrcpts;
 	int rcpt[RELAY_TXN_RCPTS_MAX];
 	char got[RELAY_TXN_RCPTS_MAX];  /* outcome received */
+	char box[USER_NAME_MAX + 1];    /* local units: the mailbox (local_key) */
+	int fed;                        /* its positive feedback was given */
 	int worker;                     /* -1: queued */
 	struct unit *next;              /* the route's queue */
 };
@@ -55,6 +59,8 @@ struct route {
 	int inflight;
 	struct unit *qhead, *qtail;
 	int nqueued;
+	int held;                       /* its units, queued or in flight: at
+	                                   most route_cap hold message slots */
 	int listed;                     /* on the ready list */
 	char lasterr[SMTP_REPLY_MAX + 1];
 };
@@ -65,6 +71,10 @@ struct addrent {
 	int down;
 	int ok;                         /* a delivery over it worked */
 	int nconn;                      /* workers connected (or about to be) */
+	int cap;                        /* connections it took at most when one
+	                                   more was refused; 0: none learnt */
+	int fails;                      /* failed connections since the last
+	                                   delivery over it worked */
 };
 
 /* A worker process. */
@@ -75,6 +85,18 @@ struct worker {
 	int local;                      /* the local mailboxes' worker */
 	int conn;                       /* address table index; -1: none */
 	long long idle_since;
+};
+
+/* A local mailbox whose delivery failed for now in this pass. */
+struct failedbox {
+	char key[USER_NAME_MAX + 1];
+	char why[SMTP_REPLY_MAX + 1];
+};
+
+/* A message put off until its destination holds fewer slots. */
+struct later {
+	char id[QUEUE_ID_MAX];
+	struct route *rt;
 };
 
 /* Everything of one pass. */
@@ -103,7 +125,13 @@ struct pass {
 	char (*unlinks)[QUEUE_ID_MAX];  /* msg/ files to remove after it */
 	int nunlinks, capunlinks;
 	int update_failed;
+	struct failedbox *failed;       /* local mailboxes that failed for now */
+	int nfailed, capfailed;
+	struct later *later;            /* messages put off (relay-msg.c) */
+	int nlater, caplater;
 	int stopping;
+	int killed;                     /* remote workers killed at the end of
+	                                   the grace period */
 	long long stop_deadline;
 	struct task *task;              /* scratch */
 };
@@ -112,10 +140,27 @@ struct pass {
 struct route *sched_route(struct pass *p, const struct spool_rcpt *r);
 struct unit *sched_unit_new(struct pass *p, int m, struct route *rt);
 void sched_unit_queue(struct pass *p, struct unit *u);
+void sched_ready_add(struct pass *p, struct route *rt);
+int sched_route_cap(const struct pass *p);
+void sched_task_fill(struct pass *p, struct unit *u, struct task *t);
+int sched_signalled(void);
+
+/* relay-pool.c */
+int pool_addr_index(struct pass *p, const struct sockaddr_storage *sa);
+int pool_live_addr(const struct pass *p, const struct route *rt, int h, int a);
+int pool_worker_start(struct pass *p, int local);
+void pool_worker_conn(struct pass *p, struct worker *w, int a);
+int pool_pick_worker(struct pass *p, struct route *rt, int reuse_only);
+void pool_worker_read(struct pass *p, int wi);
+
+/* relay-local.c */
+void local_key(const struct spool_rcpt *r, char *out, size_t outsz);
+void local_failed(struct pass *p, const struct unit *u, const char *why);
+void local_dispatch(struct pass *p);
 
 /* relay-msg.c */
 void msg_outcome(struct pass *p, struct unit *u, int i, char kind, const char *relay,
-                 const char *reply);
+                 const char *reply, int remote);
 void msg_unit_done(struct pass *p, struct unit *u);
 void msg_finish(struct pass *p, int mi);
 void msg_flush(struct pass *p);

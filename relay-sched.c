@@ -8,14 +8,18 @@
  * mailboxes). A new destination starts its DNS lookup at once (dns.c
  * bounds the queries in flight); its units wait until it is resolved.
  * Units go to worker processes (relay-worker.c), each holding at most
- * one SMTP connection, at most max_connections of them, plus one for
- * local mailboxes so local mail never waits behind remote servers.
+ * one SMTP connection, at most max_connections of them, plus up to
+ * RELAY_LOCAL_WORKERS for local mailboxes (relay-local.c) so local mail
+ * never waits behind remote servers.
  *
  *   per destination   a window that starts at RELAY_CONCURRENCY_START,
- *                     grows by one with each delivery a server answered,
+ *                     grows by one with each delivery a server accepts a
+ *                     recipient of (known at once, not when it ends),
  *                     up to destination_concurrency, and halves when a
- *                     connection to an address that worked fails
- *                     (Postfix's slow start and back-off)
+ *                     connection to it fails while others work (Postfix's
+ *                     slow start and back-off); at most sched_route_cap
+ *                     units held, so its messages cannot fill every slot
+ *                     of the pass (relay-msg.c puts the others off)
  *   per address       at most address_connections connections (busy or
  *                     kept open) to one address and port
  *   reuse             an idle worker already connected to one of the
@@ -23,26 +27,34 @@
  *                     any domain and any message
  *   backup MX         once a later host delivered what the first ones
  *                     refused, the destination starts there
- *   down              an address whose connect, greeting or EHLO failed
- *                     before it ever worked is not tried again in this
- *                     pass
+ *   busy or down      a connection to an address that fails (connect,
+ *                     greeting, EHLO, AUTH) hands its delivery back.
+ *                     While other connections to that address are open,
+ *                     the server is at its limit, not dead: the window
+ *                     halves, the address takes no more connections than
+ *                     are open now, and the delivery waits for one of
+ *                     them. With none open, an address that never worked
+ *                     in this pass (or failed RELAY_ADDR_FAILS_MAX times
+ *                     in a row since) is down for the pass and the
+ *                     delivery goes on to the next address; one that
+ *                     worked is tried again after the back-off. A
+ *                     delivery that works over an address clears all of
+ *                     that.
  *
- * SIGTERM or SIGINT: nothing new starts, workers get RELAY_STOP_GRACE_MS
- * to report, what is known is written, and the pass ends.
+ * SIGTERM or SIGINT: nothing new starts, remote workers get
+ * RELAY_STOP_GRACE_MS to report the reply they await (then they are
+ * killed), local workers finish the append they are in, what is known is
+ * written, and the pass ends.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,59 +77,16 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* ---------------------------------------------------------- addresses */
-
-/* same_sa - one address and port. */
-static int same_sa(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* sched_signalled - whether SIGTERM or SIGINT came. */
+int sched_signalled(void)
 {
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
-}
-
-/* addr_index - the table entry of SA, added when new; -1 no memory. */
-static int addr_index(struct pass *p, const struct sockaddr_storage *sa)
-{
-	int i;
-
-	for (i = 0; i < p->naddrs; i++)
-		if (same_sa(&p->addrs[i].sa, sa))
-			return i;
-	if (p->naddrs == p->capaddrs) {
-		int cap = p->capaddrs ? p->capaddrs * 2 : 64;
-		struct addrent *n = realloc(p->addrs, (size_t)cap * sizeof *n);
-		if (!n)
-			return -1;
-		p->addrs = n;
-		p->capaddrs = cap;
-	}
-	memset(&p->addrs[p->naddrs], 0, sizeof p->addrs[0]);
-	p->addrs[p->naddrs].sa = *sa;
-	return p->naddrs++;
-}
-
-/* addr_text - "ip:port" of table entry I. */
-static void addr_text(const struct pass *p, int i, char *out, size_t outsz)
-{
-	char ip[64];
-	const struct sockaddr_storage *sa = &p->addrs[i].sa;
-
-	dns_addr_str(sa, ip, sizeof ip);
-	snprintf(out, outsz, "%s:%d", ip, ntohs(sa->ss_family == AF_INET6
-	         ? ((const struct sockaddr_in6 *)sa)->sin6_port
-	         : ((const struct sockaddr_in *)sa)->sin_port));
+	return stop_signal != 0;
 }
 
 /* ------------------------------------------------------------ routes */
 
-/* ready_add - RT has queued units and can be dispatched. */
-static void ready_add(struct pass *p, struct route *rt)
+/* sched_ready_add - RT has queued units and can be dispatched. */
+void sched_ready_add(struct pass *p, struct route *rt)
 {
 	if (rt->listed || !rt->ready || rt->nqueued == 0)
 		return;
@@ -131,6 +100,22 @@ static void ready_add(struct pass *p, struct route *rt)
 	}
 	p->ready[p->nready++] = rt;
 	rt->listed = 1;
+}
+
+/* route_settle - every unit queued for RT gets KIND with WHY (no server
+ * said it). */
+static void route_settle(struct pass *p, struct route *rt, char kind, const char *why)
+{
+	while (rt->qhead) {
+		struct unit *u = rt->qhead;
+		int i;
+		rt->qhead = u->next;
+		rt->nqueued--;
+		for (i = 0; i < u->nrcpts; i++)
+			msg_outcome(p, u, i, kind, "none", why, 0);
+		msg_unit_done(p, u);
+	}
+	rt->qtail = NULL;
 }
 
 /* route_resolved - dns.c decided RT: register its addresses, or settle
@@ -147,7 +132,7 @@ static void route_resolved(struct dns_route *dr)
 		rt->aidx = malloc(DNS_MX_MAX * DNS_ADDRS_MAX * sizeof *rt->aidx);
 		for (h = 0; rt->aidx && h < dr->nhosts; h++)
 			for (a = 0; a < dr->hosts[h].naddrs; a++)
-				rt->aidx[h * DNS_ADDRS_MAX + a] = addr_index(p, &dr->hosts[h].addr[a]);
+				rt->aidx[h * DNS_ADDRS_MAX + a] = pool_addr_index(p, &dr->hosts[h].addr[a]);
 		if (!rt->aidx) {
 			dr->result = RES_TEMP;
 			snprintf(dr->why, sizeof dr->why, "451 4.3.0 out of memory");
@@ -156,19 +141,10 @@ static void route_resolved(struct dns_route *dr)
 	rt->ready = 1;
 	if (dr->result != RES_OK) {
 		relay_narrate("%s: %s", dr->domain, dr->why);
-		while (rt->qhead) {
-			struct unit *u = rt->qhead;
-			int i;
-			rt->qhead = u->next;
-			rt->nqueued--;
-			for (i = 0; i < u->nrcpts; i++)
-				msg_outcome(p, u, i, dr->result == RES_PERM ? 'B' : 'D', "none", dr->why);
-			msg_unit_done(p, u);
-		}
-		rt->qtail = NULL;
+		route_settle(p, rt, dr->result == RES_PERM ? 'B' : 'D', dr->why);
 		return;
 	}
-	ready_add(p, rt);
+	sched_ready_add(p, rt);
 }
 
 /* route_find - the route for KEY, created (and its lookup started). */
@@ -254,9 +230,25 @@ struct unit *sched_unit_new(struct pass *p, int m, struct route *rt)
 	u->msg = m;
 	u->rt = rt;
 	u->worker = -1;
+	rt->held++;
 	p->units[u->id] = u;
 	p->msgs[m].open++;
 	return u;
+}
+
+/* sched_route_cap - how many units one destination may hold (queued or
+ * in flight, each keeping its message's slot): twice what it may have in
+ * flight, and never the slots of the whole pass, so a slow destination
+ * cannot keep the messages of the others from being taken. */
+int sched_route_cap(const struct pass *p)
+{
+	int cap = 2 * p->cf->destination_concurrency, most = p->capmsgs * 3 / 4;
+
+	if (cap < RELAY_LOCAL_WORKERS * 2)
+		cap = RELAY_LOCAL_WORKERS * 2;
+	if (cap > most)
+		cap = most;
+	return cap < 1 ? 1 : cap;
 }
 
 /* sched_unit_queue - put U at the end of its route's queue. */
@@ -271,149 +263,11 @@ void sched_unit_queue(struct pass *p, struct unit *u)
 		rt->qhead = u;
 	rt->qtail = u;
 	rt->nqueued++;
-	ready_add(p, rt);
+	sched_ready_add(p, rt);
 }
 
-/* ----------------------------------------------------------- workers */
-
-/* worker_start - fork a worker; its index, or -1. */
-static int worker_start(struct pass *p, int local)
-{
-	struct worker *w, *n;
-	int sv[2], i, size = sizeof(struct task) + 4096;
-	pid_t parent = getpid();
-
-	n = realloc(p->workers, (size_t)(p->nworkers + 1) * sizeof *n);
-	if (!n)
-		return -1;
-	p->workers = n;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-	w = &p->workers[p->nworkers];
-	memset(w, 0, sizeof *w);
-	w->unit = -1;
-	w->conn = -1;
-	w->local = local;
-	w->pid = fork();
-	if (w->pid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (w->pid == 0) {
-		/* Die with the parent: results nobody records would only
-		 * become duplicates. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		/* Nothing of the pass stays open here: a flock belongs to the
-		 * open file description, so an inherited msg/ID descriptor
-		 * would keep that message locked after the pass is done with
-		 * it. The worker opens messages by path. */
-		close(sv[0]);
-		for (i = 0; i < p->capmsgs; i++) {
-			if (p->msgs[i].used && p->msgs[i].fd >= 0)
-				close(p->msgs[i].fd);
-			if (p->msgs[i].used && p->msgs[i].envfd >= 0)
-				close(p->msgs[i].envfd);
-		}
-		for (i = 0; i < p->nworkers; i++)
-			if (p->workers[i].fd >= 0)
-				close(p->workers[i].fd);
-		if (dns_fd() >= 0)
-			close(dns_fd());
-		relay_worker_main(p->cf, p->opt, sv[1]);
-	}
-	close(sv[1]);
-	w->fd = sv[0];
-	fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
-	if (!local)
-		p->nremote++;
-	relay_narrate("worker %d started%s", (int)w->pid, local ? " for local mailboxes" : "");
-	return p->nworkers++;
-}
-
-/* worker_conn - worker W's connection is now to address A (-1: none). */
-static void worker_conn(struct pass *p, struct worker *w, int a)
-{
-	if (w->conn == a)
-		return;
-	if (w->conn >= 0)
-		p->addrs[w->conn].nconn--;
-	w->conn = a;
-	if (a >= 0)
-		p->addrs[a].nconn++;
-}
-
-/* live_addr - route RT's address (host H, address A) is not down. */
-static int live_addr(const struct pass *p, const struct route *rt, int h, int a)
-{
-	int i = rt->aidx[h * DNS_ADDRS_MAX + a];
-
-	return i >= 0 && !p->addrs[i].down;
-}
-
-/* pick_worker - a worker for the next unit of RT: -1 none now (RT must
- * wait), -2 none for anyone (every worker busy), -3 every address of RT
- * down. REUSE_ONLY: only an idle worker already connected to RT. */
-static int pick_worker(struct pass *p, struct route *rt, int reuse_only)
-{
-	int i, h, a, best = -1, target = -1;
-
-	if (rt->local) {
-		for (i = 0; i < p->nworkers; i++)
-			if (p->workers[i].local && p->workers[i].fd >= 0)
-				return p->workers[i].unit < 0 ? i : -1;
-		return worker_start(p, 1);
-	}
-	/* An idle worker connected to one of RT's live addresses. */
-	for (i = 0; i < p->nworkers; i++) {
-		struct worker *w = &p->workers[i];
-		if (w->local || w->fd < 0 || w->unit >= 0 || w->conn < 0)
-			continue;
-		for (h = 0; h < rt->dr.nhosts; h++)
-			for (a = 0; a < rt->dr.hosts[h].naddrs; a++)
-				if (rt->aidx[h * DNS_ADDRS_MAX + a] == w->conn && live_addr(p, rt, h, a))
-					return i;
-	}
-	if (reuse_only)
-		return -1;
-	for (i = 0; i < rt->dr.nhosts && target < 0; i++) {
-		h = i == 0 ? rt->start : i <= rt->start ? i - 1 : i;
-		for (a = 0; a < rt->dr.hosts[h].naddrs && target < 0; a++)
-			if (live_addr(p, rt, h, a))
-				target = rt->aidx[h * DNS_ADDRS_MAX + a];
-	}
-	if (target < 0)
-		return -3;              /* every address down */
-	if (p->addrs[target].nconn >= p->cf->address_connections)
-		return -1;
-	/* An idle worker with no connection, a new one, or the one idle
-	 * longest (its connection goes). */
-	for (i = 0; i < p->nworkers; i++) {
-		struct worker *w = &p->workers[i];
-		if (w->local || w->fd < 0 || w->unit >= 0)
-			continue;
-		if (w->conn < 0)
-			return i;
-		if (best < 0 || w->idle_since < p->workers[best].idle_since)
-			best = i;
-	}
-	if (p->nremote < p->cf->max_connections) {
-		i = worker_start(p, 0);
-		if (i >= 0)
-			return i;
-	}
-	if (best < 0)
-		return -2;
-	worker_conn(p, &p->workers[best], target);
-	return best;
-}
-
-/* task_fill - the task of unit U: the live hosts of its route. */
-static void task_fill(struct pass *p, struct unit *u, struct task *t)
+/* sched_task_fill - the task of unit U: the live hosts of its route. */
+void sched_task_fill(struct pass *p, struct unit *u, struct task *t)
 {
 	struct qmsg *m = &p->msgs[u->msg];
 	struct route *rt = u->rt;
@@ -434,7 +288,7 @@ static void task_fill(struct pass *p, struct unit *u, struct task *t)
 		struct task_host *th = &t->hosts[t->nhosts];
 		th->naddrs = 0;
 		for (a = 0; a < rt->dr.hosts[h].naddrs; a++)
-			if (live_addr(p, rt, h, a))
+			if (pool_live_addr(p, rt, h, a))
 				th->addr[th->naddrs++] = rt->dr.hosts[h].addr[a];
 		if (th->naddrs > 0) {
 			snprintf(th->name, sizeof th->name, "%s", rt->dr.hosts[h].name);
@@ -456,16 +310,7 @@ static void route_all_down(struct pass *p, struct route *rt)
 
 	snprintf(why, sizeof why, "%s", rt->lasterr[0] ? rt->lasterr
 	         : "451 4.4.1 no mail host answered in this pass");
-	while (rt->qhead) {
-		struct unit *u = rt->qhead;
-		int i;
-		rt->qhead = u->next;
-		rt->nqueued--;
-		for (i = 0; i < u->nrcpts; i++)
-			msg_outcome(p, u, i, 'D', "none", why);
-		msg_unit_done(p, u);
-	}
-	rt->qtail = NULL;
+	route_settle(p, rt, 'D', why);
 }
 
 /* dispatch_route - start RT's queued units while its window allows (with
@@ -473,9 +318,20 @@ static void route_all_down(struct pass *p, struct route *rt)
  * worker is left for anyone. */
 static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 {
-	while (rt->qhead && (rt->local || rt->inflight < (int)rt->window)) {
+	/* Units queued after the route was decided as failed (its lookup
+	 * ended at once, or before this message was taken) get its verdict
+	 * now, as route_resolved gave it to those queued before. */
+	if (rt->local) {
+		local_dispatch(p);
+		return 0;
+	}
+	if (rt->dr.done && rt->dr.result != RES_OK) {
+		route_settle(p, rt, rt->dr.result == RES_PERM ? 'B' : 'D', rt->dr.why);
+		return 0;
+	}
+	while (rt->qhead && rt->inflight < (int)rt->window) {
 		struct unit *u = rt->qhead;
-		int wi = pick_worker(p, rt, reuse_only && !rt->local);
+		int wi = pool_pick_worker(p, rt, reuse_only);
 		struct worker *w;
 
 		if (wi == -3) {
@@ -485,9 +341,9 @@ static int dispatch_route(struct pass *p, struct route *rt, int reuse_only)
 		if (wi < 0)
 			return wi;
 		w = &p->workers[wi];
-		task_fill(p, u, p->task);
-		if (!rt->local && w->conn < 0 && p->task->nhosts > 0)
-			worker_conn(p, w, addr_index(p, &p->task->hosts[0].addr[0]));
+		sched_task_fill(p, u, p->task);
+		if (w->conn < 0 && p->task->nhosts > 0)
+			pool_worker_conn(p, w, pool_addr_index(p, &p->task->hosts[0].addr[0]));
 		if (send(w->fd, p->task, sizeof *p->task, MSG_NOSIGNAL) < 0) {
 			log_msg(LOG_ERR, "cannot hand a delivery to worker %d: %s", (int)w->pid,
 			        strerror(errno));
@@ -541,119 +397,6 @@ static void dispatch(struct pass *p)
 	p->rr = k ? (p->rr + 1) % k : 0;
 }
 
-/* route_stay - a delivery of RT worked over address A: when A is a
- * later host's than RT's first, the hosts before it failed that delivery,
- * so the pass stays on A's host (the others are tried after it). */
-static void route_stay(struct route *rt, int a)
-{
-	int h, k;
-
-	for (h = 0; !rt->local && h < rt->dr.nhosts; h++)
-		for (k = 0; k < rt->dr.hosts[h].naddrs; k++)
-			if (rt->aidx[h * DNS_ADDRS_MAX + k] == a) {
-				if (h != rt->start)
-					relay_narrate("%s: staying on %s", rt->dr.domain,
-					              rt->dr.hosts[h].name);
-				rt->start = h;
-				return;
-			}
-}
-
-/* worker_result - one record from worker W. */
-static void worker_result(struct pass *p, struct worker *w, const struct wresult *r)
-{
-	struct unit *u;
-	int i, a;
-
-	if (r->unit < 0 || r->unit >= p->nunits || r->unit != w->unit ||
-	    !(u = p->units[r->unit]))
-		return;
-	switch (r->type) {
-	case WR_RCPT:
-		for (i = 0; i < u->nrcpts; i++)
-			if (u->rcpt[i] == r->rcpt && strchr("SDB", r->kind) && r->kind)
-				msg_outcome(p, u, i, r->kind, r->relay, r->reply);
-		break;
-	case WR_DOWN:
-		if ((a = addr_index(p, &r->addr)) < 0)
-			break;
-		snprintf(u->rt->lasterr, sizeof u->rt->lasterr, "%s", r->reply);
-		if (p->addrs[a].ok) {
-			/* It has worked in this pass: too many of us, not a
-			 * dead host. */
-			u->rt->window = u->rt->window / 2 < 1 ? 1 : u->rt->window / 2;
-			relay_narrate("%s: connection failed, others work: at most %d at once",
-			              u->rt->dr.domain, (int)u->rt->window);
-		} else if (!p->addrs[a].down) {
-			char t[96];
-			p->addrs[a].down = 1;
-			addr_text(p, a, t, sizeof t);
-			log_msg(LOG_INFO, "%s down for this pass: %s", t, r->reply);
-		}
-		break;
-	case WR_DONE:
-		a = r->addr.ss_family ? addr_index(p, &r->addr) : -1;
-		worker_conn(p, w, a);
-		if (r->worked && a >= 0) {
-			p->addrs[a].ok = 1;
-			route_stay(u->rt, a);
-		}
-		if (r->worked && u->rt->window < p->cf->destination_concurrency)
-			u->rt->window += 1;     /* slow start: one more per success */
-		w->unit = -1;
-		w->idle_since = now_ms();
-		msg_unit_done(p, u);
-		break;
-	}
-}
-
-/* worker_gone - W's socket closed: it died (or was stopped). */
-static void worker_gone(struct pass *p, struct worker *w)
-{
-	int status, i;
-
-	close(w->fd);
-	w->fd = -1;
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	worker_conn(p, w, -1);
-	if (!w->local)
-		p->nremote--;
-	if (w->unit >= 0 && w->unit < p->nunits && p->units[w->unit]) {
-		struct unit *u = p->units[w->unit];
-		/* Stopped: what it did not report stays as it was. Died: the
-		 * recipients it did not report wait for the next attempt. */
-		for (i = 0; !p->stopping && !stop_signal && i < u->nrcpts; i++)
-			msg_outcome(p, u, i, 'D', "none",
-			             "451 4.3.0 delivery process ended unexpectedly");
-		msg_unit_done(p, u);
-	}
-	w->unit = -1;
-}
-
-/* worker_read - every record waiting from W. */
-static void worker_read(struct pass *p, int wi)
-{
-	struct wresult r;
-
-	for (;;) {
-		ssize_t n = recv(p->workers[wi].fd, &r, sizeof r, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			worker_gone(p, &p->workers[wi]);
-			return;
-		}
-		if ((size_t)n == sizeof r) {
-			r.relay[sizeof r.relay - 1] = r.reply[sizeof r.reply - 1] = '\0';
-			worker_result(p, &p->workers[wi], &r);
-		}
-	}
-}
-
 /* ------------------------------------------------------------- pass */
 
 /* drop_queued - every unit not handed to a worker yet is given up for
@@ -683,7 +426,9 @@ static void drop_queued(struct pass *p)
 	p->nready = 0;
 }
 
-/* stop_begin - a signal came: drop what waits, ask workers to stop. */
+/* stop_begin - a signal came: drop what waits, ask workers to stop (a
+ * remote one ends after the reply it awaits, a local one after the
+ * mailbox it appends to). */
 static void stop_begin(struct pass *p)
 {
 	int i;
@@ -698,12 +443,27 @@ static void stop_begin(struct pass *p)
 			kill(p->workers[i].pid, SIGTERM);
 }
 
+/* stop_remote - the grace period is over: remote workers still busy are
+ * killed (what they did not report stays as it was). Local ones are
+ * waited for: an append is bounded by the lock wait and the disk, and one
+ * cut short would leave half a message. */
+static void stop_remote(struct pass *p)
+{
+	int i;
+
+	p->killed = 1;
+	for (i = 0; i < p->nworkers; i++)
+		if (p->workers[i].fd >= 0 && !p->workers[i].local)
+			kill(p->workers[i].pid, SIGKILL);
+}
+
 /* busy - whether the pass still has anything going on. */
 static int busy(const struct pass *p)
 {
 	int i;
 
-	if (p->nactive > 0 || (!p->stopping && !p->update_failed && p->nextid < p->nids))
+	if (p->nactive > 0 || (!p->stopping && !p->update_failed &&
+	                       (p->nextid < p->nids || p->nlater > 0)))
 		return 1;
 	for (i = 0; i < p->nworkers; i++)
 		if (p->workers[i].fd >= 0 && p->workers[i].unit >= 0)
@@ -747,7 +507,7 @@ static void wait_events(struct pass *p)
 			if (which[i] < 0)
 				dns_io();
 			else if (p->workers[which[i]].fd >= 0)
-				worker_read(p, which[i]);
+				pool_worker_read(p, which[i]);
 		}
 	}
 	dns_tick();
@@ -781,9 +541,9 @@ static void pass_end(struct pass *p)
 
 	for (i = 0; i < p->nworkers; i++)
 		if (p->workers[i].fd >= 0) {
-			if (p->stopping)
+			if (p->stopping && !p->workers[i].local)
 				kill(p->workers[i].pid, SIGKILL);
-			close(p->workers[i].fd);
+			close(p->workers[i].fd);     /* an idle worker then ends */
 			p->workers[i].fd = -1;
 		}
 	for (i = 0; i < p->nworkers; i++)
@@ -808,6 +568,8 @@ static void pass_end(struct pass *p)
 	free(p->workers);
 	free(p->msgs);
 	free(p->unlinks);
+	free(p->failed);
+	free(p->later);
 	free(p->task);
 }
 
@@ -860,7 +622,7 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 	 * the scheduler has written so far, and each later write to one of
 	 * them costs a copy and a flush of every CPU's TLB. */
 	for (i = 0; i < cf->max_connections && i < p->nids; i++)
-		if (worker_start(p, 0) < 0)
+		if (pool_worker_start(p, 0) < 0)
 			break;
 
 	while (busy(p)) {
@@ -873,8 +635,8 @@ int relay_pass(const struct config *cf, const struct smtp_options *opt, int forc
 			stop_begin(p);
 		if (p->update_failed && p->nready > 0)
 			drop_queued(p); /* nothing more starts; see msg_write */
-		if (p->stopping && now_ms() >= p->stop_deadline)
-			break;          /* the rest is killed in pass_end */
+		if (p->stopping && !p->killed && now_ms() >= p->stop_deadline)
+			stop_remote(p);
 		if (p->flush_at && now_ms() >= p->flush_at)
 			msg_flush(p);
 	}

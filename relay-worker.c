@@ -3,14 +3,20 @@
  *
  * A worker holds at most one SMTP connection, kept open between tasks so
  * the scheduler can give it the next delivery to the same address (for
- * any domain and message). For each task it walks the hosts in order,
- * each host's addresses in order, at most RELAY_ADDRS_TRIED_MAX new
- * addresses in all; a task given to a worker already connected to one of
- * the task's addresses starts there (a backup MX that works is kept),
- * and comes back to the hosts before it last.
+ * any domain and message), for at most RELAY_CONN_REUSE_MAX messages.
+ * For each task it walks the hosts in order, each host's addresses in
+ * order, at most RELAY_ADDRS_TRIED_MAX new addresses in all; a task given
+ * to a worker already connected to one of the task's addresses starts
+ * there (a backup MX that works is kept), and comes back to the hosts
+ * before it last.
  *
- *   connect, greeting or EHLO fails   WR_DOWN for that address; the next
- *                                     address, then the next host
+ *   connect, greeting, EHLO or AUTH   WR_DOWN for that address, and the
+ *   fails                             recipients not answered go back to
+ *                                     the scheduler (handback): it alone
+ *                                     knows whether other connections to
+ *                                     that address work (a server at its
+ *                                     connection limit) or the address is
+ *                                     down, and the next one is due
  *   greeting or EHLO names us         every recipient bounces, 5.4.6
  *   a recipient's 2xx or 5xx          reported at once (WR_RCPT)
  *   452 (or 552) at RCPT, after other recipients went through in the
@@ -40,9 +46,22 @@
 #include "spool.h"
 #include "util.h"
 
+/* SIGTERM or SIGINT came: a remote worker ends after the reply it
+ * awaits, starting nothing new. */
+static volatile sig_atomic_t stopping;
+
+/* on_stop - the scheduler stops the pass. */
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
 /* The connection this worker keeps. */
 static struct smtp_client conn = { .fd = -1 };
 static struct sockaddr_storage conn_sa;
+static struct sockaddr_storage worked_sa;      /* where the last task worked */
+static int fresh;                       /* no transaction over it yet */
 
 /* A recipient's state inside one task. */
 struct trcpt {
@@ -71,6 +90,7 @@ static void report(int fd, const struct task *t, int i, const struct trcpt *r)
 	w.unit = t->unit;
 	w.rcpt = t->rcpt[i];
 	w.kind = r->rep.code / 100 == 2 ? 'S' : r->rep.code / 100 == 5 ? 'B' : 'D';
+	w.ours = r->rep.ours;
 	snprintf(w.relay, sizeof w.relay, "%s", r->relay);
 	snprintf(w.reply, sizeof w.reply, "%s", r->rep.text);
 	send_result(fd, &w);
@@ -93,32 +113,55 @@ static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_sto
 	return 0;
 }
 
-/* open_conn - connect to address A of host H (closing what is open). */
-static int open_conn(const struct smtp_options *opt, const struct task_host *h,
-                     const struct sockaddr_storage *a, struct smtp_reply *err)
+/* open_conn - connect to address A of host H for task T (closing what is
+ * open); a failure (RES_TEMP) is told to the scheduler at once (WR_DOWN,
+ * with the reason). */
+static int open_conn(int fd, const struct task *t, const struct smtp_options *opt,
+                     const struct task_host *h, const struct sockaddr_storage *a,
+                     struct smtp_reply *err)
 {
+	struct wresult w;
 	int rc;
 
 	if (conn.fd >= 0)
 		smtp_close(&conn);
 	rc = smtp_open(&conn, opt, a, h->name, err);
-	if (rc == RES_OK)
+	if (rc == RES_OK) {
 		conn_sa = *a;
-	return rc;
-}
-
-/* down - tell the scheduler address A failed before any transaction. */
-static void down(int fd, const struct task *t, const struct sockaddr_storage *a,
-                 const struct smtp_reply *err)
-{
-	struct wresult w;
-
+		fresh = 1;
+	}
+	if (rc != RES_TEMP)
+		return rc;
 	memset(&w, 0, sizeof w);
 	w.type = WR_DOWN;
 	w.unit = t->unit;
 	w.addr = *a;
 	snprintf(w.reply, sizeof w.reply, "%s", err->text);
 	send_result(fd, &w);
+	return rc;
+}
+
+/* What the accepted callback needs. */
+struct accepted_ctx {
+	int fd;
+	int unit;
+};
+
+/* accepted - the server accepted a recipient over a new connection: the
+ * scheduler hears it at once (WR_ACCEPTED, its positive feedback), not
+ * when the transaction ends. Over a connection used before, the window
+ * has grown already; WR_DONE gives the feedback, one record less. */
+static void accepted(void *arg)
+{
+	const struct accepted_ctx *k = arg;
+	struct wresult w;
+
+	if (!fresh)
+		return;
+	memset(&w, 0, sizeof w);
+	w.type = WR_ACCEPTED;
+	w.unit = k->unit;
+	send_result(k->fd, &w);
 }
 
 /*
@@ -133,9 +176,12 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 	const char *addrs[RELAY_TXN_RCPTS_MAX];
 	struct smtp_reply reps[RELAY_TXN_RCPTS_MAX], err;
 	int map[RELAY_TXN_RCPTS_MAX], i, n, rc, progress, again;
+	struct accepted_ctx k = { fd, t->unit };
 	struct smtp_txn x;
 
 	for (;;) {
+		if (stopping)
+			return 0;       /* what is open stays as it was */
 		for (i = 0, n = 0; i < t->nrcpts; i++)
 			if (r[i].open && r[i].here) {
 				addrs[n] = t->addr[i];
@@ -151,7 +197,12 @@ static int transactions(int fd, const struct task *t, int msgfd, struct trcpt *r
 		x.rcpts = addrs;
 		x.nrcpts = n;
 		x.replies = reps;
+		x.accepted = accepted;
+		x.arg = &k;
 		rc = smtp_send(&conn, &x, &err);
+		fresh = 0;
+		if (rc == RES_OK)
+			worked_sa = conn_sa;
 		progress = again = 0;
 		for (i = 0; i < n; i++) {
 			struct trcpt *q = &r[map[i]];
@@ -196,6 +247,7 @@ static void loop_bounce(int fd, const struct task *t, struct trcpt *r)
 			continue;
 		snprintf(dom, sizeof dom, "%s", addr_domain(t->addr[i]));
 		r[i].rep.code = 554;
+		r[i].rep.ours = 1;
 		snprintf(r[i].rep.text, sizeof r[i].rep.text,
 		         "554 5.4.6 mail for %s loops back to myself", dom);
 		smtp_format_relay(&conn, r[i].relay, sizeof r[i].relay);
@@ -222,9 +274,10 @@ static void start_at(const struct task *t, int *hs, int *as)
 			}
 }
 
-/* run_remote - deliver task T over SMTP; see the file header. */
+/* run_remote - deliver task T over SMTP; see the file header. *HANDBACK
+ * is set when the recipients not reported go back to the scheduler. */
 static int run_remote(int fd, const struct config *cf, const struct smtp_options *opt,
-                      const struct task *t)
+                      const struct task *t, int *handback)
 {
 	struct trcpt *r = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *r);
 	int i, k, a, hs, as, tried = 0, worked = 0, msgfd;
@@ -234,6 +287,7 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 	for (i = 0; i < t->nrcpts; i++) {
 		r[i].open = 1;
 		r[i].rep.code = 451;
+		r[i].rep.ours = 1;
 		snprintf(r[i].rep.text, sizeof r[i].rep.text,
 		         "451 4.4.1 no mail host for %s answered", t->domain);
 		snprintf(r[i].relay, sizeof r[i].relay, "none");
@@ -259,25 +313,27 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 			int reopened = 0, rc;
 
 			if (conn.fd < 0 || !same_addr(&conn_sa, &host->addr[a])) {
+				if (stopping) {
+					*handback = 1;  /* reported as nothing */
+					goto out;
+				}
 				if (tried >= RELAY_ADDRS_TRIED_MAX)
 					goto out;
 				tried++;
-				rc = open_conn(opt, host, &host->addr[a], &err);
+				rc = open_conn(fd, t, opt, host, &host->addr[a], &err);
 				if (rc == RES_PERM) {
 					loop_bounce(fd, t, r);
 					goto out;
 				}
 				if (rc != RES_OK) {
-					down(fd, t, &host->addr[a], &err);
-					for (i = 0; i < t->nrcpts; i++)
-						if (r[i].open) {
-							r[i].rep = err;
-							smtp_format_relay(&conn, r[i].relay, sizeof r[i].relay);
-						}
-					continue;
+					*handback = 1;
+					goto out;
 				}
 				reopened = 1;   /* a fresh connection is not opened again */
 			}
+			/* A connection kept from another domain's delivery is to
+			 * the same address: it is this host for this one. */
+			snprintf(conn.host, sizeof conn.host, "%s", host->name);
 			answered = 1;
 			while (transactions(fd, t, msgfd, r, &worked) && !reopened) {
 				/* A reused connection that broke: the server may have
@@ -286,14 +342,14 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 				reopened = 1;
 				if (tried >= RELAY_ADDRS_TRIED_MAX + 1)
 					break;
-				rc = open_conn(opt, host, &host->addr[a], &err);
+				rc = open_conn(fd, t, opt, host, &host->addr[a], &err);
 				if (rc == RES_PERM) {
 					loop_bounce(fd, t, r);
 					goto out;
 				}
 				if (rc != RES_OK) {
-					down(fd, t, &host->addr[a], &err);
-					break;
+					*handback = 1;
+					goto out;
 				}
 			}
 		}
@@ -301,9 +357,13 @@ static int run_remote(int fd, const struct config *cf, const struct smtp_options
 			;
 		if (i == t->nrcpts)
 			break;
+		if (stopping) {
+			*handback = 1;
+			break;
+		}
 	}
 out:
-	for (i = 0; i < t->nrcpts; i++)
+	for (i = 0; !*handback && i < t->nrcpts; i++)
 		if (r[i].open)
 			report(fd, t, i, &r[i]);
 	if (msgfd >= 0)
@@ -312,29 +372,39 @@ out:
 	return worked;
 }
 
-/* run_local - deliver task T's recipients to local mailboxes. */
+/* run_local - deliver task T's recipients to local mailboxes. SIGTERM
+ * and SIGINT wait while a mailbox is locked and its outcome not reported:
+ * a stop never leaves half a message or a stale lock behind (a pending
+ * one ends the worker between two recipients). */
 static void run_local(int fd, const struct config *cf, const struct task *t)
 {
 	struct envelope env;
 	struct msgtext text = { .fd = -1 };
 	struct trcpt q;
+	sigset_t term, old;
 	int i, rc;
 
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
 	memset(&q, 0, sizeof q);
+	q.rep.ours = 1;
 	snprintf(q.relay, sizeof q.relay, "local");
 	text.fd = spool_msg_open(cf->spool_dir, t->id);
 	rc = text.fd < 0 ? -1 : spool_env_load(cf->spool_dir, t->id, &env);
 	for (i = 0; i < t->nrcpts; i++) {
+		sigprocmask(SIG_BLOCK, &term, &old);
 		if (rc < 0 || t->rcpt[i] < 0 || t->rcpt[i] >= env.nrcpts) {
 			q.rep.code = 451;
 			snprintf(q.rep.text, sizeof q.rep.text,
 			         "451 4.3.0 cannot read the queued message: %s", strerror(errno));
 		} else {
-			int r = inject_queued(cf, &text, &env, &env.rcpts[t->rcpt[i]], q.rep.text,
-			                      sizeof q.rep.text);
+			int r = inject_queued(cf, &text, &env, &env.rcpts[t->rcpt[i]],
+			                      RELAY_LOCAL_LOCK_WAIT_MS, q.rep.text, sizeof q.rep.text);
 			q.rep.code = r == RES_OK ? 250 : r == RES_PERM ? 550 : 451;
 		}
 		report(fd, t, i, &q);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (rc == 0)
 		envelope_free(&env);
@@ -343,19 +413,28 @@ static void run_local(int fd, const struct config *cf, const struct task *t)
 }
 
 /* relay_worker_main - tasks until the scheduler closes FD. */
-void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd)
+void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd,
+                       int local)
 {
 	struct task *t = malloc(sizeof *t);
 	struct wresult w;
+	struct sigaction sa;
 
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	/* A local worker dies of SIGTERM, but only between two appends (see
+	 * run_local); a remote one finishes the reply it awaits. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = local ? SIG_DFL : on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	if (!t)
 		_exit(1);
 	for (;;) {
-		ssize_t n = recv(fd, t, sizeof *t, 0);
-		int worked = 0;
+		ssize_t n;
+		int worked = 0, handback = 0;
 
+		if (stopping)
+			_exit(0);       /* after the last report */
+		n = recv(fd, t, sizeof *t, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -363,16 +442,22 @@ void relay_worker_main(const struct config *cf, const struct smtp_options *opt, 
 			_exit(0);
 		}
 		if ((size_t)n != sizeof *t || t->nrcpts < 0 || t->nrcpts > RELAY_TXN_RCPTS_MAX ||
-		    t->nhosts < 0 || t->nhosts > DNS_MX_MAX)
+		    t->nhosts < 0 || t->nhosts > DNS_MX_MAX || t->local != local)
 			_exit(1);
 		if (t->local)
 			run_local(fd, cf, t);
 		else
-			worked = run_remote(fd, cf, opt, t);
+			worked = run_remote(fd, cf, opt, t, &handback);
+		/* A connection carries so many messages, then a new one: a
+		 * server's per-connection state (and ours) stays small. */
+		if (conn.fd >= 0 && conn.messages >= RELAY_CONN_REUSE_MAX)
+			smtp_close(&conn);
 		memset(&w, 0, sizeof w);
 		w.type = WR_DONE;
 		w.unit = t->unit;
 		w.worked = worked;
+		w.waddr = worked_sa;
+		w.handback = handback;
 		if (conn.fd >= 0)
 			w.addr = conn_sa;
 		send_result(fd, &w);

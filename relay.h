@@ -1,7 +1,9 @@
 /*
  * relay.h - the parts of relay-agent and what they say to each other:
- * the scheduler (relay-sched.c, with the message side in relay-msg.c)
- * hands deliveries to worker processes (relay-worker.c) as struct task
+ * the scheduler (relay-sched.c, with the message side in relay-msg.c,
+ * the workers and addresses in relay-pool.c, the local mailboxes in
+ * relay-local.c) hands deliveries to worker processes (relay-worker.c)
+ * as struct task
  * records over a SOCK_SEQPACKET socket pair and reads back struct
  * wresult records; queue administration is relay-admin.c; the program's
  * edge is relay-agent.c.
@@ -47,7 +49,8 @@ struct task {
 /* What a worker reports, as soon as it knows. */
 enum wr_type {
 	WR_RCPT,        /* a recipient's outcome for this pass */
-	WR_DOWN,        /* ADDR failed at connect, greeting or EHLO */
+	WR_ACCEPTED,    /* a server accepted a recipient of a transaction */
+	WR_DOWN,        /* ADDR failed at connect, greeting, EHLO or AUTH */
 	WR_DONE         /* the task is over; ADDR: the connection kept open */
 };
 
@@ -56,11 +59,19 @@ struct wresult {
 	int unit;
 	int rcpt;                       /* WR_RCPT: index in the envelope */
 	char kind;                      /* 'S'ent, 'D'eferred, 'B'ounced */
+	int ours;                       /* WR_RCPT: the reply is relay-agent's
+	                                   own, not the server's */
 	char relay[RELAY_TEXT_MAX];
 	char reply[SMTP_REPLY_MAX + 1];
 	struct sockaddr_storage addr;   /* family 0: none */
 	int worked;                     /* WR_DONE: a server answered a whole
-	                                   transaction */
+	                                   transaction, over WADDR */
+	struct sockaddr_storage waddr;
+	int handback;                   /* WR_DONE: a connection could not be
+	                                   opened (WR_DOWN came): the recipients
+	                                   not reported go back to the scheduler,
+	                                   who knows whether to wait for the
+	                                   connections that work or move on */
 };
 
 /* relay_verbose - -v was given: narrate each step on stderr. */
@@ -80,10 +91,11 @@ time_t relay_expiry(const struct config *cf, const struct envelope *env, time_t 
  */
 int relay_pass(const struct config *cf, const struct smtp_options *opt, int force);
 
-/* relay_worker_main - a worker: tasks from FD until it closes, each
- * recipient's outcome back as it comes. Never returns. */
-void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd)
-	__attribute__((noreturn));
+/* relay_worker_main - a worker (LOCAL: for local mailboxes only): tasks
+ * from FD until it closes, each recipient's outcome back as it comes.
+ * Never returns. */
+void relay_worker_main(const struct config *cf, const struct smtp_options *opt, int fd,
+                       int local) __attribute__((noreturn));
 
 /* Queue administration (relay-admin.c); each returns the exit status. */
 int relay_list(const struct config *cf);                        /* -l */

@@ -160,3 +160,23 @@ off_t smtp_body_size(int msgfd, off_t size, int *eight)
 	return size + lines;
 }
 
+
+/* count_sink - mime7_write's output counted as it goes on the wire. */
+static int count_sink(void *arg, const char *buf, size_t len)
+{
+	off_t *n = arg;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		*n += buf[i] == '\n' ? 2 : 1;
+	return 0;
+}
+
+/* smtp_body_size7 - the octets of the message made 7-bit through M, as
+ * smtp_body_size counts them; -1 when it cannot be read. */
+off_t smtp_body_size7(int msgfd, off_t size, struct mime7 *m)
+{
+	off_t n = 0;
+
+	return mime7_write(m, msgfd, size, count_sink, &n) < 0 ? -1 : n;
+}

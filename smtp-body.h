@@ -23,4 +23,9 @@ int smtp_body_write(int msgfd, off_t size, struct mime7 *m,
  * is set when it holds an octet over 0x7f. */
 off_t smtp_body_size(int msgfd, off_t size, int *eight);
 
+/* smtp_body_size7 - the same for the message as mime7_write makes it
+ * 7-bit through M (after mime7_check), quoted-printable parts included:
+ * another pass over the text. -1 when it cannot be read. */
+off_t smtp_body_size7(int msgfd, off_t size, struct mime7 *m);
+
 #endif

@@ -71,6 +71,7 @@ static void set_reply(struct smtp_reply *r, int code, const char *fmt, ...)
 	va_list ap;
 
 	r->code = code;
+	r->ours = 1;
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof r->text, fmt, ap);
 	va_end(ap);
@@ -300,6 +301,7 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 			tl = sizeof r->text - 1;
 	}
 	r->code = code;
+	r->ours = 0;
 	sanitize_text(r->text);
 	return 0;
 }
@@ -522,6 +524,7 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 		say(c, "!", "%s", err->text);
 		return RES_TEMP;
 	}
+	c->connected = 1;
 	lr_init(&c->lr, c->fd, opt->timeout);
 	say(c, "!", "connected to port %d", c->port);
 
@@ -646,8 +649,16 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 				t->replies[i] = r;
 			return RES_OK;
 		}
+		/* SIZE= and the data-rate deadline go by what is sent. */
+		if ((wire = smtp_body_size7(t->msgfd, t->size, &m7)) < 0) {
+			set_reply(&r, 451, "451 4.3.0 cannot read the message: %s", strerror(errno));
+			for (i = 0; i < t->nrcpts; i++)
+				t->replies[i] = r;
+			return RES_OK;
+		}
 		conv = &m7;
-		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable", m7.leaves);
+		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable, %lld octets", m7.leaves,
+		    (long long)wire);
 	}
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
@@ -728,7 +739,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		done[i] = 1;
 		if (mail.code / 100 == 2 && v == 1) {
 			ok[i] = 1;
-			accepted++;
+			if (accepted++ == 0 && t->accepted)
+				t->accepted(t->arg);    /* the server takes mail: feedback */
 		}
 	}
 	for (; i < t->nrcpts; i++) {
@@ -775,7 +787,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		free(ok);
 		return rc;
 	}
-	say(c, ">", "(message text, %lld octets)", (long long)t->size);
+	say(c, ">", "(message text, %lld octets)", (long long)wire);
 	/*
 	 * The whole text, final dot included, must be written within
 	 * smtp_timeout plus one second per RELAY_DATA_RATE_MIN (1024) octets

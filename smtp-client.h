@@ -22,6 +22,8 @@
 struct smtp_reply {
 	int code;
 	char text[SMTP_REPLY_MAX + 1];
+	int ours;                       /* written by relay-agent, not a server's
+	                                   reply (a bounce names no remote MTA) */
 };
 
 /* What every connection of a pass shares. */
@@ -41,6 +43,9 @@ struct smtp_client {
 	char ip[64];
 	int port;
 	int esmtp, pipelining, size, eightbitmime, auth_plain, auth_login;
+	int connected;                  /* the TCP connection was made (a failure
+	                                   of smtp_open came after it: greeting,
+	                                   EHLO, AUTH) */
 	int dirty;                      /* a transaction is open: RSET first */
 	int messages;                   /* transactions sent over it */
 	long long data_deadline;        /* now_ms() by which the message text
@@ -60,6 +65,9 @@ struct smtp_txn {
 	const char **rcpts;
 	int nrcpts;
 	struct smtp_reply *replies;     /* NRCPTS of them, filled in */
+	void (*accepted)(void *arg);    /* called with ARG at the first RCPT the
+	                                   server accepts (NULL: none) */
+	void *arg;
 };
 
 /* smtp_format_relay - "host[ip]:port" of C into OUT. */

@@ -595,16 +595,25 @@ spool_env_load(const char *dir, const char *id, struct envelope *env)
 		errno = EINVAL;
 		return -1;
 	}
-	if (spool_path(path, sizeof path, dir, "env", id, "") < 0)
+	if (spool_path(path, sizeof path, dir, "env", id, "") < 0 ||
+	    envelope_read(path, env) < 0)
 		return -1;
-	return envelope_read(path, env);
+	/* The file name is the message: an envelope that names another
+	 * message (a copy edited by hand) would be written back over that
+	 * one's envelope. */
+	if (strcmp(env->id, id) != 0) {
+		envelope_free(env);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /* spool_env_orphan - remove env/ID left without its msg/ID long ago. */
 void
 spool_env_orphan(const char *dir, const char *id)
 {
-	char path[FILE_PATH_MAX];
+	char path[FILE_PATH_MAX], aside[FILE_PATH_MAX];
 	struct envelope env;
 	struct stat st;
 	time_t age;
@@ -615,6 +624,14 @@ spool_env_orphan(const char *dir, const char *id)
 	age = time(NULL) - (st.st_ctime > st.st_mtime ? st.st_ctime : st.st_mtime);
 	if (age < SPOOL_ORPHAN_STALE_SEC)
 		return;
+	/* Its text went to corrupt/ just before a crash (the order of an
+	 * older version): the envelope follows it there. */
+	if (spool_path(aside, sizeof aside, dir, "corrupt", id, ".msg") == 0 &&
+	    lstat(aside, &st) == 0) {
+		if (spool_corrupt(dir, id) == 0)
+			log_msg(LOG_INFO, "moved env/%s to corrupt/ after its message file", id);
+		return;
+	}
 	if (envelope_read(path, &env) == 0) {
 		for (i = 0; i < env.nrcpts; i++)
 			if (env.rcpts[i].state == RS_PENDING)
@@ -664,6 +681,14 @@ spool_clean_stale(const char *dir)
 				if (spool_path(env, sizeof env, dir, "env", de->d_name, "") < 0 ||
 				    access(env, F_OK) == 0 || errno != ENOENT)
 					continue;
+				/* Its envelope went to corrupt/ just before a crash:
+				 * the text follows it there, for a human. */
+				if (spool_corrupt_has(dir, de->d_name)) {
+					if (spool_corrupt_text(dir, de->d_name) == 0)
+						log_msg(LOG_INFO, "moved msg/%s to corrupt/ after its "
+						        "envelope", de->d_name);
+					continue;
+				}
 			}
 			if (unlink(path) == 0)
 				log_msg(LOG_INFO, "removed stale spool file %s/%s", dirs[k].sub,

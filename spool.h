@@ -100,14 +100,15 @@ int spool_msg_open(const char *dir, const char *id);
 int spool_msg_stat(const char *dir, const char *id, struct stat *st);
 
 /* spool_env_load - read env/ID; 0, or -1 with errno (EINVAL: malformed,
- * ENOENT: gone). */
+ * or its id line names another message; ENOENT: gone). */
 int spool_env_load(const char *dir, const char *id, struct envelope *env);
 
 /*
  * spool_env_orphan - env/ID whose msg/ID is missing: another pass may
  * just be removing the message (envelope first), but one older than
  * SPOOL_ORPHAN_STALE_SEC can only be what a crash or a hand left; it can
- * never be delivered, so it is logged and removed.
+ * never be delivered, so it is logged and removed (moved to corrupt/ when
+ * its text is there).
  */
 void spool_env_orphan(const char *dir, const char *id);
 
@@ -152,13 +153,21 @@ int spool_msg_unlink(const char *dir, const char *id);
 /* spool_remove - env/ID, sync, then msg/ID: a message leaves the queue. */
 int spool_remove(const char *dir, const char *id);
 
-/* spool_corrupt - move env/ID and msg/ID aside into corrupt/ (made when
- * missing): an envelope nobody can parse is kept for a human, never
+/* spool_corrupt - move env/ID and then msg/ID aside into corrupt/ (made
+ * when missing): an envelope nobody can parse is kept for a human, never
  * skipped silently nor deleted. 0, or -1 with errno. */
 int spool_corrupt(const char *dir, const char *id);
 
-/* spool_corrupt_list - the ids in corrupt/, sorted (none when there is no
- * corrupt/). 0, or -1 with errno. */
+/* spool_corrupt_text - move msg/ID to corrupt/ID.msg (its envelope is
+ * there already); 0 (also when there is no msg/ID), or -1 with errno. */
+int spool_corrupt_text(const char *dir, const char *id);
+
+/* spool_corrupt_has - whether corrupt/ID, an envelope moved aside, exists. */
+int spool_corrupt_has(const char *dir, const char *id);
+
+/* spool_corrupt_list - the ids in corrupt/ (an envelope, or a text
+ * without its envelope), sorted (none when there is no corrupt/). 0, or
+ * -1 with errno. */
 int spool_corrupt_list(const char *dir, char ***ids, int *n);
 
 /* spool_corrupt_remove - remove corrupt/ID and corrupt/ID.msg; 0 when
@@ -182,7 +191,8 @@ int spool_msg_lock(const char *dir, const char *id, long wait_ms);
 
 /* spool_clean_stale - remove staging files a crash left (older than
  * SPOOL_TMP_STALE_SEC) and message files that never got, or lost, their
- * envelope (older than SPOOL_ORPHAN_STALE_SEC); each removal is logged. */
+ * envelope (older than SPOOL_ORPHAN_STALE_SEC; one whose envelope is in
+ * corrupt/ is moved there instead); each removal is logged. */
 void spool_clean_stale(const char *dir);
 
 /* -------------------------------------------------------- the maildrop */

@@ -27,6 +27,8 @@ the message, 250. MODE, a comma-separated list, changes things:
   name=HOST names itself HOST in its greeting and EHLO reply
   longreply answers RCPT with a 250 line of 1200 octets
   refuse    greets with 554 and closes
+  maxconn=N greets with 421 and closes when N connections are open already
+            (a server's limit on connections from one client)
 Each command and event is appended to LOG as one JSON object per line;
 a message taken is {"ev": "message", "rcpts": [...], "bytes": N, "text": T}
 (T the text as received, latin-1); each connection logs {"ev": "open"}
@@ -53,16 +55,33 @@ def log(d):
         f.write(json.dumps(d) + "\n")
 
 
+active = [0]
+
+
 def handle(c, n):
     f = c.makefile("rb")
 
     def send(s):
         c.sendall(s.encode() + b"\r\n")
 
+    with lock:
+        over = "maxconn" in opt and active[0] >= int(opt["maxconn"])
+        if not over:
+            active[0] += 1
+    if over:
+        log({"conn": n, "ev": "refused", "t": time.time()})
+        try:
+            send("421 4.7.0 too many connections from your address")
+        except OSError:
+            pass
+        c.close()
+        return
     log({"conn": n, "ev": "open", "t": time.time()})
     try:
         serve(c, f, n, send)
     finally:
+        with lock:
+            active[0] -= 1
         log({"conn": n, "ev": "close", "t": time.time()})
 
 

@@ -8,12 +8,22 @@
  * octets first, so what the kernel buffers cannot hide a server that
  * reads slowly. CLOCK_SHIFT: time() runs that many seconds ahead, so
  * files made now look that old (st_ctime cannot be set back by hand).
+ * PWFAIL: getpwnam() of that name fails with EIO, as when the password
+ * database cannot be reached (NSS down). SLOW_WRITE=PATH: each write() to
+ * the file PATH first sleeps SLOW_WRITE_MS milliseconds (default 20), so
+ * an append takes long enough for a signal, or another append, to come
+ * in the middle of it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <pwd.h>
+#include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -47,4 +57,40 @@ time(time_t *t)
 	if (t)
 		*t = now;
 	return now;
+}
+
+struct passwd *
+getpwnam(const char *name)
+{
+	static struct passwd *(*real_getpwnam)(const char *);
+	const char *v = getenv("PWFAIL");
+
+	if (!real_getpwnam)
+		real_getpwnam = (struct passwd *(*)(const char *))dlsym(RTLD_NEXT, "getpwnam");
+	if (v && strcmp(v, name) == 0) {
+		errno = EIO;
+		return NULL;
+	}
+	return real_getpwnam(name);
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real_write)(int, const void *, size_t);
+	const char *v = getenv("SLOW_WRITE");
+
+	if (!real_write)
+		real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	if (v && fd > 2) {
+		char link[64], path[4096];
+		ssize_t l;
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		if ((l = readlink(link, path, sizeof path - 1)) > 0) {
+			path[l] = '\0';
+			if (strcmp(path, v) == 0)
+				usleep(1000 * (getenv("SLOW_WRITE_MS") ? atoi(getenv("SLOW_WRITE_MS")) : 20));
+		}
+	}
+	return real_write(fd, buf, n);
 }
