@@ -40,6 +40,9 @@
                                        targets of one message */
 #define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
 #define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
+#define STAGE_MEM_MAX       65536   /* octets of a message's stored text
+                                       (our Received header included) kept
+                                       in memory, not in a staging file */
 
 /* Content filter (filter.c). */
 #define FILTER_ARGS_MAX     32      /* words of the filter command line */

@@ -5,9 +5,13 @@
  * Return-Path and Delivered-To, then the message with every line matching
  * ^>*From  given one more '>', LF line ends, and an empty line after it.
  *
- * Locking: a NAME.lock dotlock (O_EXCL; one older than DOTLOCK_STALE_SEC
- * is removed) and an fcntl write lock on the mbox, each retried at random
- * intervals of a few milliseconds for LOCK_WAIT_MAX_MS in all. Mailboxes
+ * Locking: first our own turn on the mailbox (turnlock.c: a lock in
+ * spool_dir/turns, waited for in the kernel, so that our deliveries
+ * queue instead of polling each other); then, as procmail, mutt and
+ * Postfix do, a NAME.lock dotlock (O_EXCL; one older than
+ * DOTLOCK_STALE_SEC is removed) and an fcntl write lock on the mbox,
+ * retried at random intervals of a few milliseconds while another
+ * program holds them. All of it for LOCK_WAIT_MAX_MS at most. Mailboxes
  * are locked in name order and held until every copy is fsynced; any
  * failure truncates every one back to the size it had, so a 4xx leaves no
  * part of the message anywhere.
@@ -25,6 +29,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "mkmbox.h"
+#include "turnlock.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -33,6 +38,7 @@ deliver_init(struct mbox_txn *t, const char *dir)
 {
 	memset(t, 0, sizeof *t);
 	strlcpy_ck(t->dir, dir, sizeof t->dir);
+	t->turns = -1;
 }
 
 /* deliver_add - add mailbox NAME, keeping the list sorted and unique. */
@@ -286,6 +292,32 @@ box_unlock(struct mbox_txn *t, struct mbox *b)
 	}
 }
 
+/* box_turn - take our turn on B before DEADLINE: 0, -1 on an error, -2
+ * when it is still taken at the deadline. */
+static int
+box_turn(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
+{
+	int rc;
+
+	if (!t->spool_dir)
+		return 0;
+	if (t->turns < 0 && (t->turns = turnlock_open(t->spool_dir)) < 0) {
+		fail_reply(why, whysz, errno, "turn lock (spool_dir/turns)", b->name);
+		return -1;
+	}
+	rc = turnlock_take(t->turns, b->name, deadline);
+	if (rc == -1) {
+		fail_reply(why, whysz, errno, "turn lock", b->name);
+		return -1;
+	}
+	if (rc == -2) {
+		busy_reply(why, whysz, b->name, "is still being written by another delivery "
+		    "after the wait");
+		return -2;
+	}
+	return 0;
+}
+
 /* box_current - whether the locked file is still the mbox at its path:
  * a reader (Python's mailbox, mutt) may have replaced or removed it while
  * we waited, and a copy appended to the old inode would be lost. */
@@ -319,8 +351,12 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
-		int rc = 0;
-		for (;;) {
+		int rc = box_turn(t, b, deadline, why, whysz);
+		if (rc == -1) {
+			deliver_release(t);
+			return RES_TEMP;
+		}
+		while (rc == 0) {
 			int orc = box_open(t, b, why, whysz);
 			if (orc == -2) {
 				rc = -2;        /* missing or not its user's: it waits */
@@ -547,6 +583,9 @@ deliver_release_locks(struct mbox_txn *t)
 {
 	for (int i = t->nboxes - 1; i >= 0; i--)
 		box_unlock(t, &t->boxes[i]);
+	if (t->turns >= 0)
+		close(t->turns);        /* ends every turn taken */
+	t->turns = -1;
 }
 
 /* deliver_release - drop every lock and close; frees the transaction. */

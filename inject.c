@@ -37,6 +37,7 @@ inject_begin(struct inject *in, const struct config *cf, const char *sender)
 	deliver_init(&in->txn, cf->mailbox_dir);
 	in->txn.system = cf->users_system;
 	in->txn.helper = cf->mkmbox_socket;
+	in->txn.spool_dir = cf->spool_dir;
 	strlcpy_ck(in->env.sender, sender, sizeof in->env.sender);
 	strcpy(in->env.body, "7BIT");
 	in->env.version = ENVELOPE_VERSION;
@@ -219,8 +220,8 @@ inject_store(struct inject *in, const struct msgtext *text, char *why, size_t wh
 	int err;
 
 	in->env.arrival = now;
-	if (text->stage)
-		strlcpy_ck(in->env.id, text->stage, sizeof in->env.id);
+	if (text->id)
+		strlcpy_ck(in->env.id, text->id, sizeof in->env.id);
 	if (in->txn.nboxes > 0) {
 		if (deliver_lock_all(&in->txn, in->may_wait, why, whysz) != RES_OK)
 			return RES_TEMP;

@@ -151,21 +151,98 @@ spool_env_replace(const char *dir, const struct envelope *env)
 	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
 }
 
-/* spool_stage_open - create tmp/ID.msg with a fresh ID. */
-int
-spool_stage_open(const char *dir, char *id, size_t idsz)
+/* stage_create - create tmp/ID SUFFIX, O_EXCL. */
+static int
+stage_create(const char *dir, const char *id, const char *suffix)
 {
 	char path[FILE_PATH_MAX];
 
-	for (int tries = 0; tries < 10; tries++) {
-		queue_id_new(id, idsz);
-		if (spool_path(path, sizeof path, dir, "tmp", id, ".msg") < 0)
-			return -1;
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
+	if (spool_path(path, sizeof path, dir, "tmp", id, suffix) < 0)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* spool_stage_create - create tmp/ID.msg, or tmp/ID.new for FILTERED. */
+int
+spool_stage_create(const char *dir, const char *id, int filtered)
+{
+	return stage_create(dir, id, filtered ? ".new" : ".msg");
+}
+
+/* Set once this process found that unnamed files cannot be made or
+ * linked in spool_dir/tmp: named staging files from then on. */
+static int unnamed_broken;
+
+/* unsupported - an errno of O_TMPFILE that means "not here" (EISDIR:
+ * kernels before 3.11; EOPNOTSUPP: a file system without it). */
+static int
+unsupported(int err)
+{
+	return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
+}
+
+/* spool_unnamed_open - an unnamed file in tmp/ (O_TMPFILE, 0600). */
+int
+spool_unnamed_open(const char *dir)
+{
+	char path[FILE_PATH_MAX];
+	int fd;
+
+	if (unnamed_broken) {
+		errno = EOPNOTSUPP;
+		return -1;
 	}
+	if (spool_path(path, sizeof path, dir, NULL, "tmp", "") < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && unsupported(errno)) {
+		unnamed_broken = 1;
+		errno = EOPNOTSUPP;
+	}
+	return fd;
+}
+
+/*
+ * link_unnamed - give the unnamed file FD the name DST (never over an
+ * existing file: EEXIST). Through /proc/self/fd, else AT_EMPTY_PATH;
+ * when neither is possible here (no /proc, and a kernel that keeps
+ * AT_EMPTY_PATH to privileged callers), -1 with EOPNOTSUPP.
+ */
+static int
+link_unnamed(int fd, const char *dst, const char *dstdir)
+{
+	char proc[64];
+	int err;
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (linkat(fd, "", AT_FDCWD, dst, AT_EMPTY_PATH) == 0)
+		return 0;
+	err = errno;
+	if ((err == ENOENT || err == EPERM) && access(dstdir, F_OK) == 0) {
+		unnamed_broken = 1;
+		err = EOPNOTSUPP;
+	}
+	errno = err;
 	return -1;
+}
+
+/* spool_turns_open - open the turns file, making the spool when missing. */
+int
+spool_turns_open(const char *dir)
+{
+	char path[FILE_PATH_MAX];
+	int fd;
+
+	if (spool_path(path, sizeof path, dir, NULL, "turns", "") < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	return fd;
 }
 
 /* spool_stage_paths - tmp/ID.msg and tmp/ID.new. */
@@ -188,17 +265,6 @@ spool_stage_discard(const char *dir, const char *id)
 	}
 }
 
-/* spool_restage_open - create tmp/ID.new. */
-int
-spool_restage_open(const char *dir, const char *id)
-{
-	char path[FILE_PATH_MAX];
-
-	if (spool_path(path, sizeof path, dir, "tmp", id, ".new") < 0)
-		return -1;
-	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-}
-
 /* spool_restage_commit - tmp/ID.new over tmp/ID.msg. */
 int
 spool_restage_commit(const char *dir, const char *id)
@@ -210,19 +276,47 @@ spool_restage_commit(const char *dir, const char *id)
 	return rename(new_, msg);
 }
 
+/* env_file - ENV written and fsynced into a staging file: an unnamed one
+ * (its fd in *FD) when UNNAMED, else tmp/ID.env (*FD -1). 0, or -1 with
+ * errno and nothing left behind. */
+static int
+env_file(const char *dir, const struct envelope *env, int unnamed, int *fd)
+{
+	char tmp[FILE_PATH_MAX];
+	int err;
+
+	*fd = -1;
+	if (!unnamed)
+		return env_stage(dir, env, tmp, sizeof tmp) == RES_OK ? 0 : -1;
+	if ((*fd = spool_unnamed_open(dir)) < 0)
+		return -1;
+	if (envelope_write(*fd, env) < 0 || fsync(*fd) < 0) {
+		err = errno;
+		close(*fd);
+		*fd = -1;
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * commit_staged - make the staged message ID (open as MSGFD) visible.
- * Before the rename into env/ nothing exists for relay-agent; after it
- * (and the fsync of env/) the message is whole and durable.
+ * commit_file - make the message in MSGFD visible under env->id: the
+ * staging file tmp/ID.msg by rename (NAMED), or the unnamed file by a
+ * link. Before the envelope has its name in env/ nothing exists for
+ * relay-agent; after it (and the fsync of env/) the message is whole and
+ * durable. RES_OK, or RES_TEMP with errno and nothing visible (EOPNOTSUPP:
+ * unnamed files cannot be linked here; nothing was done).
  */
 static int
-commit_staged(const char *dir, int msgfd, const struct envelope *env)
+commit_file(const char *dir, int msgfd, int named, const struct envelope *env)
 {
 	char tmpmsg[FILE_PATH_MAX], tmpenv[FILE_PATH_MAX], msg[FILE_PATH_MAX];
 	char envp[FILE_PATH_MAX], msgdir[FILE_PATH_MAX], envdir[FILE_PATH_MAX];
-	int err;
+	int err, envfd = -1;
 
 	if (spool_path(tmpmsg, sizeof tmpmsg, dir, "tmp", env->id, ".msg") < 0 ||
+	    spool_path(tmpenv, sizeof tmpenv, dir, "tmp", env->id, ".env") < 0 ||
 	    spool_path(msg, sizeof msg, dir, "msg", env->id, "") < 0 ||
 	    spool_path(envp, sizeof envp, dir, "env", env->id, "") < 0 ||
 	    spool_path(msgdir, sizeof msgdir, dir, NULL, "msg", "") < 0 ||
@@ -233,39 +327,42 @@ commit_staged(const char *dir, int msgfd, const struct envelope *env)
 	 * can have started on it in between. */
 	if (flock(msgfd, LOCK_EX | LOCK_NB) < 0)
 		return RES_TEMP;
-	if (fsync(msgfd) < 0 || env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK) {
-		err = errno;
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	/* Never over an existing message: an id collision is a 4xx, not a loss. */
-	if (rename_noreplace(tmpmsg, msg) < 0) {
-		err = errno;
-		unlink(tmpenv);
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	if (fsync_dir(msgdir) < 0 || rename_noreplace(tmpenv, envp) < 0) {
-		err = errno;
-		rename(msg, tmpmsg);
-		unlink(tmpenv);
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
+	if (fsync(msgfd) < 0)
+		goto fail;
+	/* The text into msg/: never over an existing message (an id
+	 * collision is a 4xx, not a loss). */
+	if (named ? rename_noreplace(tmpmsg, msg) : link_unnamed(msgfd, msg, msgdir))
+		goto fail;
+	if (fsync_dir(msgdir) < 0 || env_file(dir, env, !named, &envfd) < 0 ||
+	    (named ? rename_noreplace(tmpenv, envp) : link_unnamed(envfd, envp, envdir)))
+		goto undo_msg;
 	/* Commit point: env/ID exists. Make it durable or take it back. */
 	if (fsync_dir(envdir) < 0) {
 		err = errno;
 		unlink(envp);
-		rename(msg, tmpmsg);
-		flock(msgfd, LOCK_UN);
 		errno = err;
-		return RES_TEMP;
+		goto undo_msg;
 	}
+	if (envfd >= 0)
+		close(envfd);
 	flock(msgfd, LOCK_UN);
 	return RES_OK;
+undo_msg:
+	err = errno;
+	if (envfd >= 0)
+		close(envfd);
+	if (named) {
+		unlink(tmpenv);
+		rename(msg, tmpmsg);
+	} else {
+		unlink(msg);    /* the text stays in MSGFD, unnamed again */
+	}
+	errno = err;
+fail:
+	err = errno;
+	flock(msgfd, LOCK_UN);
+	errno = err;
+	return RES_TEMP;
 }
 
 /* copy_text - TEXT into FD from its start; 0 or -1 with errno. */
@@ -284,24 +381,51 @@ copy_text(const struct msgtext *text, int fd)
 	return n < 0 ? -1 : 0;
 }
 
-/* spool_commit - queue TEXT for ENV: by rename when staged, else copied. */
+/* copy_commit - TEXT copied into a new staging file, then committed:
+ * an unnamed one where possible, else tmp/ID.msg. */
+static int
+copy_commit(const char *dir, const struct msgtext *text, struct envelope *env)
+{
+	int fd, rc, err, named = 0;
+
+	fd = spool_unnamed_open(dir);
+	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
+		fd = spool_unnamed_open(dir);
+	if (fd < 0 && errno == EOPNOTSUPP) {
+		named = 1;
+		fd = stage_create(dir, env->id, ".msg");
+	}
+	if (fd < 0)
+		return RES_TEMP;
+	rc = copy_text(text, fd) < 0 ? RES_TEMP : commit_file(dir, fd, named, env);
+	if (rc != RES_OK && !named && errno == EOPNOTSUPP) {
+		/* Unnamed files cannot be linked here after all. */
+		close(fd);
+		return copy_commit(dir, text, env);
+	}
+	err = errno;
+	close(fd);
+	if (named)
+		spool_stage_discard(dir, env->id);      /* gone when committed */
+	errno = err;
+	return rc;
+}
+
+/* spool_commit - queue TEXT for ENV: its staging file taken as it is
+ * when it has one, else a copy. */
 int
 spool_commit(const char *dir, const struct msgtext *text, struct envelope *env)
 {
-	int fd, rc, err;
+	int rc;
 
-	if (text->fd >= 0 && text->stage && strcmp(text->stage, env->id) == 0)
-		return commit_staged(dir, text->fd, env);
-	fd = spool_stage_open(dir, env->id, sizeof env->id);
-	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
-		fd = spool_stage_open(dir, env->id, sizeof env->id);
-	if (fd < 0)
-		return RES_TEMP;
-	rc = copy_text(text, fd) < 0 ? RES_TEMP : commit_staged(dir, fd, env);
-	err = errno;
-	close(fd);
-	spool_stage_discard(dir, env->id);      /* gone when committed */
-	errno = err;
+	if (!env->id[0])
+		queue_id_new(env->id, sizeof env->id);
+	if (text->fd < 0 || text->file == MSGTEXT_OTHER || !text->id ||
+	    strcmp(text->id, env->id) != 0)
+		return copy_commit(dir, text, env);
+	rc = commit_file(dir, text->fd, text->file == MSGTEXT_NAMED, env);
+	if (rc != RES_OK && text->file == MSGTEXT_UNNAMED && errno == EOPNOTSUPP)
+		return copy_commit(dir, text, env);
 	return rc;
 }
 

@@ -6,7 +6,7 @@
  *
  * Only calls whose path (or whose file descriptor's path, read from
  * /proc/self/fd/N) lies under FI_DIR are counted: open, openat, write,
- * pread, fsync, fdatasync, rename, renameat2, link, unlink, ftruncate, close, fcntl,
+ * pread, fsync, fdatasync, rename, renameat2, link, linkat, unlink, ftruncate, close, fcntl,
  * fstat and mkdir. Each counted call appends "N<TAB>op<TAB>path" to the
  * file FI_LOG (with "<TAB>FAIL" for the failed one). With FI_FAIL=N the
  * Nth counted call fails with FI_ERRNO (EIO, ENOSPC, EDQUOT or a number;
@@ -293,6 +293,16 @@ link(const char *from, const char *to)
 	if (hit("link", from, to))
 		FAIL_WITH(-1);
 	return r_link(from, to);
+}
+
+int
+linkat(int fromdir, const char *from, int todir, const char *to, int flags)
+{
+	REAL(linkat);
+
+	if (hit("link", from, to))
+		FAIL_WITH(-1);
+	return r_linkat(fromdir, from, todir, to, flags);
 }
 
 int
