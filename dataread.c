@@ -2,6 +2,7 @@
  * dataread.c - the DATA state machine (see dataread.h for the policy).
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,7 +27,8 @@ static const char *const dropped[] = {
 void
 dr_init(struct dataread *d, long long max_size, dr_sink sink, void *arg)
 {
-	memset(d, 0, sizeof *d);
+	/* Not the output buffer: its pages are touched only as text comes. */
+	memset(d, 0, offsetof(struct dataread, out));
 	d->state = S_BOL;
 	d->crlf_before = 1;     /* the DATA command line ended in CRLF */
 	d->in_header = 1;

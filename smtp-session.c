@@ -686,15 +686,14 @@ int
 main(int argc, char **argv)
 {
 	static struct config cf;
-	static struct session s;
 	static int counts[NCOMMANDS];
+	struct session *s;
 	const char *file = CONFIG_DEFAULT;
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
 	long as_uid = -1;
 
-	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
-	memset(counts, 0, sizeof counts);
+	memset(counts, 0, sizeof counts);  /* main runs more than once when fuzzed */
 
 	log_init("smtp-session");
 	opterr = 0;             /* getopt's messages would go to the client */
@@ -739,69 +738,77 @@ main(int argc, char **argv)
 		config_failed(&cf, err);
 	}
 
-	s.cf = &cf;
-	s.debug = debug;
-	s.max_boxes = fd_budget();
-	s.deadline = now_ms() + (long long)cf.session_limit * 1000;
-	s.counts = counts;
-	bufout_init(&s.out, 1);
-	peer_find(&s.peer, &cf);
-	if (as_uid >= 0)
-		peer_set_local_uid(&s.peer, as_uid);
-	s.max_rcpts = s.peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
-	    cf.max_recipients;
-	s.rcpts = calloc((size_t)s.max_rcpts, sizeof *s.rcpts);
-	if (!s.rcpts) {
+	/* Fresh zeroed pages (it is larger than malloc's mmap threshold):
+	 * only what is used gets touched, so a session faults in only the
+	 * pages of its buffers that it fills. */
+	if (!(s = calloc(1, sizeof *s))) {
 		log_msg(LOG_ERR, "out of memory");
 		return EXIT_TEMPFAIL;
 	}
-	inject_begin(&s.inj, &cf, "");
-	txn_reset(&s);
-	lr_init(&s.lr, 0, cf.timeout);
-	s.lr.limit_ms = s.deadline;
-	s.lr.before_block = flush_hook;
-	s.lr.arg = &s;
-	if (s.peer.uid >= 0)
-		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s.peer.addr, s.peer.uid,
-		    s.peer.user, as_uid >= 0 ? " (pickup)" : "");
+	s->cf = &cf;
+	s->debug = debug;
+	s->max_boxes = fd_budget();
+	s->deadline = now_ms() + (long long)cf.session_limit * 1000;
+	s->counts = counts;
+	bufout_init(&s->out, 1);
+	peer_find(&s->peer, &cf);
+	if (as_uid >= 0)
+		peer_set_local_uid(&s->peer, as_uid);
+	s->max_rcpts = s->peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
+	    cf.max_recipients;
+	s->rcpts = calloc((size_t)s->max_rcpts, sizeof *s->rcpts);
+	if (!s->rcpts) {
+		log_msg(LOG_ERR, "out of memory");
+		return EXIT_TEMPFAIL;
+	}
+	inject_begin(&s->inj, &cf, "");
+	txn_reset(s);
+	lr_init(&s->lr, 0, cf.timeout);
+	s->lr.limit_ms = s->deadline;
+	s->lr.before_block = flush_hook;
+	s->lr.arg = s;
+	if (s->peer.uid >= 0)
+		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s->peer.addr, s->peer.uid,
+		    s->peer.user, as_uid >= 0 ? " (pickup)" : "");
 	else
-		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s.peer.addr,
-		    s.peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",
+		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s->peer.addr,
+		    s->peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",
 		    debug ? " (debug sink)" : "");
 
-	reply(&s, "220 %s ESMTP ready", cf.hostname);
-	while (!s.closing) {
+	reply(s, "220 %s ESMTP ready", cf.hostname);
+	while (!s->closing) {
 		size_t len;
-		enum lr_status st = lr_getline(&s.lr, line, LINE_BUF_MAX, &len);
+		enum lr_status st = lr_getline(&s->lr, line, LINE_BUF_MAX, &len);
 		if (st == LR_EOF || st == LR_ERROR) {
-			log_msg(LOG_INFO, "lost connection from [%s]", s.peer.addr);
+			log_msg(LOG_INFO, "lost connection from [%s]", s->peer.addr);
 			break;
 		}
 		if (st == LR_TIMEOUT) {
-			s.verb = NULL;
-			reply_timeout(&s, "");
+			s->verb = NULL;
+			reply_timeout(s, "");
 			break;
 		}
 		if (st == LR_TOOLONG) {
-			s.n_commands++;
-			s.verb = "command";
-			reply(&s, "500 5.5.2 Error: line too long");
+			s->n_commands++;
+			s->verb = "command";
+			reply(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		int end = command(&s, line, len) < 0;
+		int end = command(s, line, len) < 0;
 		if (strncasecmp(line, "AUTH", 4) == 0) {
 			explicit_bzero(line, len);      /* an initial response */
-			lr_wipe(&s.lr);                 /* and its raw copy */
+			lr_wipe(&s->lr);                /* and its raw copy */
 		}
 		if (end)
 			break;
 	}
-	reply_flush(&s);
-	log_disconnect(&s);
-	txn_reset(&s);
-	free(s.rcpts);
+	reply_flush(s);
+	log_disconnect(s);
+	txn_reset(s);
+	free(s->rcpts);
+	free(s);
 	config_free(&cf);
 	return 0;
 }
