@@ -76,8 +76,9 @@ PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
 all: $(addprefix $(O)/,$(PROGS))
 
+# No -lcrypt: auth.c loads libcrypt on the first AUTH (dlopen is in libc).
 $(O)/smtp-session: $(addprefix $(O)/,$(SESSION_OBJS) $(COMMON_OBJS))
-	$(CC) $(LDFLAGS) -o $@ $^ -lcrypt
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(LDFLAGS) -o $@ $^ -ludns

@@ -4,15 +4,44 @@
  * The file is read on every attempt (it is small, and a changed password
  * takes effect at once). An unknown user costs a crypt() call with the
  * same method and cost, so the time taken does not tell which names exist.
+ *
+ * libcrypt is loaded (dlopen) on the first check, not when the program
+ * starts: most sessions never authenticate, and loading it costs every
+ * one of them the mapping and relocation of a library.
  */
 #include <crypt.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "bounds.h"
+#include "log.h"
 #include "util.h"
+
+#ifndef CRYPT_LIBRARY
+#define CRYPT_LIBRARY "libcrypt.so.1"   /* libxcrypt's soname (Debian's libcrypt1) */
+#endif
+
+/* crypt_fn - crypt_r from libcrypt, loaded once; NULL (logged) when it
+ * cannot be. */
+static __typeof__(crypt_r) *
+crypt_fn(void)
+{
+	static __typeof__(crypt_r) *fn;
+	void *lib;
+
+	if (fn)
+		return fn;
+	if (!(lib = dlopen(CRYPT_LIBRARY, RTLD_NOW | RTLD_LOCAL)) ||
+	    !(fn = (__typeof__(crypt_r) *)dlsym(lib, "crypt_r"))) {
+		log_msg(LOG_ERR, "cannot load %s for password checks: %s", CRYPT_LIBRARY,
+		    dlerror());
+		return NULL;
+	}
+	return fn;
+}
 
 /* Used when the file has no hash at all. */
 static const char dummy_hash[] =
@@ -58,13 +87,16 @@ auth_check(const char *file, const char *user, const char *password)
 		}
 	}
 	fclose(f);
-	cd = calloc(1, sizeof *cd);
-	if (!cd)
+	__typeof__(crypt_r) *crypt_r_fn = crypt_fn();
+	cd = crypt_r_fn ? calloc(1, sizeof *cd) : NULL;
+	if (!cd) {
+		explicit_bzero(line, sizeof line);
 		return RES_TEMP;
+	}
 	/* An unknown user is hashed with the file's own first hash (same
 	 * method and cost), so the time taken does not tell names apart. */
 	const char *setting = found && hash[0] ? hash : first[0] ? first : dummy_hash;
-	const char *h = crypt_r(password, setting, cd);
+	const char *h = crypt_r_fn(password, setting, cd);
 	ok = found && h && h[0] != '*' && equal(h, hash);
 	explicit_bzero(cd, sizeof *cd);
 	free(cd);

@@ -208,7 +208,7 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 		stage_discard(&st);
 		return RES_TEMP;
 	}
-	if (bounce_write(st.fd, cf, env, msgfd, items, n, time(NULL)) < 0) {
+	if (bounce_write(st.fd, cf, env, msgfd, items, n, time(NULL)) < 0 || stage_done(&st) < 0) {
 		snprintf(why, whysz, "cannot write a bounce: %s", strerror(errno));
 		stage_discard(&st);
 		return RES_TEMP;

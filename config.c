@@ -538,11 +538,10 @@ key_parse(const struct key *k, struct config *cf, const char *val, char *why, si
 	return k->parse(cf, val, why, whysz);
 }
 
-/* config_defaults - fill CF with every default. */
-void
-config_defaults(struct config *cf)
+/* defaults_set - every default into CF, which is all zeros. */
+static void
+defaults_set(struct config *cf)
 {
-	memset(cf, 0, sizeof *cf);
 	if (gethostname(cf->hostname, sizeof cf->hostname) < 0 || !cf->hostname[0])
 		strcpy(cf->hostname, "localhost");
 	cf->hostname[sizeof cf->hostname - 1] = '\0';
@@ -568,6 +567,14 @@ config_defaults(struct config *cf)
 	cf->filter_timeout = DEF_FILTER_TIMEOUT;
 	strcpy(cf->submit_socket, DEF_SUBMIT_SOCKET);
 	strcpy(cf->mkmbox_socket, DEF_MKMBOX_SOCKET);
+}
+
+/* config_defaults - fill CF with every default. */
+void
+config_defaults(struct config *cf)
+{
+	memset(cf, 0, sizeof *cf);
+	defaults_set(cf);
 }
 
 /* config_trim - strip leading and trailing blanks (and a CR) in place. */
@@ -662,12 +669,21 @@ int
 config_load(struct config *cf, const char *file, enum config_mode mode,
             char *err, size_t errsz)
 {
+	memset(cf, 0, sizeof *cf);
+	return config_load_fresh(cf, file, mode, err, errsz);
+}
+
+/* config_load_fresh - config_load into an all-zero CF, not cleared again. */
+int
+config_load_fresh(struct config *cf, const char *file, enum config_mode mode,
+                  char *err, size_t errsz)
+{
 	char buf[CONF_LINE_MAX], why[512];
 	unsigned char seen[NKEYS] = { 0 };
 	int lineno = 0, rc;
 	FILE *f;
 
-	config_defaults(cf);
+	defaults_set(cf);
 	strlcpy_ck(cf->file, file, sizeof cf->file);
 	f = fopen(file, "r");
 	if (!f) {

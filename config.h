@@ -93,6 +93,15 @@ enum config_mode { CONFIG_FULL, CONFIG_DEBUG, CONFIG_CLIENT };
 int config_load(struct config *cf, const char *file, enum config_mode mode,
                 char *err, size_t errsz);
 
+/*
+ * config_load_fresh - config_load into a CF known to be all zeros (static
+ * storage, or calloc'ed): it is not cleared again, so the pages of the
+ * settings a file never sets are never touched (each first touch of a
+ * page costs a page fault, in every process).
+ */
+int config_load_fresh(struct config *cf, const char *file, enum config_mode mode,
+                      char *err, size_t errsz);
+
 /* config_defaults - fill CF with every default. */
 void config_defaults(struct config *cf);
 

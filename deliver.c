@@ -338,10 +338,12 @@ int
 deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
 	long long deadline = now_ms() + LOCK_WAIT_MAX_MS;
-	long room = fd_room();
-
 	/* Every mailbox is held open at once: check the descriptors first,
-	 * so that a message that cannot be delivered creates no file. */
+	 * so that a message that cannot be delivered creates no file. One
+	 * mailbox needs no count: if its descriptors run out, no file of
+	 * it is made. */
+	long room = t->nboxes > 1 ? fd_room() : -1;
+
 	if (room >= 0 && room < (long)t->nboxes + DELIVER_FD_SPARE) {
 		log_msg(LOG_ERR, "%d mailboxes but room for only %ld more descriptors",
 		    t->nboxes, room);
@@ -410,15 +412,20 @@ append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_
 {
 	static const char from_[] = "From ";
 	struct bufout *o = malloc(sizeof *o);
-	char rbuf[IO_BUF_SIZE], stamp[32], envfrom[ADDR_MAX + 1];
+	/* A text in memory is read in place; a file through this buffer. */
+	char *rbuf = text->fd >= 0 ? malloc(IO_BUF_SIZE) : NULL;
+	char stamp[32], envfrom[ADDR_MAX + 1];
 	struct tm tm;
 	off_t off = 0;
 	size_t gts = 0, matched = 0;
 	int bol = 1, quoting = 0, err;
 	char last = '\n';
 
-	if (!o)
+	if (!o || (text->fd >= 0 && !rbuf)) {
+		free(o);
+		free(rbuf);
 		return ENOMEM;
+	}
 	bufout_init(o, b->fd);
 	b->appended = 1;
 
@@ -436,6 +443,7 @@ append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_
 		if (got < 0) {
 			err = errno;
 			free(o);
+			free(rbuf);
 			return err ? err : EIO;
 		}
 		if (tail[1] != '\n')
@@ -456,27 +464,32 @@ append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_
 	/* mboxrd quoting, streamed: at a line start count '>'s, then match
 	 * "From "; only a full match gets the extra '>'. */
 	for (;;) {
-		ssize_t n = msgtext_read(text, rbuf, sizeof rbuf, off);
+		const char *chunk;
+		ssize_t n = msgtext_chunk(text, rbuf, IO_BUF_SIZE, off, &chunk);
 		if (n < 0) {
 			err = errno;
 			free(o);
+			free(rbuf);
 			return err ? err : EIO;
 		}
 		if (n == 0)
 			break;
 		off += n;
-		for (ssize_t i = 0; i < n; i++) {
-			char c = rbuf[i];
-			if (bol) {
+		for (ssize_t i = 0; i < n;) {
+			if (bol) {      /* octet by octet, until the prefix is known */
+				char c = chunk[i];
 				if (!quoting && c == '>') {
 					gts++;
+					i++;
 					continue;
 				}
 				quoting = 1;
 				if (c == from_[matched]) {
+					i++;
 					if (++matched == sizeof from_ - 1) {
 						put_gts(o, gts + 1);
 						bufout_str(o, from_);
+						last = ' ';
 						bol = 0;
 					}
 					continue;
@@ -485,9 +498,13 @@ append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_
 				bufout_put(o, from_, matched);
 				bol = 0;
 			}
-			bufout_put(o, &c, 1);
-			last = c;
-			if (c == '\n') {
+			/* The rest of the line as it is, at once. */
+			const char *nl = memchr(chunk + i, '\n', (size_t)(n - i));
+			ssize_t end = nl ? nl - chunk + 1 : n;
+			bufout_put(o, chunk + i, (size_t)(end - i));
+			last = chunk[end - 1];
+			i = end;
+			if (nl) {
 				bol = 1;
 				quoting = 0;
 				gts = matched = 0;
@@ -504,6 +521,7 @@ append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_
 	bufout_str(o, "\n");
 	err = bufout_flush(o) < 0 ? o->err : 0;
 	free(o);
+	free(rbuf);
 	if (err)
 		return err;
 	if (fsync(b->fd) < 0)

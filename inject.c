@@ -124,10 +124,12 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 	}
 
 	/* A local address: its mailboxes and foreign targets. */
-	if (!(ex = calloc(1, sizeof *ex))) {
+	/* Only the counts need clearing: calloc would touch every page. */
+	if (!(ex = malloc(sizeof *ex))) {
 		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
 		return RES_TEMP;
 	}
+	ex->nmailboxes = ex->nforeign = 0;
 	rc = users_expand(cf, local, ex);
 	if (rc == UX_UNKNOWN) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: Recipient address rejected: User unknown",

@@ -51,4 +51,20 @@ msgtext_read(const struct msgtext *t, void *buf, size_t n, off_t off)
 	return (ssize_t)n;
 }
 
+/* msgtext_chunk - the octets at OFF: *P points at them (into the text
+ * itself when it is in memory, else into BUF, filled with up to N of
+ * them); their count, 0 at the end, -1 with errno. */
+static inline ssize_t
+msgtext_chunk(const struct msgtext *t, char *buf, size_t n, off_t off, const char **p)
+{
+	if (t->fd < 0) {
+		if (off < 0 || (size_t)off >= t->len)
+			return 0;
+		*p = t->mem + off;
+		return (ssize_t)(t->len - (size_t)off);
+	}
+	*p = buf;
+	return msgtext_read(t, buf, n, off);
+}
+
 #endif

@@ -290,7 +290,7 @@ cmd_data(struct session *s, char *arg)
 	}
 	/* The reader's buffers go before the text is stored: their memory
 	 * is what delivery's buffers take next. */
-	failed = dr_finish(d) < 0;
+	failed = dr_finish(d) < 0 || stage_done(&st) < 0;
 	size = d->size;
 	toobig = d->toobig;
 	nul = d->nul;

@@ -5,8 +5,9 @@
  * made.
  *
  * The memory is one allocation of STAGE_MEM_MAX octets, made when the
- * stage opens and freed when the text moves to a file; the file gets the
- * text in the order it came, so memory never grows with the message.
+ * stage opens: the whole text while it fits, then the file's write
+ * buffer, freed once the text is complete. Memory never grows with the
+ * message, and a large one is written in STAGE_MEM_MAX pieces.
  */
 #include <errno.h>
 #include <signal.h>
@@ -85,53 +86,67 @@ stage_open(struct stage *st, const char *dir, const char *id, int file)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (file)
-		return file_open(st, 0) < 0 ? -1 : 0;
 	if (!(st->mem = malloc(STAGE_MEM_MAX)))
+		return -1;
+	if (file && file_open(st, 0) < 0)
 		return -1;
 	return 0;
 }
 
-/* stage_to_file - move the text from memory into a file. */
-int
-stage_to_file(struct stage *st)
+/* flush - the buffered text into the file (opened when there is none). */
+static int
+flush(struct stage *st)
 {
-	int err;
-
-	if (st->fd >= 0)
-		return 0;
-	if (file_open(st, 0) < 0 || write_all(st->fd, st->mem, st->len) < 0) {
-		err = errno;
-		if (st->fd >= 0) {
-			close(st->fd);
-			st->fd = -1;
-			if (st->file == MSGTEXT_NAMED)
-				spool_stage_discard(st->dir, st->id);
-		}
-		errno = err;
+	if (st->fd < 0 && file_open(st, 0) < 0)
 		return -1;
-	}
-	free(st->mem);
-	st->mem = NULL;
+	if (write_all(st->fd, st->mem, st->len) < 0)
+		return -1;
 	st->len = 0;
 	return 0;
 }
 
-/* stage_write - append N octets: to memory while they fit, else a file. */
+/* stage_write - append N octets: to the buffer while they fit, else the
+ * buffer goes to the file first. */
 int
 stage_write(struct stage *st, const void *buf, size_t n)
 {
-	if (st->err)
+	if (st->err || !st->mem) {
+		st->err = st->err ? st->err : EINVAL;
 		return -1;
-	if (st->mem && n <= STAGE_MEM_MAX - st->len) {
+	}
+	if (n <= STAGE_MEM_MAX - st->len) {
 		memcpy(st->mem + st->len, buf, n);
 		st->len += n;
 		return 0;
 	}
-	if ((st->fd < 0 && stage_to_file(st) < 0) || write_all(st->fd, buf, n) < 0) {
+	if (flush(st) < 0)
+		goto fail;
+	if (n < STAGE_MEM_MAX) {
+		memcpy(st->mem, buf, n);
+		st->len = n;
+	} else if (write_all(st->fd, buf, n) < 0) {
+		goto fail;
+	}
+	return 0;
+fail:
+	st->err = errno ? errno : EIO;
+	return -1;
+}
+
+/* stage_done - the text is complete: a file gets the rest, the buffer goes. */
+int
+stage_done(struct stage *st)
+{
+	if (st->err)
+		return -1;
+	if (st->fd < 0)
+		return 0;       /* the text stays in memory */
+	if (st->len > 0 && flush(st) < 0) {
 		st->err = errno ? errno : EIO;
 		return -1;
 	}
+	free(st->mem);
+	st->mem = NULL;
 	return 0;
 }
 
@@ -142,6 +157,7 @@ stage_filtered(const struct stage *st, struct stage *out)
 	memset(out, 0, sizeof *out);
 	out->dir = st->dir;
 	memcpy(out->id, st->id, sizeof out->id);
+	out->fd = -1;
 	out->filtered = 1;
 	return file_open(out, 1) < 0 ? -1 : 0;
 }
@@ -175,8 +191,10 @@ stage_text(const struct stage *st, struct msgtext *t)
 {
 	memset(t, 0, sizeof *t);
 	t->fd = st->fd;
-	t->mem = st->mem;
-	t->len = st->len;
+	if (st->fd < 0) {
+		t->mem = st->mem;
+		t->len = st->len;
+	}
 	t->id = st->id;
 	t->file = st->file;
 }

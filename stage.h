@@ -12,8 +12,13 @@
  * files it is tmp/ID.msg, removed by stage_discard, or by stage_on_signal
  * when a signal ends the session.
  *
+ * The stage's one buffer of STAGE_MEM_MAX octets holds the whole text
+ * while it is in memory; once there is a file it gathers what is written
+ * into writes of that size, so memory never grows with the message.
+ *
  *	stage_open(&st, spool_dir, id, 0);
  *	stage_write(&st, buf, n);          as DATA comes
+ *	stage_done(&st);                   the text is complete
  *	stage_text(&st, &text);            then inject_store(..., &text, ...)
  *	stage_discard(&st);
  */
@@ -29,7 +34,9 @@ struct stage {
 	const char *dir;        /* spool_dir; NULL: the debug sink, whose file
 	                           is an unlinked one in $TMPDIR */
 	char id[QUEUE_ID_MAX];  /* the message's queue id */
-	char *mem;              /* the text while in memory; NULL once in FD */
+	char *mem;              /* STAGE_MEM_MAX octets: the text while there
+	                           is no file, then what is not yet written
+	                           to it; NULL once done with a file */
 	size_t len;             /* octets in MEM */
 	int fd;                 /* the file once there is one; -1 */
 	enum msgtext_file file; /* what FD is to the spool */
@@ -50,20 +57,21 @@ int stage_open(struct stage *st, const char *dir, const char *id, int file);
  * stage is then unusable). */
 int stage_write(struct stage *st, const void *buf, size_t n);
 
-/* stage_to_file - make sure the text is in a file (st->fd); 0, or -1
- * with errno. */
-int stage_to_file(struct stage *st);
+/* stage_done - the text is complete: what is buffered for the file is
+ * written, and the buffer freed. 0, or -1 with st->err set. */
+int stage_done(struct stage *st);
 
 /*
- * stage_filtered - a second stage, always a file, for the content
- * filter's version of ST's text (same id). stage_adopt then makes it ST's
- * text, discarding the old one; 0, or -1 with errno (ST unchanged, OUT
- * discarded).
+ * stage_filtered - a second stage, always a file without a buffer, for
+ * the content filter's version of ST's text (same id), which it writes
+ * to out->fd itself. stage_adopt then makes it ST's text, discarding the
+ * old one; 0, or -1 with errno (ST unchanged, OUT discarded).
  */
 int stage_filtered(const struct stage *st, struct stage *out);
 int stage_adopt(struct stage *st, struct stage *out);
 
-/* stage_text - the staged text as a msgtext (valid until stage_discard). */
+/* stage_text - the staged text as a msgtext (after stage_done; valid
+ * until stage_discard). */
 void stage_text(const struct stage *st, struct msgtext *t);
 
 /* stage_discard - release the text: memory freed, file closed (a named
