@@ -62,7 +62,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
-               deliver.o bufout.o inject.o mkmbox.o stage.o turnlock.o
+               deliver.o mboxrd.o bufout.o inject.o mkmbox.o stage.o turnlock.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
@@ -221,7 +221,7 @@ FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
                    linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c \
-                   stage.c turnlock.c
+                   stage.c turnlock.c mboxrd.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz

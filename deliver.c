@@ -1,9 +1,7 @@
 /*
  * deliver.c - append one message to several mboxes, all or nothing.
  *
- * Format (mboxrd): "From SENDER Www Mmm dd hh:mm:ss yyyy" in UTC, then
- * Return-Path and Delivered-To, then the message with every line matching
- * ^>*From  given one more '>', LF line ends, and an empty line after it.
+ * The format of each copy is mboxrd.c's.
  *
  * Locking: first our own turn on the mailbox (turnlock.c: a lock in
  * spool_dir/turns, waited for in the kernel, so that our deliveries
@@ -25,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bufout.h"
 #include "deliver.h"
 #include "log.h"
+#include "mboxrd.h"
 #include "mkmbox.h"
 #include "turnlock.h"
 #include "util.h"
@@ -398,131 +396,14 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 	return RES_OK;
 }
 
-/* put_gts - N '>' quoting octets. */
-static void
-put_gts(struct bufout *o, size_t n)
-{
-	while (n-- > 0)
-		bufout_put(o, ">", 1);
-}
-
-/* append_one - write the From line, headers and the quoted message. */
+/* append_one - the message into B's mbox (mboxrd.c), then fsync. */
 static int
 append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_t when)
 {
-	static const char from_[] = "From ";
-	struct bufout *o = malloc(sizeof *o);
-	/* A text in memory is read in place; a file through this buffer. */
-	char *rbuf = text->fd >= 0 ? malloc(IO_BUF_SIZE) : NULL;
-	char stamp[32], envfrom[ADDR_MAX + 1];
-	struct tm tm;
-	off_t off = 0;
-	size_t gts = 0, matched = 0;
-	int bol = 1, quoting = 0, err;
-	char last = '\n';
+	int err;
 
-	if (!o || (text->fd >= 0 && !rbuf)) {
-		free(o);
-		free(rbuf);
-		return ENOMEM;
-	}
-	bufout_init(o, b->fd);
 	b->appended = 1;
-
-	strlcpy_ck(envfrom, sender[0] ? sender : "MAILER-DAEMON", sizeof envfrom);
-	text_scrub(envfrom, SCRUB_CTL | SCRUB_SPACE, '_');
-	gmtime_r(&when, &tm);
-	strftime(stamp, sizeof stamp, "%a %b %e %H:%M:%S %Y", &tm);
-	/* A crash may have left a partial copy (never acknowledged): start
-	 * on a fresh line after an empty one so the new From line counts. */
-	if (b->oldsize > 0) {
-		char tail[2] = { '\n', '\n' };
-		off_t at = b->oldsize >= 2 ? b->oldsize - 2 : 0;
-		ssize_t got = pread(b->fd, tail + (b->oldsize >= 2 ? 0 : 1),
-		    b->oldsize >= 2 ? 2 : 1, at);
-		if (got < 0) {
-			err = errno;
-			free(o);
-			free(rbuf);
-			return err ? err : EIO;
-		}
-		if (tail[1] != '\n')
-			bufout_str(o, "\n\n");
-		else if (tail[0] != '\n')
-			bufout_str(o, "\n");
-	}
-	bufout_str(o, "From ");
-	bufout_str(o, envfrom);
-	bufout_str(o, " ");
-	bufout_str(o, stamp);
-	bufout_str(o, "\nReturn-Path: <");
-	bufout_str(o, sender);
-	bufout_str(o, ">\nDelivered-To: ");
-	bufout_str(o, b->delivered_to);
-	bufout_str(o, "\n");
-
-	/* mboxrd quoting, streamed: at a line start count '>'s, then match
-	 * "From "; only a full match gets the extra '>'. */
-	for (;;) {
-		const char *chunk;
-		ssize_t n = msgtext_chunk(text, rbuf, IO_BUF_SIZE, off, &chunk);
-		if (n < 0) {
-			err = errno;
-			free(o);
-			free(rbuf);
-			return err ? err : EIO;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		for (ssize_t i = 0; i < n;) {
-			if (bol) {      /* octet by octet, until the prefix is known */
-				char c = chunk[i];
-				if (!quoting && c == '>') {
-					gts++;
-					i++;
-					continue;
-				}
-				quoting = 1;
-				if (c == from_[matched]) {
-					i++;
-					if (++matched == sizeof from_ - 1) {
-						put_gts(o, gts + 1);
-						bufout_str(o, from_);
-						last = ' ';
-						bol = 0;
-					}
-					continue;
-				}
-				put_gts(o, gts);
-				bufout_put(o, from_, matched);
-				bol = 0;
-			}
-			/* The rest of the line as it is, at once. */
-			const char *nl = memchr(chunk + i, '\n', (size_t)(n - i));
-			ssize_t end = nl ? nl - chunk + 1 : n;
-			bufout_put(o, chunk + i, (size_t)(end - i));
-			last = chunk[end - 1];
-			i = end;
-			if (nl) {
-				bol = 1;
-				quoting = 0;
-				gts = matched = 0;
-			}
-		}
-	}
-	if (bol && (gts || matched)) {   /* message ended inside a prefix */
-		put_gts(o, gts);
-		bufout_put(o, from_, matched);
-		last = matched ? ' ' : '>';
-	}
-	if (last != '\n')
-		bufout_str(o, "\n");
-	bufout_str(o, "\n");
-	err = bufout_flush(o) < 0 ? o->err : 0;
-	free(o);
-	free(rbuf);
-	if (err)
+	if ((err = mboxrd_write(b->fd, b->oldsize, text, sender, b->delivered_to, when)) != 0)
 		return err;
 	if (fsync(b->fd) < 0)
 		return errno ? errno : EIO;
