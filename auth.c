@@ -10,6 +10,7 @@
  * one of them the mapping and relocation of a library.
  */
 #include <crypt.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +18,24 @@
 
 #include "auth.h"
 #include "bounds.h"
-#include "log.h"
 #include "util.h"
 
 #ifndef CRYPT_LIBRARY
 #define CRYPT_LIBRARY "libcrypt.so.1"   /* libxcrypt's soname (Debian's libcrypt1) */
 #endif
 
-/* crypt_fn - crypt_r from libcrypt, loaded once; NULL (logged) when it
- * cannot be. */
+/* Why the last check was RES_TEMP, for auth_error. */
+static char why_temp[512];
+
+/* auth_error - what made the last auth_check RES_TEMP. */
+const char *
+auth_error(void)
+{
+	return why_temp;
+}
+
+/* crypt_fn - crypt_r from libcrypt, loaded once; NULL (why_temp says
+ * why) when it cannot be. */
 static __typeof__(crypt_r) *
 crypt_fn(void)
 {
@@ -36,8 +46,7 @@ crypt_fn(void)
 		return fn;
 	if (!(lib = dlopen(CRYPT_LIBRARY, RTLD_NOW | RTLD_LOCAL)) ||
 	    !(fn = (__typeof__(crypt_r) *)dlsym(lib, "crypt_r"))) {
-		log_msg(LOG_ERR, "cannot load %s for password checks: %s", CRYPT_LIBRARY,
-		    dlerror());
+		snprintf(why_temp, sizeof why_temp, "cannot load %s: %s", CRYPT_LIBRARY, dlerror());
 		return NULL;
 	}
 	return fn;
@@ -69,8 +78,11 @@ auth_check(const char *file, const char *user, const char *password)
 	FILE *f = fopen(file, "re");
 	int found = 0, ok = 0;
 
-	if (!f)
+	if (!f) {
+		snprintf(why_temp, sizeof why_temp, "cannot read auth_file %s: %s", file,
+		    strerror(errno));
 		return RES_TEMP;
+	}
 	while (fgets(line, sizeof line, f)) {
 		char *colon, *nl = strchr(line, '\n');
 		if (nl)
@@ -89,6 +101,8 @@ auth_check(const char *file, const char *user, const char *password)
 	fclose(f);
 	__typeof__(crypt_r) *crypt_r_fn = crypt_fn();
 	cd = crypt_r_fn ? calloc(1, sizeof *cd) : NULL;
+	if (crypt_r_fn && !cd)
+		snprintf(why_temp, sizeof why_temp, "out of memory");
 	if (!cd) {
 		explicit_bzero(line, sizeof line);
 		return RES_TEMP;

@@ -29,22 +29,22 @@ struct cidr {
 struct user;
 
 struct config {
-	char file[CONF_PATH_MAX];                /* path of the configuration file */
+	const char *file;               /* path of the configuration file */
 	char hostname[DOMAIN_MAX + 1];
 	char *domains[CONF_DOMAINS_MAX];    /* lower-cased */
 	int ndomains;
-	char users_file[CONF_PATH_MAX];          /* "system" under users system */
+	const char *users_file;         /* "system" under users system */
 	int users_system;               /* users system: the host's accounts */
-	char aliases_file[CONF_PATH_MAX];        /* "" when none */
-	char mailbox_dir[CONF_PATH_MAX];
-	char spool_dir[CONF_PATH_MAX];
+	const char *aliases_file;       /* "" when none */
+	const char *mailbox_dir;
+	const char *spool_dir;
 	struct cidr relay_from[CONF_CIDRS_MAX];
 	int nrelay_from;                /* 0 with relay_from none */
-	char auth_file[CONF_PATH_MAX];           /* "" when unset */
+	const char *auth_file;          /* "" when unset */
 	long max_message_size;          /* octets; 0 = no limit */
 	int max_recipients;
 	int timeout;                    /* seconds */
-	char log[CONF_PATH_MAX];                 /* "syslog", "stderr" or a path */
+	const char *log;                /* "syslog", "stderr" or a path */
 	int log_transcript;
 	struct sockaddr_storage nameservers[CONF_NAMESERVERS_MAX];
 	int nnameservers;               /* 0: /etc/resolv.conf */
@@ -56,9 +56,9 @@ struct config {
 	int smarthost_port;             /* 25 unless given */
 	char smarthost_user[256];       /* "" when unset */
 	char smarthost_password[1024];
-	char smarthost_auth_file[CONF_PATH_MAX]; /* "" when unset */
-	char submit_socket[CONF_PATH_MAX];       /* sendmail's way in */
-	char mkmbox_socket[CONF_PATH_MAX];       /* the mailbox helper */
+	const char *smarthost_auth_file; /* "" when unset */
+	const char *submit_socket;      /* sendmail's way in */
+	const char *mkmbox_socket;      /* the mailbox helper */
 	int tls_wrapped;
 	int max_connections;
 	int retry_min;                  /* seconds */
@@ -74,6 +74,13 @@ struct config {
 
 	struct user *users;             /* sorted by lower-cased name */
 	int nusers;
+
+	/* The path values above point at a default or into STRINGS, where
+	 * each value read is kept: one small area instead of an array of
+	 * CONF_PATH_MAX per key, so that a program touches (and faults in)
+	 * only the pages its values fill. Never NULL after config_load. */
+	size_t strings_used;
+	char strings[CONF_STRINGS_MAX];
 };
 
 /*

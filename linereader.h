@@ -27,7 +27,7 @@ struct linereader {
 	void *arg;
 	size_t r, w;                    /* unread octets are buf[r..w) */
 	int eof;
-	char buf[IO_BUF_SIZE];          /* last: lr_init leaves it untouched */
+	char buf[LR_BUF_SIZE];          /* last: lr_init leaves it untouched */
 };
 
 /* lr_init - read FD, allowing TIMEOUT_S seconds per line. */

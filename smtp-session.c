@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -776,10 +777,11 @@ main(int argc, char **argv)
 		config_failed(cf, err);
 	}
 
-	/* Fresh zeroed pages (it is larger than malloc's mmap threshold):
-	 * only what is used gets touched, so a session faults in only the
-	 * pages of its buffers that it fills. */
-	if (!(s = calloc(1, sizeof *s))) {
+	/* Zero pages straight from the kernel: only what is used gets
+	 * touched, so a session faults in only the parts of its buffers that
+	 * it fills (calloc would clear it all when the heap has room). */
+	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED) {
 		log_msg(LOG_ERR, "out of memory");
 		return EXIT_TEMPFAIL;
 	}
@@ -841,7 +843,7 @@ main(int argc, char **argv)
 	log_disconnect(s);
 	txn_reset(s);
 	free(s->rcpts);
-	free(s);
+	munmap(s, sizeof *s);
 	config_free(cf);
 	return 0;
 }
