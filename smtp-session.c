@@ -716,6 +716,7 @@ int
 main(int argc, char **argv)
 {
 	static struct config cf_storage;
+	static struct session *session_pages;
 	static int counts[NCOMMANDS], runs;
 	struct config *cf;
 	struct session *s;
@@ -779,12 +780,20 @@ main(int argc, char **argv)
 
 	/* Zero pages straight from the kernel: only what is used gets
 	 * touched, so a session faults in only the parts of its buffers that
-	 * it fills (calloc would clear it all when the heap has room). */
-	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (s == MAP_FAILED) {
-		log_msg(LOG_ERR, "out of memory");
-		return EXIT_TEMPFAIL;
+	 * it fills (calloc would clear it all when the heap has room). It
+	 * goes with the process: unmapping costs more than it saves. */
+	if (!session_pages) {
+		session_pages = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (session_pages == MAP_FAILED) {
+			session_pages = NULL;
+			log_msg(LOG_ERR, "out of memory");
+			return EXIT_TEMPFAIL;
+		}
+	} else {
+		memset(session_pages, 0, sizeof *s);    /* main run again (the fuzzer) */
 	}
+	s = session_pages;
 	s->cf = cf;
 	s->debug = debug;
 	s->max_boxes = fd_budget();
@@ -843,7 +852,6 @@ main(int argc, char **argv)
 	log_disconnect(s);
 	txn_reset(s);
 	free(s->rcpts);
-	munmap(s, sizeof *s);
 	config_free(cf);
 	return 0;
 }

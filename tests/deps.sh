@@ -12,7 +12,7 @@ elif [ "$what" != build ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev swaks libnet-ssleay-perl libauthen-sasl-perl
 	      mailutils python3 python3-aiosmtpd ucspi-tcp dnsmasq-base systemd
 	      postfix xinetd stunnel4 msmtp openssl whois mandoc man-db groff-base procps util-linux iproute2 cron
-	      socat libnss-wrapper"
+	      socat libnss-wrapper procmail"
 fi
 missing=""
 for p in $pkgs; do
