@@ -53,10 +53,10 @@ int users_mailbox(const struct config *cf, const char *name, char *out, size_t o
  * the password database, never client text.
  */
 struct expansion {
+	int nmailboxes;                 /* the counts first: a short expansion */
+	int nforeign;                   /* touches one page of this, not four */
 	char *mailboxes[RCPT_EXPAND_MAX];
-	int nmailboxes;
 	char *foreign[RCPT_EXPAND_MAX];
-	int nforeign;
 };
 
 /* What users_expand found. */
