@@ -151,22 +151,15 @@ spool_env_replace(const char *dir, const struct envelope *env)
 	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
 }
 
-/* stage_create - create tmp/ID SUFFIX, O_EXCL. */
-static int
-stage_create(const char *dir, const char *id, const char *suffix)
-{
-	char path[FILE_PATH_MAX];
-
-	if (spool_path(path, sizeof path, dir, "tmp", id, suffix) < 0)
-		return -1;
-	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-}
-
 /* spool_stage_create - create tmp/ID.msg, or tmp/ID.new for FILTERED. */
 int
 spool_stage_create(const char *dir, const char *id, int filtered)
 {
-	return stage_create(dir, id, filtered ? ".new" : ".msg");
+	char path[FILE_PATH_MAX];
+
+	if (spool_path(path, sizeof path, dir, "tmp", id, filtered ? ".new" : ".msg") < 0)
+		return -1;
+	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
 /* Set once this process found that unnamed files cannot be made or
@@ -393,7 +386,7 @@ copy_commit(const char *dir, const struct msgtext *text, struct envelope *env)
 		fd = spool_unnamed_open(dir);
 	if (fd < 0 && errno == EOPNOTSUPP) {
 		named = 1;
-		fd = stage_create(dir, env->id, ".msg");
+		fd = spool_stage_create(dir, env->id, 0);
 	}
 	if (fd < 0)
 		return RES_TEMP;
