@@ -300,6 +300,14 @@ box_turn(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 	if (!t->spool_dir)
 		return 0;
 	if (t->turns < 0 && (t->turns = turnlock_open(t->spool_dir)) < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			/* Made by someone else (root by hand?): the mailbox's
+			 * own locks still keep writers apart, only polled. */
+			log_msg(LOG_WARNING, "%s/turns: %s: deliveries poll for mailboxes "
+			    "(chown it to this account)", t->spool_dir, strerror(errno));
+			t->spool_dir = NULL;
+			return 0;
+		}
 		fail_reply(why, whysz, errno, "turn lock (spool_dir/turns)", b->name);
 		return -1;
 	}

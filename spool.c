@@ -223,18 +223,30 @@ link_unnamed(int fd, const char *dst, const char *dstdir)
 	return -1;
 }
 
-/* spool_turns_open - open the turns file, making the spool when missing. */
+/* spool_turns_open - open the turns file; make it (and the spool) when
+ * missing, owned as DIR is: it stays, and a root run (a test by hand)
+ * must not leave it closed to the service account. */
 int
 spool_turns_open(const char *dir)
 {
 	char path[FILE_PATH_MAX];
+	struct stat st;
 	int fd;
 
 	if (spool_path(path, sizeof path, dir, NULL, "turns", "") < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0 && errno == EEXIST)         /* made by another delivery just now */
+		return open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd >= 0 && geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid != 0 &&
+	    fchown(fd, st.st_uid, st.st_gid) < 0)
+		log_msg(LOG_WARNING, "cannot give %s/turns to uid %ld: %s", dir, (long)st.st_uid,
+		    strerror(errno));
 	return fd;
 }
 
