@@ -8,6 +8,7 @@
 #   make check-filters  install spamd, rspamd and clamd (services left
 #                   disabled) and test contrib/filters against them
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make deb        the Debian package (debian/), left in $(O)/
 
 CC      ?= cc
 O       ?= build
@@ -41,6 +42,7 @@ LIBEXECFILES = contrib/filters/spamc-filter contrib/filters/rspamc-filter \
 DATAFILES    = contrib/filters/filter-loopback.conf contrib/rblsmtpd/rblsmtpd.conf
 # Files in SYSCONFDIR: installed name and source (NAME:SOURCE).
 ETCFILES   = xinetd.d/smtp:xinetd.d/smtp cron.d/relay-agent:cron.d/relay-agent \
+             logrotate.d/smtp-session:logrotate.d/smtp-session \
              smtp-session.conf:etc/smtp-session.conf.sample \
              smtp-submission.conf:etc/smtp-submission.conf.sample \
              stunnel/smtps.conf:stunnel/smtps.conf \
@@ -54,6 +56,9 @@ ETCCONFS   = smtp-session.conf:etc/smtp-session.conf.sample \
              stunnel/smarthost.conf:stunnel/smarthost.conf \
              stunnel/submission-starttls.conf:stunnel/submission-starttls.conf \
              stunnel/smarthost-starttls.conf:stunnel/smarthost-starttls.conf
+# The pid file of the system's xinetd (Debian's), told to reload when
+# uninstall removes its entry.
+XINETD_PIDFILE = /run/xinetd.pid
 
 ifeq ($(SAN),1)
 CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -62,12 +67,13 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o linereader.o addr.o envelope.o spool.o \
-               deliver.o mboxrd.o bufout.o inject.o mkmbox.o stage.o turnlock.o
+               spool-stage.o deliver.o mboxrd.o bufout.o inject.o mkmbox.o stage.o turnlock.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
-RELAY_OBJS   = relay-agent.o pickup.o dns.o smtp-client.o bounce.o base64.o
+RELAY_OBJS   = relay-agent.o relay-sched.o relay-msg.o relay-worker.o relay-admin.o \
+               spool-aside.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
 SENDMAIL_OBJS = sendmail.o submit.o base64.o util.o config.o users.o addr.o bufout.o \
                linereader.o
 POSTDROP_OBJS = smtp-postdrop.o spool.o envelope.o util.o log.o
@@ -124,7 +130,7 @@ debug: deps-run
 	exec systemd-socket-activate -l 127.0.0.1:2525 -a --inetd \
 		$(abspath $(O))/smtp-session -d -c $(CURDIR)/run/debug.conf
 
-check: deps-check
+check: deps-check deps-deb deps-debroot
 	$(MAKE) all
 	$(MAKE) O=build-asan SAN=1 all
 	$(MAKE) fuzz-build
@@ -155,7 +161,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/cron.d \
-		$(DESTDIR)$(SYSCONFDIR)/stunnel $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(SYSCONFDIR)/stunnel \
+		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(O)/smtp-session $(O)/relay-agent $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(O)/sendmail $(O)/smtp-mkmbox $(O)/smtp-postdrop $(DESTDIR)$(LIBEXECDIR)/
 	ln -sf sendmail $(DESTDIR)$(LIBEXECDIR)/mailq
@@ -193,7 +200,19 @@ install: all
 
 # uninstall - remove what install put there, except a configuration file
 # that differs from its sample (it holds the administrator's settings).
+# Without DESTDIR it acts on the running system: first every installed
+# unit that systemd runs from UNITDIR is stopped and disabled, and after
+# the files are gone a running xinetd (XINETD_PIDFILE) is told to reload,
+# so that no launcher goes on accepting connections for a program that is
+# no longer there. Then it says what it leaves: the data is yours.
 uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		for u in $(UNITS); do \
+			case $$u in *@*) continue;; esac; \
+			[ "$$(systemctl show -P FragmentPath $$u 2>/dev/null)" = "$(UNITDIR)/$$u" ] || continue; \
+			echo "systemctl disable --now $$u"; systemctl disable --now $$u || exit 1; \
+		done; \
+	fi
 	rm -f $(DESTDIR)$(SBINDIR)/smtp-session $(DESTDIR)$(SBINDIR)/relay-agent
 	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,sendmail mailq newaliases smtp-postdrop smtp-mkmbox)
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
@@ -203,7 +222,8 @@ uninstall:
 	for f in $(LIBEXECFILES); do rm -f $(DESTDIR)$(LIBEXECDIR)/$${f##*/}; done
 	for f in $(DATAFILES); do rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
-	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent
+	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtp $(DESTDIR)$(SYSCONFDIR)/cron.d/relay-agent \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/smtp-session
 	@for fs in $(ETCCONFS); do \
 		conf=$(DESTDIR)$(SYSCONFDIR)/$${fs%%:*}; src=$${fs#*:}; \
 		if [ -e $$conf ]; then \
@@ -212,6 +232,59 @@ uninstall:
 			else echo "kept $$conf (changed from the sample)"; fi; \
 		fi; \
 	done
+	@if [ -z "$(DESTDIR)" ]; then \
+		[ -d /run/systemd/system ] && systemctl daemon-reload; \
+		pid=$$(cat $(XINETD_PIDFILE) 2>/dev/null); \
+		if [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+			echo "kill -HUP $$pid (xinetd reloads without its smtp entry and stops listening on its port)"; \
+			kill -HUP "$$pid"; \
+		fi; \
+		echo "A tcpserver or other launcher you started yourself still runs: stop it."; \
+	fi
+	@conf=$(DESTDIR)$(SYSCONFDIR)/smtp-session.conf; \
+	key() { v=$$(sed -n "s/^$$1[[:space:]]\{1,\}//p" $$conf 2>/dev/null | tail -n 1); echo "$${v:-$$2}"; }; \
+	echo "Left in place (remove them yourself when you no longer want them):"; \
+	users=$$(key users $(SYSCONFDIR)/smtp-session.users); \
+	[ "$$users" = system ] && users="none (users system: the host's accounts, $$(key aliases /etc/aliases))"; \
+	echo "  the users file:          $$users"; \
+	echo "  the mailboxes:           $$(key mailbox_dir /var/vmail)"; \
+	echo "  the queue:               $$(key spool_dir /var/spool/smtp-session)"; \
+	echo "  the log:                 $$(key log syslog) (and /var/log/smtp-session)"; \
+	echo "  the service account:     vmail (userdel vmail)"
+
+# deb - the Debian package, built by dpkg-buildpackage from debian/ in a
+# copy of the tree ($(O)/deb/src: its clean step and its output in ../
+# stay there); the .deb is moved to $(O)/ and its path printed.
+# deps-deb installs what that needs (as root; only what is missing):
+# dpkg-dev and build-essential, debian/control's Build-Depends, lintian.
+DEB_JOBS ?= 2
+deps-deb:
+	@if ! command -v dpkg-checkbuilddeps >/dev/null || ! command -v lintian >/dev/null || \
+	    ! dpkg-checkbuilddeps >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make deb: run as root to install dpkg-dev, build-essential, lintian and debian/control's Build-Depends" >&2; \
+			exit 1; \
+		fi; \
+		echo "make deb: installing dpkg-dev, build-essential, lintian and the Build-Depends" >&2; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q >&2 && \
+		apt-get install -y -q --no-install-recommends dpkg-dev build-essential lintian >&2 && \
+		apt-get build-dep -y -q --no-install-recommends ./ >&2; \
+	fi
+# deps-debroot - the cached Debian 12 root of tests/t-deb-install.sh,
+# made once (a few minutes) before the tests' time limits start.
+deps-debroot:
+	@sh tests/debroot.sh pristine >/dev/null || \
+		echo "no throwaway Debian root here: tests/t-deb-install.sh will be skipped" >&2
+deb: deps-deb
+	rm -rf $(O)/deb
+	mkdir -p $(O)/deb/src
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./run --exclude=./deps \
+		--exclude=./bench/results --exclude=./$(O) . | tar -x -C $(O)/deb/src
+	cd $(O)/deb/src && dpkg-buildpackage -b -us -uc -J$(DEB_JOBS) >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed; log: $(O)/deb/build.log" >&2; exit 1; }
+	@set -- $(O)/deb/smtp-session_*.deb; [ $$# -eq 1 ] && [ -f "$$1" ] || exit 1; \
+	mv -f "$$1" $(O)/ && echo "$(O)/$${1##*/}"
 
 # Fuzzing: libFuzzer harnesses under fuzz/, seed corpora under tests/fuzz/.
 FUZZ_CC      = clang
@@ -221,7 +294,7 @@ FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
                    linereader.c addr.c envelope.c spool.c deliver.c bufout.c inject.c mkmbox.c \
-                   stage.c turnlock.c mboxrd.c
+                   stage.c turnlock.c mboxrd.c spool-stage.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz
@@ -254,4 +327,5 @@ fuzz: deps-check fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz run
 
-.PHONY: all run debug check check-filters clean deps-build deps-run deps-check install uninstall
+.PHONY: all run debug check check-filters clean deps-build deps-run deps-check deps-deb deps-debroot deb \
+	install uninstall

@@ -142,10 +142,13 @@ int bounce_write(int fd, const struct config *cf, const struct envelope *env,
 	bufout_printf(o, "I'm sorry to have to inform you that your message could not\n"
 	              "be delivered to one or more recipients. It's attached below.\n\n"
 	              "For further assistance, please send mail to postmaster.\n\n");
-	for (i = 0; i < n; i++)
-		bufout_printf(o, "<%s>: %s%s\n", clean(a, sizeof a, items[i].rcpt->addr),
-		           items[i].remote_mta ? "host " : "",
-		           clean(d, sizeof d, items[i].diagnostic));
+	/* As Postfix words it: "<rcpt>: host mx.example said: 550 ...". */
+	for (i = 0; i < n; i++) {
+		bufout_printf(o, "<%s>: ", clean(a, sizeof a, items[i].rcpt->addr));
+		if (items[i].remote_mta)
+			bufout_printf(o, "host %s said: ", clean(h, sizeof h, items[i].remote_mta));
+		bufout_printf(o, "%s\n", clean(d, sizeof d, items[i].diagnostic));
+	}
 	bufout_printf(o, "\n");
 
 	/* Part 2: for a program. */

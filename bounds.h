@@ -87,7 +87,29 @@
 #define DNS_MX_MAX          16      /* MX hosts kept per domain */
 #define DNS_ADDRS_MAX       8       /* addresses kept per MX host */
 #define SMTP_REPLY_LINES_MAX 100    /* lines of one multi-line server reply */
-#define RELAY_BATCH_MAX     1000    /* messages locked at once in one pass */
+#define RELAY_ACTIVE_MAX    1000    /* messages locked at once in one pass */
+#define RELAY_TXN_RCPTS_MAX 100     /* RCPTs in one transaction (RFC 5321
+                                       4.5.3.1.8: the minimum a server takes) */
+#define RELAY_ADDRS_TRIED_MAX 5     /* addresses tried per delivery (Postfix's
+                                       smtp_mx_address_limit) */
+#define RELAY_CONCURRENCY_START 5   /* deliveries at once to a new destination
+                                       (Postfix's initial_destination_
+                                       concurrency); grows by one per success */
+#define RELAY_FLUSH_MS      500     /* ms at most between a reply and its
+                                       outcome written to the envelope */
+#define RELAY_STOP_GRACE_MS 3000    /* ms workers get to report after SIGTERM */
+#define RELAY_REPLY_LINE_MAX 2048   /* octets of a server reply line read
+                                       (Postfix's line_length_limit);
+                                       only SMTP_REPLY_MAX are kept */
+#define RELAY_ADMIN_LOCK_WAIT_MS 10000 /* ms a queue command waits for a
+                                       message another pass delivers */
+#define MIME7_LEAVES_MAX    1024    /* body parts of a message made 7-bit */
+#define MIME7_PIECE_MAX     1024    /* octets of a line looked at at once
+                                       when making a message 7-bit */
+#define DNS_INFLIGHT_MAX    150     /* DNS queries outstanding at once */
+#define DNS_RCVBUF          (1024 * 1024) /* octets of the resolver's UDP
+                                       receive buffer asked for */
+#define DNS_SELF_ADDRS_MAX  64      /* addresses of this host remembered */
 #define RELAY_CONN_REUSE_MAX 100    /* messages sent over one connection */
 #define RELAY_QUIT_TIMEOUT  5       /* seconds to wait for the reply to QUIT */
 #define RELAY_DATA_RATE_MIN 1024    /* octets/s a server must take the message
@@ -116,6 +138,9 @@
 #define DEF_CONNECT_TIMEOUT  30         /* seconds */
 #define DEF_SMTP_TIMEOUT     300        /* seconds */
 #define DEF_MAX_CONNECTIONS  20
+#define DEF_DESTINATION_CONCURRENCY 20 /* Postfix's default_destination_
+                                           concurrency_limit */
+#define DEF_ADDRESS_CONNECTIONS 20
 #define DEF_RETRY_MIN        900        /* seconds */
 #define DEF_RETRY_MAX        14400      /* seconds */
 #define DEF_QUEUE_LIFETIME   432000     /* seconds (5 days) */

@@ -518,6 +518,8 @@ static const struct key keys[] = {
 	{ "mkmbox_socket", KT_FUNC, 0, 0, 0, 0, k_mkmbox_socket, 0 },
 	{ "tls_wrapped", KT_BOOL, F(tls_wrapped), 0, 0, 0, NULL, 0 },
 	{ "max_connections", KT_INT, F(max_connections), 0, 1, 1000, NULL, 0 },
+	{ "destination_concurrency", KT_INT, F(destination_concurrency), 0, 1, 1000, NULL, 0 },
+	{ "address_connections", KT_INT, F(address_connections), 0, 1, 1000, NULL, 0 },
 	{ "retry_min", KT_DURATION, F(retry_min), 0, 0, 0, NULL, 0 },
 	{ "retry_max", KT_DURATION, F(retry_max), 0, 0, 0, NULL, 0 },
 	{ "queue_lifetime", KT_DURATION, F(queue_lifetime), 0, 0, 0, NULL, 0 },
@@ -584,6 +586,8 @@ defaults_set(struct config *cf)
 	cf->smtp_timeout = DEF_SMTP_TIMEOUT;
 	cf->smarthost_port = DEF_REMOTE_PORT;
 	cf->max_connections = DEF_MAX_CONNECTIONS;
+	cf->destination_concurrency = DEF_DESTINATION_CONCURRENCY;
+	cf->address_connections = DEF_ADDRESS_CONNECTIONS;
 	cf->retry_min = DEF_RETRY_MIN;
 	cf->retry_max = DEF_RETRY_MAX;
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;

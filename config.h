@@ -61,6 +61,8 @@ struct config {
 	const char *mkmbox_socket;      /* the mailbox helper */
 	int tls_wrapped;
 	int max_connections;
+	int destination_concurrency;    /* deliveries at once to one destination */
+	int address_connections;        /* connections at once to one address */
 	int retry_min;                  /* seconds */
 	int retry_max;                  /* seconds */
 	int queue_lifetime;             /* seconds */

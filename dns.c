@@ -1,16 +1,23 @@
 /*
  * dns.c - MX and address lookups for relay-agent, through udns.
  *
- * Every domain of a pass is looked up at once: one MX query per domain is
- * submitted, each MX answer submits A and AAAA queries for its hosts, and
- * one poll() loop drives them all until every route is decided or the
- * dns_timeout deadline passes. udns speaks UDP only, so a truncated
- * answer comes back as a temporary failure, like a timeout or SERVFAIL.
+ * Lookups start as the scheduler asks for them: one MX query per domain,
+ * and each MX answer asks for the A and AAAA records of its hosts. At
+ * most DNS_INFLIGHT_MAX queries are outstanding at once (the others wait
+ * in a queue, in order), and the socket's receive buffer is enlarged, so
+ * a burst of answers from a fast local resolver is never dropped. The
+ * scheduler's poll loop drives the socket (dns_io) and the timers
+ * (dns_tick); a route still open dns_timeout after its first query is a
+ * temporary failure. udns speaks UDP only, so a truncated answer comes
+ * back as a temporary failure, like a timeout or SERVFAIL.
  *
  * Decisions (RFC 5321 5.1, RFC 7505):
  *   MX records        sorted by preference, equal preferences shuffled;
- *                     our own hostname drops itself and every host of its
- *                     preference or higher (else we would loop)
+ *                     our own hostname, or a host with one of this
+ *                     host's own addresses, drops itself and every host
+ *                     of its preference or higher (else we would loop);
+ *                     none left: 554 5.4.6; an MX name that is an
+ *                     address is ignored with a warning (RFC 5321 5.1)
  *   null MX           550 5.1.10, no fallback to A/AAAA
  *   no MX (NODATA)    implicit MX: the domain itself at preference 0
  *   NXDOMAIN          550 5.1.2
@@ -18,6 +25,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -31,8 +39,32 @@
 #include "log.h"
 #include "util.h"
 
-/* Our own hostname, for the mail loop check in mx_done. */
+/* Our own hostname and addresses, for the mail loop checks. */
 static const char *self_name = "";
+static struct sockaddr_storage self_addr[DNS_SELF_ADDRS_MAX];
+static int nself;
+
+/* A query waiting for its turn: an MX query for a route, or an address
+ * query (A or AAAA) for a host. */
+struct dq {
+	char type;                      /* 'M', '4' or '6' */
+	void *p;                        /* struct dns_route or dns_host */
+};
+
+/* The resolver of the pass. */
+static struct {
+	int fd;                         /* -1: not open */
+	int inflight;                   /* queries submitted, not answered */
+	struct dq *q;                   /* waiting queries, a ring */
+	size_t qcap, qhead, qlen;
+	struct dns_route **open;        /* routes not decided */
+	int nopen, capopen;
+	int timeout_s;
+	void (*on_done)(struct dns_route *r);
+} R = { .fd = -1 };
+
+static void queue_push(char type, void *p);
+static void pump(void);
 
 /* say - narrate one step on stderr when the route is verbose. */
 static void say(const struct dns_route *r, const char *fmt, ...)
@@ -50,6 +82,21 @@ static void say(const struct dns_route *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* decided - R is final: off the open list, and the scheduler is told. */
+static void decided(struct dns_route *r)
+{
+	int i;
+
+	r->done = 1;
+	for (i = 0; i < R.nopen; i++)
+		if (R.open[i] == r) {
+			R.open[i] = R.open[--R.nopen];
+			break;
+		}
+	if (R.on_done)
+		R.on_done(r);
+}
+
 /* route_fail - decide route R as failed with RESULT and reply text. */
 static void route_fail(struct dns_route *r, int result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -63,8 +110,8 @@ static void route_fail(struct dns_route *r, int result, const char *fmt, ...)
 	vsnprintf(r->why, sizeof r->why, fmt, ap);
 	va_end(ap);
 	r->result = result;
-	r->done = 1;
 	say(r, "%s", r->why);
+	decided(r);
 }
 
 /* name_equal - host names equal, ignoring case and one trailing dot. */
@@ -144,10 +191,34 @@ static void route_finish(struct dns_route *r)
 		j++;
 	}
 	r->nhosts = j;
+
+	/* A host with one of our own addresses is this host under another
+	 * name: it and every host of its preference or higher would loop. */
+	if (!r->hosts_only) {
+		int cut = -1;
+		for (i = 0; i < r->nhosts; i++)
+			for (k = 0; k < r->hosts[i].naddrs; k++)
+				if (dns_is_self(&r->hosts[i].addr[k]) &&
+				    (cut < 0 || r->hosts[i].pref < cut)) {
+					say(r, "%s is this host", r->hosts[i].name);
+					cut = r->hosts[i].pref;
+				}
+		if (cut >= 0) {
+			for (i = 0, j = 0; i < r->nhosts; i++)
+				if (r->hosts[i].pref < cut)
+					r->hosts[j++] = r->hosts[i];
+			r->nhosts = j;
+			if (j == 0) {
+				route_fail(r, RES_PERM, "554 5.4.6 mail for %s loops back to myself",
+				           r->domain);
+				return;
+			}
+		}
+	}
 	if (j > 0) {
 		r->result = RES_OK;
-		r->done = 1;
 		say(r, "%d host(s) with addresses", j);
+		decided(r);
 		return;
 	}
 	if (temp || r->hosts_only)
@@ -197,6 +268,8 @@ static void a4_done(struct dns_ctx *ctx, struct dns_rr_a4 *res, void *data)
 	struct dns_host *h = data;
 	int i;
 
+	R.inflight--;
+
 	if (res) {
 		for (i = 0; i < res->dnsa4_nrr; i++)
 			add_addr(h, AF_INET, &res->dnsa4_addr[i]);
@@ -216,6 +289,8 @@ static void a6_done(struct dns_ctx *ctx, struct dns_rr_a6 *res, void *data)
 	struct dns_host *h = data;
 	int i;
 
+	R.inflight--;
+
 	if (res) {
 		for (i = 0; i < res->dnsa6_nrr; i++)
 			add_addr(h, AF_INET6, &res->dnsa6_addr[i]);
@@ -234,20 +309,28 @@ static void host_submit(struct dns_ctx *ctx, struct dns_host *h)
 {
 	struct dns_route *r = h->route;
 
+	(void)ctx;
 	if (host_literal(h, h->name, r->port))
 		return;
-	if (dns_submit_a4(ctx, h->name, DNS_NOSRCH, a4_done, h)) {
-		h->pending++;
-		r->pending++;
-	} else {
-		h->tempfail = 1;
-	}
-	if (dns_submit_a6(ctx, h->name, DNS_NOSRCH, a6_done, h)) {
-		h->pending++;
-		r->pending++;
-	} else {
-		h->tempfail = 1;
-	}
+	h->pending += 2;
+	r->pending += 2;
+	queue_push('4', h);
+	queue_push('6', h);
+}
+
+/* numeric_name - whether NAME is an address where a host name belongs. */
+static int numeric_name(const char *name)
+{
+	char buf[DOMAIN_MAX + 1];
+	unsigned char a[16];
+	size_t n;
+
+	if (strlcpy_ck(buf, name, sizeof buf) < 0)
+		return 0;
+	n = strlen(buf);
+	if (n && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+	return inet_pton(AF_INET, buf, a) == 1 || inet_pton(AF_INET6, buf, a) == 1;
 }
 
 /* mx_order - sort key: preference, then the random tie-breaker. */
@@ -276,7 +359,12 @@ static void mx_done(struct dns_ctx *ctx, struct dns_rr_mx *res, void *data)
 	struct mx_sort *mx = NULL;
 	int i, n = 0, cut = -1, st = dns_status(ctx);
 
+	R.inflight--;
 	r->pending--;
+	if (r->done) {
+		free(res);
+		return;
+	}
 	if (!res) {
 		if (st == DNS_E_NODATA) {
 			/* No MX: the domain itself is the mail host. */
@@ -320,6 +408,14 @@ static void mx_done(struct dns_ctx *ctx, struct dns_rr_mx *res, void *data)
 		const char *name = res->dnsmx_mx[i].name;
 		if (name[0] == '\0' || strcmp(name, ".") == 0)
 			continue;       /* a null MX mixed with real ones: ignore it */
+		if (numeric_name(name)) {
+			/* RFC 5321 5.1: an MX names a host, never an address. */
+			log_msg(LOG_WARNING, "numeric domain name in resource data of MX record "
+			        "for %s: %s (ignored)", r->domain, name);
+			say(r, "MX %d %s: an address, not a host name: ignored",
+			    res->dnsmx_mx[i].priority, name);
+			continue;
+		}
 		mx[n].pref = res->dnsmx_mx[i].priority;
 		mx[n].key = random_between(0, 1L << 30);
 		mx[n].name = name;
@@ -358,10 +454,53 @@ static void mx_done(struct dns_ctx *ctx, struct dns_rr_mx *res, void *data)
 	route_finish(r);
 }
 
+/* self_addrs - this host's own addresses (getifaddrs). */
+static void self_addrs(void)
+{
+	struct ifaddrs *ifa, *i;
+
+	nself = 0;
+	if (getifaddrs(&ifa) < 0) {
+		log_msg(LOG_WARNING, "cannot list this host's addresses (%s): MX hosts that "
+		        "are this host are found by name only", strerror(errno));
+		return;
+	}
+	for (i = ifa; i && nself < DNS_SELF_ADDRS_MAX; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+		                     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		memset(&self_addr[nself], 0, sizeof self_addr[0]);
+		memcpy(&self_addr[nself], i->ifa_addr, i->ifa_addr->sa_family == AF_INET
+		       ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		nself++;
+	}
+	freeifaddrs(ifa);
+}
+
+/* dns_is_self - SA's address (not its port) is one of ours. */
+int dns_is_self(const struct sockaddr_storage *sa)
+{
+	int i;
+
+	for (i = 0; i < nself; i++) {
+		if (self_addr[i].ss_family != sa->ss_family)
+			continue;
+		if (sa->ss_family == AF_INET &&
+		    memcmp(&((const struct sockaddr_in *)sa)->sin_addr,
+		           &((const struct sockaddr_in *)&self_addr[i])->sin_addr, 4) == 0)
+			return 1;
+		if (sa->ss_family == AF_INET6 &&
+		    memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+		           &((const struct sockaddr_in6 *)&self_addr[i])->sin6_addr, 16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* resolver_open - configure the default udns context; its fd or -1. */
 static int resolver_open(const struct config *cf)
 {
-	int i, tmo;
+	int i, tmo, fd, size = DNS_RCVBUF;
 
 	if (dns_init(NULL, 0) < 0)
 		return -1;
@@ -375,91 +514,233 @@ static int resolver_open(const struct config *cf)
 	 * that inside our deadline so short deadlines still see answers. */
 	tmo = cf->dns_timeout >= 8 ? 4 : (cf->dns_timeout >= 4 ? 2 : 1);
 	dns_set_opt(NULL, DNS_OPT_TIMEOUT, tmo);
-	return dns_open(NULL);
+	fd = dns_open(NULL);
+	/* Room for a burst of answers: what does not fit is dropped by the
+	 * kernel and costs a retransmission. The kernel caps the size at
+	 * net.core.rmem_max; that is no error. */
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0)
+		log_msg(LOG_WARNING, "cannot enlarge the DNS receive buffer: %s", strerror(errno));
+	return fd;
 }
 
-/* dns_resolve_routes - every route at once in one event loop (see dns.h). */
-int dns_resolve_routes(const struct config *cf, struct dns_route *r, int n)
+/* dns_start - open the resolver of the pass. */
+int dns_start(const struct config *cf, void (*on_done)(struct dns_route *r))
 {
-	int fd, i, active;
-	long long deadline;
+	self_name = cf->hostname;
+	R.on_done = on_done;
+	R.timeout_s = cf->dns_timeout;
+	R.inflight = 0;
+	self_addrs();
+	R.fd = resolver_open(cf);
+	return R.fd < 0 ? -1 : 0;
+}
 
-	for (i = 0; i < n; i++) {
-		r[i].nhosts = 0;
-		r[i].pending = 0;
-		r[i].done = 0;
-		r[i].result = RES_TEMP;
-		r[i].why[0] = '\0';
-		memset(r[i].hosts, 0, sizeof r[i].hosts);
-		for (int k = 0; k < DNS_MX_MAX; k++)
-			r[i].hosts[k].route = &r[i];
+/* queue_push - one query waits for its turn. */
+static void queue_push(char type, void *p)
+{
+	if (R.qlen == R.qcap) {
+		size_t cap = R.qcap ? R.qcap * 2 : 256, i;
+		struct dq *n = malloc(cap * sizeof *n);
+		if (!n) {
+			/* No room to wait: the query fails at once, for now. */
+			if (type == 'M') {
+				struct dns_route *r = p;
+				r->pending--;
+				route_fail(r, RES_TEMP, "451 4.3.0 out of memory resolving %s", r->domain);
+			} else {
+				struct dns_host *h = p;
+				h->tempfail = 1;
+				h->pending--;
+				h->route->pending--;
+				route_finish(h->route);
+			}
+			return;
+		}
+		for (i = 0; i < R.qlen; i++)
+			n[i] = R.q[(R.qhead + i) % R.qcap];
+		free(R.q);
+		R.q = n;
+		R.qcap = cap;
+		R.qhead = 0;
 	}
+	R.q[(R.qhead + R.qlen++) % R.qcap] = (struct dq){ type, p };
+}
+
+/* submit - send one waiting query; a route already decided drops it. */
+static void submit(struct dq d)
+{
+	struct dns_route *r = d.type == 'M' ? d.p : ((struct dns_host *)d.p)->route;
+	struct dns_host *h = d.type == 'M' ? NULL : d.p;
+	void *q = NULL;
+
+	if (r->done) {
+		if (h)
+			h->pending--;
+		r->pending--;
+		return;
+	}
+	if (d.type == 'M') {
+		r->deadline = now_ms() + (long long)R.timeout_s * 1000;
+		q = dns_submit_mx(NULL, r->domain, DNS_NOSRCH, mx_done, r);
+	} else if (d.type == '4') {
+		q = dns_submit_a4(NULL, h->name, DNS_NOSRCH, a4_done, h);
+	} else {
+		q = dns_submit_a6(NULL, h->name, DNS_NOSRCH, a6_done, h);
+	}
+	if (q) {
+		R.inflight++;
+		return;
+	}
+	r->pending--;
+	if (d.type == 'M') {
+		if (dns_status(NULL) == DNS_E_BADQUERY)
+			route_fail(r, RES_PERM, "550 5.1.2 bad domain name %s", r->domain);
+		else
+			route_fail(r, RES_TEMP, "451 4.4.3 cannot query DNS for %s", r->domain);
+		return;
+	}
+	h->pending--;
+	h->tempfail = 1;
+	route_finish(r);
+}
+
+/* pump - submit waiting queries while fewer than DNS_INFLIGHT_MAX are out. */
+static void pump(void)
+{
+	while (R.qlen > 0 && R.inflight < DNS_INFLIGHT_MAX) {
+		struct dq d = R.q[R.qhead];
+		R.qhead = (R.qhead + 1) % R.qcap;
+		R.qlen--;
+		submit(d);
+	}
+}
+
+/* dns_lookup - start resolving R (see dns.h). */
+void dns_lookup(struct dns_route *r)
+{
+	int k;
+
+	r->nhosts = 0;
+	r->pending = 0;
+	r->done = 0;
+	r->result = RES_TEMP;
+	r->why[0] = '\0';
+	memset(r->hosts, 0, sizeof r->hosts);
+	for (k = 0; k < DNS_MX_MAX; k++)
+		r->hosts[k].route = r;
+	r->deadline = now_ms() + (long long)R.timeout_s * 1000;
+	if (R.nopen == R.capopen) {
+		int cap = R.capopen ? R.capopen * 2 : 64;
+		struct dns_route **n = realloc(R.open, (size_t)cap * sizeof *n);
+		if (!n) {
+			route_fail(r, RES_TEMP, "451 4.3.0 out of memory resolving %s", r->domain);
+			return;
+		}
+		R.open = n;
+		R.capopen = cap;
+	}
+	R.open[R.nopen++] = r;
 
 	/* Address literals and a smarthost given as an address need no DNS. */
-	for (i = 0; i < n; i++) {
-		if (r[i].domain[0] == '[' || r[i].hosts_only) {
-			if (host_literal(&r[i].hosts[0], r[i].domain, r[i].port)) {
-				snprintf(r[i].hosts[0].name, sizeof r[i].hosts[0].name, "%s",
-				         r[i].domain);
-				r[i].nhosts = 1;
-				route_finish(&r[i]);
-			} else if (r[i].domain[0] == '[') {
-				route_fail(&r[i], RES_PERM, "550 5.1.2 bad address literal %s",
-				           r[i].domain);
-			}
+	if (r->domain[0] == '[' || r->hosts_only) {
+		if (host_literal(&r->hosts[0], r->domain, r->port)) {
+			snprintf(r->hosts[0].name, sizeof r->hosts[0].name, "%s", r->domain);
+			r->nhosts = 1;
+			route_finish(r);
+			return;
+		}
+		if (r->domain[0] == '[') {
+			route_fail(r, RES_PERM, "550 5.1.2 bad address literal %s", r->domain);
+			return;
 		}
 	}
+	if (R.fd < 0) {
+		route_fail(r, RES_TEMP, "451 4.4.3 cannot start the DNS resolver");
+		return;
+	}
+	if (r->hosts_only) {
+		r->nhosts = 1;
+		snprintf(r->hosts[0].name, sizeof r->hosts[0].name, "%s", r->domain);
+		host_submit(NULL, &r->hosts[0]);
+	} else {
+		r->pending++;
+		queue_push('M', r);
+	}
+	pump();
+}
 
-	self_name = cf->hostname;
-	fd = resolver_open(cf);
-	if (fd < 0) {
-		for (i = 0; i < n; i++)
-			route_fail(&r[i], RES_TEMP, "451 4.4.3 cannot start the DNS resolver: %s",
-			           strerror(errno));
+/* dns_fd - the resolver's socket. */
+int dns_fd(void)
+{
+	return R.fd;
+}
+
+/* dns_io - answers have come. */
+void dns_io(void)
+{
+	if (R.fd < 0)
+		return;
+	dns_ioevent(NULL, 0);
+	pump();
+}
+
+/* dns_next_ms - when dns_tick must run next. */
+long dns_next_ms(void)
+{
+	long long now = now_ms(), next = -1;
+	int i, t;
+
+	if (R.nopen == 0)
 		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (r[i].done)
-			continue;
-		if (r[i].hosts_only) {
-			r[i].nhosts = 1;
-			snprintf(r[i].hosts[0].name, sizeof r[i].hosts[0].name, "%s", r[i].domain);
-			host_submit(NULL, &r[i].hosts[0]);
-			route_finish(&r[i]);
-			continue;
+	for (i = 0; i < R.nopen; i++)
+		if (next < 0 || R.open[i]->deadline < next)
+			next = R.open[i]->deadline;
+	if (R.fd >= 0 && (t = dns_timeouts(NULL, -1, 0)) >= 0 &&
+	    now + (long long)t * 1000 < next)
+		next = now + (long long)t * 1000;
+	return next <= now ? 0 : (long)(next - now);
+}
+
+/* dns_tick - retransmit, fail what ran out of time, submit what waits. */
+void dns_tick(void)
+{
+	long long now = now_ms();
+	int i;
+
+	if (R.fd >= 0)
+		dns_timeouts(NULL, -1, 0);
+	for (i = 0; i < R.nopen; )
+		if (R.open[i]->deadline <= now) {
+			struct dns_route *r = R.open[i];
+			route_fail(r, RES_TEMP, "451 4.4.3 DNS lookup for %s timed out", r->domain);
+		} else {
+			i++;
 		}
-		if (dns_submit_mx(NULL, r[i].domain, DNS_NOSRCH, mx_done, &r[i]))
-			r[i].pending++;
-		else if (dns_status(NULL) == DNS_E_BADQUERY)
-			route_fail(&r[i], RES_PERM, "550 5.1.2 bad domain name %s", r[i].domain);
-		else
-			route_fail(&r[i], RES_TEMP, "451 4.4.3 cannot query DNS for %s",
-			           r[i].domain);
-	}
+	pump();
+}
 
-	deadline = now_ms() + (long long)cf->dns_timeout * 1000;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
-		int t;
+/* dns_open_lookups - routes not decided yet. */
+int dns_open_lookups(void)
+{
+	return R.nopen;
+}
 
-		active = dns_active(NULL);
-		if (active <= 0 || left <= 0)
-			break;
-		t = dns_timeouts(NULL, -1, 0);
-		if (t < 0 || (long long)t * 1000 > left)
-			t = (int)((left + 999) / 1000);
-		if (poll(&p, 1, (int)((long long)t * 1000 < left ? t * 1000 : left)) > 0)
-			dns_ioevent(NULL, 0);
-	}
-
-	/* Whatever is still open ran out of time. */
-	for (i = 0; i < n; i++)
-		if (!r[i].done)
-			route_fail(&r[i], RES_TEMP, "451 4.4.3 DNS lookup for %s timed out",
-			           r[i].domain);
-	dns_reset(NULL);
-	return 0;
+/* dns_stop - fail what is open, close the resolver. */
+void dns_stop(void)
+{
+	while (R.nopen > 0)
+		route_fail(R.open[0], RES_TEMP, "451 4.4.3 DNS lookup for %s not finished",
+		           R.open[0]->domain);
+	if (R.fd >= 0)
+		dns_reset(NULL);        /* closes the socket, drops the queries */
+	R.fd = -1;
+	free(R.q);
+	R.q = NULL;
+	R.qcap = R.qhead = R.qlen = 0;
+	free(R.open);
+	R.open = NULL;
+	R.capopen = 0;
+	R.inflight = 0;
 }
 
 /* dns_addr_str - the address of SA as text. */

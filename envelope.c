@@ -3,7 +3,8 @@
  *
  * Text, one item per line, "key value":
  *
- *   version 2
+ *   version 2                           (3 when a hold or a failed
+ *                                        recipient needs it)
  *   id 6740A1B2C3D4E5F
  *   arrival 1732246000                  (seconds since the epoch)
  *   sender alice@example.org            (empty value for <>)
@@ -11,14 +12,19 @@
  *   auth                                (authenticated user, or empty)
  *   client 192.0.2.1
  *   helo client.example.org
+ *   hold 1732246100                     (version 3, optional: held since)
+ *   held 3600                           (version 3, optional: seconds held
+ *                                        before, added to queue_lifetime)
  *   rcpt STATE<TAB>ATTEMPTS<TAB>NEXT<TAB>LAST<TAB>ORIG<TAB>ADDR<TAB>REPLY[<TAB>MAILBOX]
  *
- * one rcpt line per recipient; STATE is pending, sent or bounced; NEXT and
+ * one rcpt line per recipient; STATE is pending, sent, bounced or (version
+ * 3) failed: refused for good, the bounce not sent yet; NEXT and
  * LAST are epoch seconds (0: none); ORIG is the address as the client gave
  * it, ADDR the one to deliver to; REPLY the last reply or error text;
  * MAILBOX (version 2, optional) names a local mailbox the copy is for.
  * Values never hold a TAB or a line end (they are replaced by spaces).
- * Version 1 envelopes (no MAILBOX field) are read as they are. Unknown
+ * Version 1 envelopes (no MAILBOX field) and version 2 ones (no hold, no
+ * failed state) are read as they are. Unknown
  * keys are ignored, so a later version's additions do not make an
  * envelope unreadable.
  */
@@ -32,7 +38,7 @@
 
 #define ENV_LINE_MAX (2 * ADDR_MAX + SPOOL_REPLY_MAX + USER_NAME_MAX + 128) /* octets */
 
-static const char *state_names[] = { "pending", "sent", "bounced" };
+static const char *state_names[] = { "pending", "sent", "bounced", "failed" };
 
 /* clean_value - copy S with TABs and control octets made spaces. */
 static void
@@ -51,15 +57,27 @@ envelope_write(int fd, const struct envelope *env)
 	char mb[USER_NAME_MAX + 1];
 	int n;
 
+	/* The oldest version that can say it all: an envelope without a
+	 * hold or a failed recipient stays readable by version 2 readers. */
+	int version = env->hold || env->held ? 3 : 2;
+	for (int i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state == RS_FAILED)
+			version = 3;
 	clean_value(s, sizeof s, env->sender);
 	clean_value(h, sizeof h, env->helo);
 	clean_value(au, sizeof au, env->auth);
 	n = snprintf(line, sizeof line,
 	    "version %d\nid %s\narrival %lld\nsender %s\nbody %s\nauth %s\n"
-	    "client %s\nhelo %s\n", ENVELOPE_VERSION, env->id, (long long)env->arrival,
+	    "client %s\nhelo %s\n", version, env->id, (long long)env->arrival,
 	    s, env->body[0] ? env->body : "7BIT", au, env->client, h);
 	if (n < 0 || (size_t)n >= sizeof line || write_all(fd, line, (size_t)n) < 0)
 		return -1;
+	if (env->hold || env->held) {
+		n = snprintf(line, sizeof line, "hold %lld\nheld %ld\n", (long long)env->hold,
+		    env->held);
+		if (n < 0 || (size_t)n >= sizeof line || write_all(fd, line, (size_t)n) < 0)
+			return -1;
+	}
 	for (int i = 0; i < env->nrcpts; i++) {
 		const struct spool_rcpt *rc = &env->rcpts[i];
 		clean_value(a, sizeof a, rc->orig);
@@ -75,12 +93,13 @@ envelope_write(int fd, const struct envelope *env)
 	return 0;
 }
 
-/* envelope_size_max - the header and each recipient line are each
- * written from one buffer of ENV_LINE_MAX + 64 octets (envelope_write). */
+/* envelope_size_max - the header, the hold lines and each recipient line
+ * are each written from one buffer of ENV_LINE_MAX + 64 octets
+ * (envelope_write). */
 size_t
 envelope_size_max(const struct envelope *env)
 {
-	return (size_t)(env->nrcpts + 1) * (ENV_LINE_MAX + 64);
+	return (size_t)(env->nrcpts + 2) * (ENV_LINE_MAX + 64);
 }
 
 /* envelope_add_rcpt - append a pending recipient; 0 or -1. */
@@ -125,10 +144,10 @@ parse_rcpt(struct envelope *env, char *v)
 	if (envelope_add_rcpt(env, f[4], f[5], nf == 8 ? f[7] : NULL) < 0)
 		return -1;
 	struct spool_rcpt *r = &env->rcpts[env->nrcpts - 1];
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (strcmp(f[0], state_names[i]) == 0)
 			break;
-	if (i == 3)
+	if (i == 4)
 		return -1;
 	r->state = (enum rcpt_state)i;
 	r->attempts = atoi(f[1]);
@@ -179,6 +198,10 @@ envelope_read(const char *path, struct envelope *env)
 			ok = strlcpy_ck(env->client, v, sizeof env->client) == 0;
 		else if (strcmp(line, "helo") == 0)
 			ok = strlcpy_ck(env->helo, v, sizeof env->helo) == 0;
+		else if (strcmp(line, "hold") == 0)
+			env->hold = (time_t)atoll(v);
+		else if (strcmp(line, "held") == 0)
+			env->held = atol(v);
 		else if (strcmp(line, "rcpt") == 0)
 			ok = parse_rcpt(env, v) == 0;
 		if (!ok)

@@ -12,10 +12,12 @@
 
 #include "bounds.h"
 
-/* The version envelope_write writes; envelope_read takes every earlier one. */
-#define ENVELOPE_VERSION 2
+/* The newest version envelope_read takes (every earlier one too);
+ * envelope_write writes the oldest that holds what the envelope says. */
+#define ENVELOPE_VERSION 3
 
-enum rcpt_state { RS_PENDING, RS_SENT, RS_BOUNCED };
+/* RS_FAILED: refused for good, its bounce not sent yet (version 3). */
+enum rcpt_state { RS_PENDING, RS_SENT, RS_BOUNCED, RS_FAILED };
 
 struct spool_rcpt {
 	char orig[ADDR_MAX + 1];        /* as the client gave it */
@@ -40,6 +42,9 @@ struct envelope {
 	char auth[256];                 /* authenticated user, "" if none */
 	char client[64];                /* peer address */
 	char helo[HELO_MAX + 1];
+	time_t hold;                    /* held since (relay-agent -h); 0: not */
+	long held;                      /* seconds held before, which do not
+	                                   count toward queue_lifetime */
 	struct spool_rcpt *rcpts;       /* malloc'ed */
 	int nrcpts;
 };

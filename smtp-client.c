@@ -9,11 +9,20 @@
  * final dot), and anything that is not "DDD", "DDD " or "DDD-" with one
  * code throughout is garbage. Any of those ends the connection with a
  * 4xx reply of our own, so the caller moves on to the next MX host.
+ * Reply lines up to RELAY_REPLY_LINE_MAX octets are read (real servers
+ * send lines over 512); the first SMTP_REPLY_MAX octets are kept. A 421
+ * to any command means the server is closing: the connection is dropped
+ * and the transaction counts as broken, so the caller reconnects. A 552
+ * to RCPT counts as 452 (RFC 5321 4.5.3.1.10). A greeting or EHLO reply
+ * that names our own host name is a mail loop (RES_PERM from smtp_open).
  *
  * What goes out never holds a bare CR or LF: the spooled message has LF
  * line ends, each becomes CRLF, any CR inside a line is sent as a space,
  * and a line longer than 998 octets is folded with CRLF and a space, as
- * Postfix does. Lines starting with "." are dot-stuffed after folding.
+ * Postfix does; the dot added to a line starting with "." counts toward
+ * those 998. A message with 8-bit octets goes to a server without
+ * 8BITMIME made 7-bit (mime7.c), or is refused with 554 5.6.3 when that
+ * cannot be done safely (RFC 6152 section 3).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,12 +39,12 @@
 #include <unistd.h>
 
 #include "base64.h"
+#include "mime7.h"
+#include "smtp-body.h"
 #include "smtp-client.h"
 #include "log.h"
 #include "util.h"
 
-/* Octets of text on one line we send: 1000 minus the CRLF. */
-#define TEXT_OCTETS_MAX (SMTP_TEXT_LINE_MAX - 2)
 
 /* say - transcript line on stderr when verbose. */
 static void say(const struct smtp_client *c, const char *dir, const char *fmt, ...)
@@ -216,7 +225,7 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
                       const char *what, struct smtp_reply *r)
 {
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
-	char line[SMTP_REPLY_MAX + 1];
+	char line[RELAY_REPLY_LINE_MAX + 1];
 	size_t len, tl = 0;
 	int lines = 0, code = -1, last = 0;
 
@@ -243,14 +252,14 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 			st = LR_TIMEOUT;
 		} else {
 			c->lr.timeout_ms = (int)left;
-			st = lr_getline(&c->lr, line, SMTP_REPLY_MAX, &len);
+			st = lr_getline(&c->lr, line, RELAY_REPLY_LINE_MAX, &len);
 		}
 		switch (st) {
 		case LR_LINE:
 			break;
 		case LR_TOOLONG:
 			set_reply(r, 451, "451 4.5.0 %s[%s] sent a line over %d octets in %s",
-			          c->host, c->ip, SMTP_REPLY_MAX, awaited);
+			          c->host, c->ip, RELAY_REPLY_LINE_MAX, awaited);
 			drop(c);
 			return -1;
 		case LR_TIMEOUT:
@@ -267,6 +276,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		line[strnlen(line, len)] = '\0';        /* a NUL ends the text */
+		if (strlen(line) > SMTP_REPLY_MAX)
+			line[SMTP_REPLY_MAX] = '\0';   /* keep what fits */
 		len = strlen(line);
 		lc = reply_syntax(line, len, &last);
 		if (lc < 0 || (code >= 0 && lc != code) || ++lines > SMTP_REPLY_LINES_MAX) {
@@ -299,7 +310,8 @@ static int read_reply(struct smtp_client *c, int timeout_s, int ehlo,
  * 250 or 251 to MAIL and RCPT, 354 to DATA. 1 for those, 0 for a refusal
  * (4xx or 5xx), -1 for anything else (a 250 to DATA, a 220 to EHLO): the
  * server is out of step, so whatever we would conclude could be wrong. R
- * then holds our own 451 4.5.0 and the connection is dropped.
+ * then holds our own 451 4.5.0 and the connection is dropped. A 421 is
+ * -1 too, with R as the server sent it: it closes the connection.
  */
 static int judge(struct smtp_client *c, struct smtp_reply *r, const char *what, int ok1,
                  int ok2)
@@ -308,6 +320,12 @@ static int judge(struct smtp_client *c, struct smtp_reply *r, const char *what, 
 
 	if (r->code == ok1 || (ok2 && r->code == ok2))
 		return 1;
+	if (r->code == 421) {
+		/* The server is closing the connection (RFC 5321 3.8). */
+		say(c, "!", "server closes the connection");
+		drop(c);
+		return -1;
+	}
 	if (r->code / 100 == 4 || r->code / 100 == 5)
 		return 0;
 	why = *r;
@@ -462,6 +480,18 @@ toolong:
 	return RES_TEMP;
 }
 
+/* names_me - whether the greeting or EHLO reply R names our own host
+ * (the first word after the code, as Postfix checks it). */
+static int names_me(const struct smtp_client *c, const struct smtp_reply *r)
+{
+	const char *w = strlen(r->text) > 4 ? r->text + 4 : "";
+	size_t n = strcspn(w, " \t"), me = strlen(c->opt->helo);
+
+	if (n > 0 && w[n - 1] == '.')
+		n--;
+	return n == me && me > 0 && strncasecmp(w, c->opt->helo, n) == 0;
+}
+
 /* smtp_open - connect, greeting, EHLO or HELO, AUTH (see smtp-client.h). */
 int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
               const struct sockaddr_storage *sa, const char *name,
@@ -502,6 +532,8 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 		goto fail;
 	if (v == 0)
 		goto refused;
+	if (names_me(c, &r))
+		goto loop;
 
 	if (unsolicited(c, &r) < 0 || queue_cmd(c, NULL, "EHLO %s", opt->helo) < 0 ||
 	    read_reply(c, opt->timeout, 1, "EHLO", &r) < 0)
@@ -521,6 +553,8 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 	}
 	if (v == 0)
 		goto refused;
+	if (names_me(c, &r))
+		goto loop;
 	if (opt->auth_user && opt->auth_user[0] && authenticate(c, &r) != RES_OK) {
 		*err = r;
 		smtp_close(c);
@@ -528,6 +562,13 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 	}
 	return RES_OK;
 
+loop:
+	/* This is us under another name: every message would come back. */
+	set_reply(err, 554, "554 5.4.6 %s[%s] greets me with my own name %s: mail loop",
+	          c->host, c->ip, opt->helo);
+	say(c, "!", "%s", err->text);
+	smtp_close(c);
+	return RES_PERM;
 refused:
 	/* A refusal at this stage is about this host, never the message: the
 	 * next host may take it, so it counts as temporary (Postfix skips a
@@ -541,84 +582,6 @@ fail:
 	*err = r;
 	drop(c);
 	return RES_TEMP;
-}
-
-/* Body encoder state, carried across buffers. */
-struct body_enc {
-	int (*emit)(void *arg, const char *buf, size_t len);
-	void *arg;
-	char buf[IO_BUF_SIZE];
-	size_t len;
-	size_t col;                     /* octets on the current output line */
-};
-
-/* enc_put - add octets to the encoder's output, emitting when full. */
-static int enc_put(struct body_enc *e, const char *s, size_t n)
-{
-	if (e->len + n > sizeof e->buf) {
-		if (e->emit(e->arg, e->buf, e->len) < 0)
-			return -1;
-		e->len = 0;
-	}
-	memcpy(e->buf + e->len, s, n);
-	e->len += n;
-	return 0;
-}
-
-/* smtp_write_body - the message as it goes on the wire, ending in ".". */
-int smtp_write_body(int msgfd, off_t size,
-                    int (*emit)(void *arg, const char *buf, size_t len), void *arg)
-{
-	static struct body_enc e;      /* large; one body at a time per process */
-	char in[IO_BUF_SIZE];
-	off_t off = 0;
-
-	e.emit = emit;
-	e.arg = arg;
-	e.len = 0;
-	e.col = 0;
-	while (off < size) {
-		size_t want = size - off < (off_t)sizeof in ? (size_t)(size - off) : sizeof in;
-		ssize_t n = pread(msgfd, in, want, off);
-		ssize_t i;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += n;
-		for (i = 0; i < n; i++) {
-			char ch = in[i];
-
-			if (ch == '\n') {
-				if (enc_put(&e, "\r\n", 2) < 0)
-					return -1;
-				e.col = 0;
-				continue;
-			}
-			if (ch == '\r')
-				ch = ' ';       /* never a bare CR on the wire */
-			if (e.col == TEXT_OCTETS_MAX) {
-				/* Fold: the continuation starts with a space, so it
-				 * can never be a lone "." line. */
-				if (enc_put(&e, "\r\n ", 3) < 0)
-					return -1;
-				e.col = 1;
-			}
-			if (e.col == 0 && ch == '.' && enc_put(&e, ".", 1) < 0)
-				return -1;
-			if (enc_put(&e, &ch, 1) < 0)
-				return -1;
-			e.col++;
-		}
-	}
-	if (e.col > 0 && enc_put(&e, "\r\n", 2) < 0)
-		return -1;
-	if (enc_put(&e, ".\r\n", 3) < 0)
-		return -1;
-	if (e.len && emit(arg, e.buf, e.len) < 0)
-		return -1;
-	return 0;
 }
 
 /* emit_client - the body encoder's sink: the connection. */
@@ -651,36 +614,41 @@ static void conn_error(const struct smtp_client *c, struct smtp_reply *err,
 		set_reply(err, 451, "451 4.4.2 lost connection with %s[%s]", c->host, c->ip);
 }
 
-/* wire_size - the octets of the message in MSGFD (SIZE octets, LF line
- * ends) as it goes out: one more per line for its CR (RFC 1870 counts the
- * CRLFs; dot-stuffing and folding, rare, are left out of the estimate). */
-static off_t wire_size(int msgfd, off_t size)
-{
-	char in[IO_BUF_SIZE];
-	off_t off = 0, lines = 0;
-
-	while (off < size) {
-		size_t want = size - off < (off_t)sizeof in ? (size_t)(size - off) : sizeof in;
-		ssize_t n = pread(msgfd, in, want, off), i;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (i = 0; i < n; i++)
-			lines += in[i] == '\n';
-		off += n;
-	}
-	return size + lines;
-}
-
 /* smtp_send - one transaction; each recipient gets its reply. */
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err)
 {
 	struct smtp_reply r, mail;
-	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK;
+	int *done, *ok, i, v, accepted = 0, rset = c->dirty, rc = RES_OK, eight = 0;
 	char params[64] = "";
-	off_t wire = wire_size(t->msgfd, t->size);
+	off_t wire = smtp_body_size(t->msgfd, t->size, &eight);
+	static struct mime7 m7;        /* one message at a time per process */
+	struct mime7 *conv = NULL;
+
+	if (t->nrcpts > RELAY_TXN_RCPTS_MAX) {
+		set_reply(&r, 451, "451 4.5.3 more than %d recipients in one transaction",
+		          RELAY_TXN_RCPTS_MAX);
+		for (i = 0; i < t->nrcpts; i++)
+			t->replies[i] = r;
+		return RES_OK;
+	}
+	if (eight && !c->eightbitmime) {
+		/* RFC 6152 section 3: convert, or refuse for good. */
+		if (mime7_check(&m7, t->msgfd, t->size) < 0) {
+			if (errno == EINVAL)
+				set_reply(&r, 554, "554 5.6.3 %s[%s] does not take 8-bit mail (no "
+				          "8BITMIME) and the message cannot be made 7-bit: %s", c->host,
+				          c->ip, m7.why);
+			else
+				set_reply(&r, 451, "451 4.3.0 cannot read the message: %s",
+				          strerror(errno));
+			say(c, "!", "%s", r.text);
+			for (i = 0; i < t->nrcpts; i++)
+				t->replies[i] = r;
+			return RES_OK;
+		}
+		conv = &m7;
+		say(c, "!", "no 8BITMIME: %d part(s) sent quoted-printable", m7.leaves);
+	}
 
 	done = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *done);
 	ok = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *ok);
@@ -696,7 +664,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	c->dirty = 1;
 	if (c->size)
 		snprintf(params, sizeof params, " SIZE=%lld", (long long)wire);
-	if (t->body8bit && c->eightbitmime)
+	if ((t->body8bit || eight) && c->eightbitmime)
 		snprintf(params + strlen(params), sizeof params - strlen(params),
 		         " BODY=8BITMIME");
 
@@ -753,6 +721,8 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 		if (read_reply(c, c->opt->timeout, 0, "RCPT TO", &r) < 0 ||
 		    (v = judge(c, &r, "RCPT TO", 250, 251)) < 0)
 			goto lost;
+		if (r.code == 552)
+			r.code = 452;   /* RFC 5321 4.5.3.1.10: "too many recipients" */
 		/* A refused MAIL decides for every recipient. */
 		t->replies[i] = mail.code / 100 == 2 ? r : mail;
 		done[i] = 1;
@@ -816,7 +786,7 @@ int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply
 	c->too_slow = 0;
 	c->data_deadline = now_ms() + (long long)c->opt->timeout * 1000 +
 		(long long)wire * 1000 / RELAY_DATA_RATE_MIN;
-	v = smtp_write_body(t->msgfd, t->size, emit_client, c) < 0 || flush(c) < 0;
+	v = smtp_body_write(t->msgfd, t->size, conv, emit_client, c) < 0 || flush(c) < 0;
 	c->data_deadline = 0;
 	if (v) {
 		if (c->too_slow)

@@ -69,7 +69,9 @@ void smtp_format_relay(const struct smtp_client *c, char *out, size_t outsz);
  * smtp_open - connect to SA (host NAME), read the greeting, EHLO (HELO
  * when EHLO is refused), AUTH when the options ask for it. RES_OK, or
  * RES_TEMP with the reason in ERR and the connection closed: any failure
- * here means "try the next address or host".
+ * here means "try the next address or host"; RES_PERM ("554 5.4.6" in
+ * ERR, connection closed) when the greeting or the EHLO reply names our
+ * own host name: a mail loop.
  */
 int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
               const struct sockaddr_storage *sa, const char *name,
@@ -78,11 +80,15 @@ int smtp_open(struct smtp_client *c, const struct smtp_options *opt,
 /*
  * smtp_send - one transaction: (RSET,) MAIL, RCPT per recipient, DATA with
  * the message dot-stuffed, CRLF line ends, bare CRs sent as spaces and
- * lines over 998 octets folded; pipelined when the server offers it.
- * Every recipient's reply is set: 2xx sent, 5xx bounced, 4xx try again.
+ * lines over 998 octets folded; pipelined when the server offers it;
+ * 8-bit text made 7-bit for a server without 8BITMIME (554 5.6.3 to every
+ * recipient when that cannot be done). At most RELAY_TXN_RCPTS_MAX
+ * recipients. Every recipient's reply is set: 2xx sent, 5xx bounced, 4xx
+ * try again (a 552 to RCPT is given as code 452, its text unchanged).
  * Returns RES_OK when the connection can carry another transaction,
- * RES_TEMP when it broke (it is then closed) with the reason, always a
- * 4xx about the connection and never a recipient's own reply, in ERR.
+ * RES_TEMP when it broke or the server said 421 (it is then closed) with
+ * the reason, always a 4xx about the connection and never a recipient's
+ * own reply, in ERR.
  */
 int smtp_send(struct smtp_client *c, const struct smtp_txn *t, struct smtp_reply *err);
 

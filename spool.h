@@ -1,6 +1,7 @@
 /*
  * spool.h - the relay queue on disk. Every path under spool_dir is built
- * here and nowhere else.
+ * by spool_path() (spool.c; spool-stage.c stages and commits messages,
+ * spool-aside.c handles corrupt/) and nowhere else.
  *
  * Layout under spool_dir:
  *   tmp/                     staging: unnamed (O_TMPFILE) files, which
@@ -19,6 +20,8 @@
  *                            local mailbox here (a lock on one byte of
  *                            it per mailbox, turnlock.h) before they
  *                            take the mailbox's locks
+ *   corrupt/ID, corrupt/ID.msg  an envelope relay-agent could not parse,
+ *                            and its message, moved aside for a human
  *   maildrop/ID              a message sendmail left (see "the maildrop"
  *                            below), maildrop/tmp-ID while it is written
  *
@@ -140,6 +143,14 @@ void spool_env_unreserve(const char *dir, const char *id, int fd);
  * (spool_msg_unlink), so an envelope never outlives its text. */
 int spool_env_unlink(const char *dir, const char *id);
 
+/*
+ * spool_env_put - replace env/ID with ENV, not yet durably: written into
+ * FD from spool_env_reserve when FD >= 0 (FD is closed), else into a new
+ * tmp/ID.env; fsynced, then renamed into env/. Several updates share one
+ * spool_env_sync. RES_OK or RES_TEMP with errno.
+ */
+int spool_env_put(const char *dir, int fd, const struct envelope *env);
+
 /* spool_env_sync - make the removals in env/ durable; 0 or -1. */
 int spool_env_sync(const char *dir);
 
@@ -148,6 +159,34 @@ int spool_msg_unlink(const char *dir, const char *id);
 
 /* spool_remove - env/ID, sync, then msg/ID: a message leaves the queue. */
 int spool_remove(const char *dir, const char *id);
+
+/* spool_corrupt - move env/ID and msg/ID aside into corrupt/ (made when
+ * missing): an envelope nobody can parse is kept for a human, never
+ * skipped silently nor deleted. 0, or -1 with errno. */
+int spool_corrupt(const char *dir, const char *id);
+
+/* spool_corrupt_list - the ids in corrupt/, sorted (none when there is no
+ * corrupt/). 0, or -1 with errno. */
+int spool_corrupt_list(const char *dir, char ***ids, int *n);
+
+/* spool_corrupt_remove - remove corrupt/ID and corrupt/ID.msg; 0 when
+ * there was one, -1 with errno (ENOENT: none). */
+int spool_corrupt_remove(const char *dir, const char *id);
+
+/* spool_corrupt_open - open corrupt/ID (SUFFIX "") or corrupt/ID.msg
+ * (".msg") read-only; -1 with errno. */
+int spool_corrupt_open(const char *dir, const char *id, const char *suffix);
+
+/* spool_env_open - open env/ID read-only; -1 with errno. */
+int spool_env_open(const char *dir, const char *id);
+
+/*
+ * spool_msg_lock - open msg/ID and take the lock every relay-agent takes
+ * before it changes a message (flock LOCK_EX), waiting at most WAIT_MS for
+ * a pass that delivers it. The fd, or -1 with errno (EWOULDBLOCK: still
+ * busy; ENOENT: no such message, or it left the queue meanwhile).
+ */
+int spool_msg_lock(const char *dir, const char *id, long wait_ms);
 
 /* spool_clean_stale - remove staging files a crash left (older than
  * SPOOL_TMP_STALE_SEC) and message files that never got, or lost, their

@@ -58,3 +58,48 @@ env_field() {
 # logged RCPT STATUS - whether the log has that recipient's outcome.
 logged() { grep -q "to=<$1>, relay=.*status=$2 " "$T/log"; }
 
+
+# script ADDR MODE LOG - a scripted server (tests/relay-script.py) on
+# ADDR:$P in MODE, logging to LOG; returns when it accepts connections.
+script() {
+	: >"$3"
+	bg $PY "$TOP/tests/relay-script.py" "$1" "$P" "$2" "$3" 2>>"$T/script.err"
+	wait_port "$P" "$1"
+}
+
+# taken LOG - recipients of the messages a scripted server took, sorted.
+taken() {
+	$PY - "$1" <<-'PY'
+	import json, sys
+	out = []
+	for l in open(sys.argv[1]):
+	    d = json.loads(l)
+	    if d.get("ev") == "message":
+	        out += d["rcpts"]
+	print("\n".join(sorted(out)))
+	PY
+}
+
+# conns LOG WHAT - from a scripted server's log: "opens" (connections
+# that sent a command: wait_port's probe does not count),
+# "peak" (most open at once), "txnmax" (most recipients in one message).
+conns() {
+	$PY - "$1" "$2" <<-'PY'
+	import json, sys
+	ev = [json.loads(l) for l in open(sys.argv[1])]
+	if sys.argv[2] == "opens":
+	    print(len({d["conn"] for d in ev if "cmd" in d}))
+	elif sys.argv[2] == "peak":
+	    pts = sorted((d["t"], 1 if d["ev"] == "open" else -1) for d in ev
+	                 if d.get("ev") in ("open", "close"))
+	    cur = best = 0
+	    for _, k in pts:
+	        cur += k; best = max(best, cur)
+	    print(best)
+	elif sys.argv[2] == "txnmax":
+	    print(max([len(d["rcpts"]) for d in ev if d.get("ev") == "message"] or [0]))
+	PY
+}
+
+# count_status STATUS - recipients logged with that status.
+count_status() { grep -c "status=$1 " "$T/log"; }

@@ -16,8 +16,21 @@ the message, 250. MODE, a comma-separated list, changes things:
             (250 octets/s), then answers 250
   pipe      offers PIPELINING
   size      offers SIZE
+  8bit      offers 8BITMIME
+  limit=N   answers MAIL with 421 and closes after N messages on one
+            connection (Exchange's messages-per-connection limit)
+  rcptmax=N answers RCPT with 452 4.5.3 beyond N per transaction
+  rcpt552=N the same with 552 5.3.4
+  closeafter closes the connection after each message it took
+  soft      answers every RCPT with 451 4.7.1 (greylisting)
+  slowdata=S waits S seconds before answering the end of data
+  name=HOST names itself HOST in its greeting and EHLO reply
+  longreply answers RCPT with a 250 line of 1200 octets
+  refuse    greets with 554 and closes
 Each command and event is appended to LOG as one JSON object per line;
-a message taken is {"ev": "message", "rcpts": [...], "bytes": N}.
+a message taken is {"ev": "message", "rcpts": [...], "bytes": N, "text": T}
+(T the text as received, latin-1); each connection logs {"ev": "open"}
+and {"ev": "close"} with the time "t".
 """
 import json
 import socket
@@ -27,6 +40,12 @@ import time
 
 host, port, mode, logf = sys.argv[1], int(sys.argv[2]), set(sys.argv[3].split(",")), sys.argv[4]
 lock = threading.Lock()
+opt = {}
+for m in list(mode):
+    if "=" in m:
+        k, v = m.split("=", 1)
+        opt[k] = v
+name = opt.get("name", "mx")
 
 
 def log(d):
@@ -40,11 +59,23 @@ def handle(c, n):
     def send(s):
         c.sendall(s.encode() + b"\r\n")
 
+    log({"conn": n, "ev": "open", "t": time.time()})
     try:
+        serve(c, f, n, send)
+    finally:
+        log({"conn": n, "ev": "close", "t": time.time()})
+
+
+def serve(c, f, n, send):
+    taken = 0
+    try:
+        if "refuse" in mode:
+            send("554 5.3.2 no service here")
+            return
         if "dupgreet" in mode:
             send("220 mx ESMTP\r\n220 mx ESMTP (a second greeting)")
         else:
-            send("220 mx ESMTP")
+            send("220 %s ESMTP" % name)
         rcpts = []
         while True:
             line = f.readline()
@@ -60,16 +91,30 @@ def handle(c, n):
                 else:
                     ext = ["PIPELINING"] if "pipe" in mode else []
                     ext += ["SIZE 10000000"] if "size" in mode else []
-                    for e in ["mx"] + ext[:-1]:
+                    ext += ["8BITMIME"] if "8bit" in mode else []
+                    for e in [name] + ext[:-1]:
                         send("250-" + e)
-                    send("250 " + (ext[-1] if ext else "mx"))
+                    send("250 " + (ext[-1] if ext else name))
             elif u.startswith("HELO"):
                 send("250 mx")
             elif u.startswith("MAIL"):
                 rcpts = []
+                if "limit" in opt and taken >= int(opt["limit"]):
+                    send("421 4.7.0 too many messages in this connection")
+                    log({"conn": n, "ev": "421"})
+                    return
                 send("250 2.1.0 ok")
             elif u.startswith("RCPT"):
-                if "later" in cmd:
+                if "rcptmax" in opt and len(rcpts) >= int(opt["rcptmax"]):
+                    send("452 4.5.3 too many recipients")
+                elif "rcpt552" in opt and len(rcpts) >= int(opt["rcpt552"]):
+                    send("552 5.3.4 too many recipients")
+                elif "soft" in mode:
+                    send("451 4.7.1 greylisted, try again later")
+                elif "longreply" in mode:
+                    rcpts.append(cmd[8:].strip("<>"))
+                    send("250 2.1.5 ok " + "x" * 1200)
+                elif "later" in cmd:
                     send("451 4.2.2 try later")
                 elif "bad" in cmd:
                     send("550 5.1.1 <%s> user unknown" % cmd[8:].strip("<>"))
@@ -100,7 +145,7 @@ def handle(c, n):
                     log({"conn": n, "ev": "not reading"})
                     time.sleep(600)
                     return
-                size = 0
+                size, text = 0, b""
                 while True:
                     d = f.readline()
                     if not d:
@@ -108,8 +153,17 @@ def handle(c, n):
                     if d == b".\r\n":
                         break
                     size += len(d)
-                log({"conn": n, "ev": "message", "rcpts": rcpts, "bytes": size})
+                    if len(text) < 1000000:
+                        text += d[1:] if d.startswith(b".") else d
+                if "slowdata" in opt:
+                    time.sleep(float(opt["slowdata"]))
+                log({"conn": n, "ev": "message", "rcpts": rcpts, "bytes": size,
+                     "text": text.decode("latin1"), "t": time.time()})
                 send("250 2.0.0 queued")
+                taken += 1
+                if "closeafter" in mode:
+                    log({"conn": n, "ev": "closed after message"})
+                    return
             elif u == "RSET":
                 send("250 2.0.0 ok")
             elif u == "QUIT":
@@ -128,7 +182,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if "trickle" in mode:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
 s.bind((host, port))
-s.listen(50)
+s.listen(128)
 k = 0
 while True:
     conn, _ = s.accept()

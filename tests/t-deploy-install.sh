@@ -9,7 +9,7 @@
 SRC=$T/src
 mkdir -p "$SRC"
 cp -a "$TOP"/Makefile "$TOP"/*.c "$TOP"/*.h "$TOP"/man "$TOP"/systemd \
-	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
+	"$TOP"/xinetd.d "$TOP"/cron.d "$TOP"/logrotate.d "$TOP"/etc "$TOP"/stunnel "$TOP"/contrib "$SRC"/ 2>/dev/null
 cp -a "$BIN" "$T/bin"
 # Every build product newer than every source: make builds nothing.
 find "$T/bin" -type f -exec touch {} +
@@ -32,6 +32,7 @@ if inst "$R" PREFIX=/usr; then ok "make install DESTDIR PREFIX=/usr succeeds"; e
 fi
 expect_eq "installed file list (PREFIX=/usr)" "$(files "$R")" "$(cat <<-'LIST'
 	644 etc/cron.d/relay-agent
+	644 etc/logrotate.d/smtp-session
 	644 etc/smtp-session.conf
 	644 etc/smtp-submission.conf
 	644 etc/stunnel/smarthost-starttls.conf
@@ -95,12 +96,15 @@ expect_eq "xinetd entry runs /usr/sbin/smtp-session -c /etc/smtp-session.conf" \
 check "cron line runs /usr/sbin/relay-agent as root (it becomes the spool's owner)" \
 	grep -qE '^\*/5 \* \* \* \*[[:space:]]+root[[:space:]].*/usr/sbin/relay-agent -c /etc/smtp-session.conf$' \
 	"$R/etc/cron.d/relay-agent"
+check "the xinetd entry is installed disabled" \
+	grep -qE '^[[:space:]]*disable[[:space:]]*=[[:space:]]*yes[[:space:]]*$' "$R/etc/xinetd.d/smtp"
 
 # --- default PREFIX is /usr/local; nothing lands outside DESTDIR -------
 R2=$T/root2
 check "make install with the default PREFIX succeeds" inst "$R2"
 expect_eq "installed file list (default PREFIX)" "$(paths "$R2")" "$(cat <<-'LIST'
 	etc/cron.d/relay-agent
+	etc/logrotate.d/smtp-session
 	etc/smtp-session.conf
 	etc/smtp-submission.conf
 	etc/stunnel/smarthost-starttls.conf

@@ -94,8 +94,10 @@ delivered() {
 if command -v xinetd >/dev/null; then
 	PORT=$(free_port)
 	mkdir "$T/xinetd.d"
-	# The shipped entry with only the port, the paths and the user changed.
+	# The shipped entry with only the port, the paths and the user changed,
+	# and enabled (it is shipped disabled).
 	sed -e "s|^\([[:space:]]*port[[:space:]]*=\).*|\1 $PORT|" \
+	    -e "s|^\([[:space:]]*disable[[:space:]]*=\).*|\1 no|" \
 	    -e "s|^\([[:space:]]*server[[:space:]]*=\).*|\1 $SS|" \
 	    -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|" \
 	    -e "s|^\([[:space:]]*user[[:space:]]*=\).*|\1 $SVC_USER|" \
@@ -108,9 +110,9 @@ if command -v xinetd >/dev/null; then
 	}
 	includedir $T/xinetd.d
 	EOF
-	check "generated xinetd entry differs from the shipped one only in port, paths and user" \
+	check "generated xinetd entry differs from the shipped one only in port, paths, user and disable" \
 		bash -c "diff '$TOP/xinetd.d/smtp' '$T/xinetd.d/smtp' | grep '^[<>]' |
-			grep -vE '^[<>][[:space:]]+(port|server|server_args|user)[[:space:]]*=' | grep -q . && exit 1 || exit 0"
+			grep -vE '^[<>][[:space:]]+(port|server|server_args|user|disable)[[:space:]]*=' | grep -q . && exit 1 || exit 0"
 	bg xinetd -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" 2>"$T/xinetd.err"
 	XPID=$!
 	if wait_port "$PORT"; then ok "xinetd listens on 127.0.0.1:$PORT"; else
@@ -216,8 +218,9 @@ if command -v tcpserver >/dev/null; then
 	printf 'smarthost 127.0.0.1:%s\n' "$PORT2" >>"$T/conf"
 	cp "$BIN/relay-agent" "$T/sbin/"
 
-	# The shipped line with only the paths and the user changed; cron
-	# runs the command with /bin/sh and the PATH the file sets.
+	# The shipped line with only the paths changed; cron runs the command
+	# with /bin/sh and the PATH the file sets. It does nothing where
+	# systemd is the init system: there /run is hidden from it.
 	line=$(grep -E '^[0-9*]' "$TOP/cron.d/relay-agent")
 	cron_user=$(printf '%s\n' "$line" | awk '{print $6}')
 	cmd=$(printf '%s\n' "$line" | sed -E 's/^([^[:space:]]+[[:space:]]+){6}//' |
@@ -225,8 +228,11 @@ if command -v tcpserver >/dev/null; then
 	cron_path=$(sed -n 's/^PATH=//p' "$TOP/cron.d/relay-agent")
 	expect_eq "cron line runs as root (relay-agent becomes the spool's owner) every five minutes" \
 		"$(printf '%s\n' "$line" | awk '{print $1, $2, $3, $4, $5, $6}')" "*/5 * * * * root"
+	nosd=()
+	[ -d /run/systemd/system ] &&
+		nosd=(unshare --mount sh -c 'mount -t tmpfs tmpfs /run && exec "$@"' sh)
 	if [ $ROOT = yes ]; then
-		(cd / && timeout 60 env -i "PATH=$cron_path" \
+		(cd / && timeout 60 "${nosd[@]}" env -i "PATH=$cron_path" \
 			"ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS" \
 			/bin/sh -c "$cmd") >"$T/cron.out" 2>&1
 	else

@@ -27,13 +27,14 @@ sed -e "s|^\([[:space:]]*port[[:space:]]*=\).*|\1 $PORT|" \
     -e "s|^\([[:space:]]*server[[:space:]]*=\).*|\1 $T/sbin/smtp-session|" \
     -e "s|@SYSCONFDIR@/smtp-session.conf|$T/conf|" \
     -e "s|^\([[:space:]]*user[[:space:]]*=\).*|\1 nobody|" \
+    -e "s|^\([[:space:]]*disable[[:space:]]*=\).*|\1 no|" \
     "$TOP/xinetd.d/smtp" >"$T/xinetd.d/smtp"
 printf 'defaults\n{\n\tlog_type = FILE %s\n\tbind = 127.0.0.1\n}\nincludedir %s\n' \
 	"$T/xinetd.log" "$T/xinetd.d" >"$T/xinetd.conf"
 mkdir -m 1777 "$T/san"
 export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=0:abort_on_error=0"
 bg xinetd -dontfork -f "$T/xinetd.conf" -pidfile "$T/xinetd.pid" 2>"$T/xinetd.err"
-check "xinetd with the shipped entry listens" wait_port "$PORT"
+check "xinetd with the shipped entry (enabled) listens" wait_port "$PORT"
 
 # Nine connections held open from 127.0.0.5, then one from 127.0.0.6;
 # each line: the source and the first line it received (or "closed").
