@@ -75,6 +75,8 @@
 #define LOCK_RETRY_MIN_MS   5       /* random back-off between lock tries */
 #define LOCK_RETRY_MAX_MS   50
 #define DOTLOCK_STALE_SEC   600     /* a dotlock older than this is removed */
+#define TURN_REARM_MS       20      /* ms between the signals that end a wait
+                                       for a turn once its deadline passed */
 #define DELIVER_FD_SPARE    8       /* descriptors a delivery needs besides
                                        its mailboxes (dotlock, spool commit) */
 

@@ -29,7 +29,6 @@
 #include "util.h"
 
 #define TURN_SIGNAL   SIGRTMIN
-#define TURN_REARM_MS 20        /* ms between the timer's later signals */
 
 /* turnlock_open - spool_dir/turns, opened for locking. */
 int
