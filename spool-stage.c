@@ -271,6 +271,8 @@ copy_commit(const char *dir, const struct msgtext *text, struct envelope *env)
 	if (fd < 0 && errno == EOPNOTSUPP) {
 		named = 1;
 		fd = spool_stage_create(dir, env->id, 0);
+		if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
+			fd = spool_stage_create(dir, env->id, 0);
 	}
 	if (fd < 0)
 		return RES_TEMP;

@@ -72,7 +72,10 @@ file_open(struct stage *st, int filtered)
 		return -1;
 	named_any = 1;
 	st->file = MSGTEXT_NAMED;
-	return st->fd = spool_stage_create(st->dir, st->id, filtered);
+	st->fd = spool_stage_create(st->dir, st->id, filtered);
+	if (st->fd < 0 && errno == ENOENT && spool_dirs(st->dir) == 0)
+		st->fd = spool_stage_create(st->dir, st->id, filtered);
+	return st->fd;
 }
 
 /* stage_open - an empty stage for message ID. */

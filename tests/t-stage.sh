@@ -13,13 +13,16 @@
 #     and tmp/ is empty afterwards;
 #   - with a content filter, a small message is a regular file on the
 #     filter's stdin;
+#   - where unnamed files cannot be made (the shim fails the first
+#     O_TMPFILE open with EOPNOTSUPP), tmp/ID.msg serves instead: the
+#     message is stored and queued whole, and tmp/ is empty afterwards;
 #   - a session killed (SIGKILL mid-DATA, SIGKILL while it waits for a
 #     busy mailbox, SIGTERM mid-DATA) leaves nothing in tmp/ and no part
 #     of the message anywhere.
 . "$(dirname "$0")/lib.sh"
 SIZES="65000 65200 65400 65500 65600 65800 66000"
 nsizes=$(echo $SIZES | wc -w)
-plan $((1 + 2 + nsizes + 2 + 3 + 3 + 3 + 2 + 3 * 3))
+plan $((1 + 2 + nsizes + 2 + 3 + 3 + 3 + 2 + 4 + 3 * 3))
 
 if ! out=$(cc -shared -fPIC -o "$T/fi.so" "$TOP/tests/faultinject.c" -ldl 2>&1); then
 	nok "the tracing shim builds: $out"
@@ -145,6 +148,27 @@ expect_eq "a filter on a small message: 250" \
 	"$(traced "$T/d" | grep -c '^250 2.0.0 Ok: queued')" "1"
 check "... its stdin was a regular file" grep -q '^X-Stdin: file' "$T/mail/alice"
 write_conf
+
+# --- no unnamed files: named staging files instead --------------------------
+rm -rf "$T/spool" "$T/mail"; mkdir -p "$T/spool" "$T/mail"
+$PY - "$T/big" "$T/d" <<'PY'
+import sys
+text = open(sys.argv[1], "rb").read()
+lines = text.split(b"\n")[:-1]
+data = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
+open(sys.argv[2], "wb").write(b"EHLO c.example\r\nMAIL FROM:<s@remote.example>\r\n"
+    b"RCPT TO:<alice@test.example>\r\nRCPT TO:<friend@far.example>\r\nDATA\r\n" +
+    data + b".\r\nQUIT\r\n")
+PY
+traced "$T/d" >/dev/null
+n=$(awk -F'\t' -v p="$T/spool/tmp" '$2 == "open" && $3 == p { print $1; exit }' "$T/trace")
+rm -rf "$T/spool" "$T/mail"; mkdir -p "$T/spool" "$T/mail"
+got=$(FI_FAIL=${n:-0} FI_ERRNO=95 traced "$T/d" | grep -c '^250 2.0.0 Ok: queued')
+expect_eq "no unnamed files (O_TMPFILE fails): 250 for alice and a foreign address" "$got" "1"
+check "... a named staging file tmp/ID.msg served instead" grep -q "$T/spool/tmp/[0-9A-F]*\.msg" "$T/trace"
+check "... alice's copy is stored exactly, the foreign one queued whole" \
+	bash -c "$(declare -f stored_ok queued_ok); T='$T' PY='$PY'; stored_ok alice '$T/big' && queued_ok '$T/big'"
+check "... and nothing is left in tmp/" tmp_empty
 
 # --- killed sessions leave nothing in tmp/ ---------------------------------
 # killed MODE - a session for alice and friend@far.example killed in the
