@@ -72,7 +72,8 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJS  = util.o log.o config.o users.o users-expand.o forward.o linereader.o addr.o \
-               envelope.o spool.o spool-drop.o spool-aside.o deliver.o bufout.o inject.o mkmbox.o
+               envelope.o spool.o spool-drop.o spool-aside.o spool-stage.o deliver.o mboxrd.o \
+               bufout.o inject.o mkmbox.o stage.o turnlock.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
 SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
@@ -88,8 +89,9 @@ PROGS        = smtp-session relay-agent sendmail smtp-postdrop smtp-mkmbox
 
 all: $(addprefix $(O)/,$(PROGS))
 
+# No -lcrypt: auth.c loads libcrypt on the first AUTH (dlopen is in libc).
 $(O)/smtp-session: $(addprefix $(O)/,$(SESSION_OBJS) $(COMMON_OBJS))
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 $(O)/relay-agent: $(addprefix $(O)/,$(RELAY_OBJS) $(COMMON_OBJS))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ludns
@@ -306,8 +308,8 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
 FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
-                   users-expand.c forward.c linereader.c addr.c envelope.c spool.c spool-drop.c deliver.c bufout.c \
-                   inject.c mkmbox.c
+                   users-expand.c forward.c linereader.c addr.c envelope.c spool.c spool-drop.c spool-aside.c \
+                   spool-stage.c deliver.c mboxrd.c bufout.c inject.c mkmbox.c stage.c turnlock.c
 
 build-fuzz/fuzz-session: fuzz/fuzz-session.c smtp-session.c $(FUZZ_SESSION_SRC) $(wildcard *.h)
 	@mkdir -p build-fuzz

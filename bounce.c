@@ -36,7 +36,7 @@
 #include "bounce.h"
 #include "bufout.h"
 #include "inject.h"
-#include "spool.h"
+#include "stage.h"
 #include "util.h"
 
 /* bounce_status - the enhanced status code of a reply. */
@@ -236,8 +236,9 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
                 char *why, size_t whysz)
 {
 	struct inject in;
+	struct stage st;
+	struct msgtext text;
 	char id[QUEUE_ID_MAX];
-	struct msgtext text = { .fd = -1, .stage = id };
 	int rc;
 
 	bid[0] = '\0';
@@ -250,19 +251,18 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 		return RES_OK;  /* no such local sender: nobody to tell (WHY says so) */
 	if (rc != RES_OK)
 		return rc;
-	text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
-	if (text.fd < 0 && errno == ENOENT && spool_dirs(cf->spool_dir) == 0)
-		text.fd = spool_stage_open(cf->spool_dir, id, sizeof id);
-	if (text.fd < 0) {
+	queue_id_new(id, sizeof id);
+	if (stage_open(&st, cf->spool_dir, id, 1) < 0) {
 		snprintf(why, whysz, "cannot create a bounce in the spool: %s", strerror(errno));
+		stage_discard(&st);
 		return RES_TEMP;
 	}
-	if (bounce_write(text.fd, cf, env, msgfd, items, n, time(NULL)) < 0) {
+	if (bounce_write(st.fd, cf, env, msgfd, items, n, time(NULL)) < 0 || stage_done(&st) < 0) {
 		snprintf(why, whysz, "cannot write a bounce: %s", strerror(errno));
-		close(text.fd);
-		spool_stage_discard(cf->spool_dir, id);
+		stage_discard(&st);
 		return RES_TEMP;
 	}
+	stage_text(&st, &text);
 	/* From <>, to the sender, always through the queue, local or not:
 	 * relay-agent delivers it like any queued mail, and the caller never
 	 * waits for a mailbox's lock. */
@@ -279,7 +279,6 @@ int bounce_send(const struct config *cf, const struct envelope *env, int msgfd,
 	if (rc == RES_OK)
 		snprintf(bid, bidsz, "%s", id);
 	inject_end(&in);
-	close(text.fd);
-	spool_stage_discard(cf->spool_dir, id);         /* gone when queued */
+	stage_discard(&st);     /* a named file is gone already when queued */
 	return rc;
 }

@@ -39,7 +39,13 @@
 #define INJECT_TARGETS_MAX  RCPT_EXPAND_MAX /* distinct mailboxes and foreign
                                        targets of one message */
 #define IO_BUF_SIZE         65536   /* octets: every streaming buffer */
+#define LR_BUF_SIZE         16384   /* octets the line reader reads at once
+                                       (lines may be longer: they are
+                                       copied out piece by piece) */
 #define QUEUE_ID_MAX        32      /* octets of a queue id, with NUL */
+#define STAGE_MEM_MAX       65536   /* octets of a message's stored text
+                                       (our Received header included) kept
+                                       in memory, not in a staging file */
 
 /* Content filter (filter.c). */
 #define FILTER_ARGS_MAX     32      /* words of the filter command line */
@@ -50,6 +56,9 @@
 #define CONF_PATH_MAX       4096    /* octets of a configured path, with NUL */
 #define FILE_PATH_MAX       (CONF_PATH_MAX + 128) /* a configured directory
                                        and a name below it, with NUL */
+#define CONF_STRINGS_MAX    (12 * CONF_PATH_MAX) /* octets of the path values
+                                       of one configuration, NULs included
+                                       (each of them given at most once) */
 #define CONF_DOMAINS_MAX    64      /* domain lines */
 #define CONF_CIDRS_MAX      64      /* relay_from networks */
 #define CONF_NAMESERVERS_MAX 6      /* udns limit (dns_add_serv_s) */
@@ -66,6 +75,8 @@
 #define LOCK_RETRY_MIN_MS   5       /* random back-off between lock tries */
 #define LOCK_RETRY_MAX_MS   50
 #define DOTLOCK_STALE_SEC   600     /* a dotlock older than this is removed */
+#define TURN_REARM_MS       20      /* ms between the signals that end a wait
+                                       for a turn once its deadline passed */
 #define DELIVER_FD_SPARE    8       /* descriptors a delivery needs besides
                                        its mailboxes (dotlock, spool commit) */
 

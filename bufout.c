@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "bufout.h"
 #include "util.h"
@@ -34,6 +35,34 @@ bufout_flush(struct bufout *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* bufout_flush_nowait - send what is buffered to a socket without
+ * waiting (MSG_DONTWAIT); what the socket cannot take now stays. */
+int
+bufout_flush_nowait(struct bufout *o)
+{
+	ssize_t n;
+
+	if (o->err) {
+		errno = o->err;
+		return -1;
+	}
+	if (o->len == 0)
+		return 1;
+	while ((n = send(o->fd, o->buf, o->len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 &&
+	    errno == EINTR)
+		;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno != ENOTSOCK)
+			o->err = errno;
+		return -1;
+	}
+	memmove(o->buf, o->buf + n, o->len - (size_t)n);
+	o->len -= (size_t)n;
+	return o->len == 0;
 }
 
 /* bufout_put - append N octets. */

@@ -36,4 +36,12 @@ void bufout_printf(struct bufout *o, const char *fmt, ...)
 /* bufout_flush - write what is buffered; 0, or -1 with errno (o->err). */
 int bufout_flush(struct bufout *o);
 
+/*
+ * bufout_flush_nowait - send what is buffered to a socket FD as far as
+ * it takes it without blocking: 1 all sent, 0 some left (the socket is
+ * full), -1 with errno (ENOTSOCK: FD is no socket, nothing happened;
+ * else a write error, kept in o->err).
+ */
+int bufout_flush_nowait(struct bufout *o);
+
 #endif

@@ -25,7 +25,7 @@
 
 /* How a key's value is read: most keys are a field of one type. */
 enum key_type {
-	KT_PATH,        /* a string field of SIZE octets */
+	KT_PATH,        /* a path field (const char *, set_path) */
 	KT_INT,         /* an int field in [LO, HI] */
 	KT_LONG,        /* a long field in [LO, HI] */
 	KT_DURATION,    /* an int field, seconds */
@@ -38,7 +38,7 @@ struct key {
 	const char *name;
 	enum key_type type;
 	size_t offset;          /* of the field in struct config */
-	size_t size;            /* KT_PATH */
+	size_t size;            /* unused */
 	long lo, hi;            /* KT_INT, KT_LONG */
 	int (*parse)(struct config *, const char *val, char *why, size_t whysz);
 	int repeatable;         /* others may be given only once */
@@ -97,6 +97,27 @@ copy_val(char *dst, size_t dstsz, const char *val, char *why, size_t whysz)
 		snprintf(why, whysz, "value too long");
 		return -1;
 	}
+	return 0;
+}
+
+/* set_path - keep the value VAL (at most CONF_PATH_MAX - 1 octets) in
+ * CF's string area and point *DST at it. */
+static int
+set_path(struct config *cf, const char **dst, const char *val, char *why, size_t whysz)
+{
+	size_t n = strlen(val);
+
+	if (val[0] == '\0') {
+		snprintf(why, whysz, "missing value");
+		return -1;
+	}
+	if (n >= CONF_PATH_MAX || n >= sizeof cf->strings - cf->strings_used) {
+		snprintf(why, whysz, "value too long");
+		return -1;
+	}
+	memcpy(cf->strings + cf->strings_used, val, n + 1);
+	*dst = cf->strings + cf->strings_used;
+	cf->strings_used += n + 1;
 	return 0;
 }
 
@@ -268,31 +289,31 @@ static int
 k_users(struct config *cf, const char *v, char *why, size_t whysz)
 {
 	cf->users_system = strcmp(v, "system") == 0;
-	return copy_val(cf->users_file, sizeof cf->users_file, v, why, whysz);
+	return set_path(cf, &cf->users_file, v, why, whysz);
 }
 
 /* socket_path - an absolute path that fits an AF_UNIX address. */
 static int
-socket_path(char *dst, size_t dstsz, const char *v, char *why, size_t whysz)
+socket_path(struct config *cf, const char **dst, const char *v, char *why, size_t whysz)
 {
 	if (v[0] != '/' || strlen(v) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
 		snprintf(why, whysz, "expected an absolute path of at most %zu octets",
 		    sizeof ((struct sockaddr_un *)0)->sun_path - 1);
 		return -1;
 	}
-	return copy_val(dst, dstsz, v, why, whysz);
+	return set_path(cf, dst, v, why, whysz);
 }
 
 static int
 k_submit_socket(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return socket_path(cf->submit_socket, sizeof cf->submit_socket, v, why, whysz);
+	return socket_path(cf, &cf->submit_socket, v, why, whysz);
 }
 
 static int
 k_mkmbox_socket(struct config *cf, const char *v, char *why, size_t whysz)
 {
-	return socket_path(cf->mkmbox_socket, sizeof cf->mkmbox_socket, v, why, whysz);
+	return socket_path(cf, &cf->mkmbox_socket, v, why, whysz);
 }
 
 static int
@@ -326,7 +347,7 @@ k_log(struct config *cf, const char *v, char *why, size_t whysz)
 		snprintf(why, whysz, "expected syslog, stderr or an absolute file path");
 		return -1;
 	}
-	return copy_val(cf->log, sizeof cf->log, v, why, whysz);
+	return set_path(cf, &cf->log, v, why, whysz);
 }
 
 /* parse_hostport - "HOST", "HOST:PORT", "[V6]:PORT" or a bare V6. */
@@ -470,7 +491,7 @@ k_filter(struct config *cf, const char *v, char *why, size_t whysz)
 }
 
 #define F(field) offsetof(struct config, field)
-#define S(field) F(field), sizeof ((struct config *)0)->field
+#define S(field) F(field), 0
 static const struct key keys[] = {
 	{ "hostname", KT_FUNC, 0, 0, 0, 0, k_hostname, 0 },
 	{ "domain", KT_FUNC, 0, 0, 0, 0, k_domain, 1 },
@@ -521,7 +542,7 @@ key_parse(const struct key *k, struct config *cf, const char *val, char *why, si
 
 	switch (k->type) {
 	case KT_PATH:
-		return copy_val(field, k->size, val, why, whysz);
+		return set_path(cf, (const char **)(void *)field, val, why, whysz);
 	case KT_INT:
 		if (parse_number(val, k->lo, k->hi, &n, why, whysz) < 0)
 			return -1;
@@ -541,23 +562,25 @@ key_parse(const struct key *k, struct config *cf, const char *val, char *why, si
 	return k->parse(cf, val, why, whysz);
 }
 
-/* config_defaults - fill CF with every default. */
-void
-config_defaults(struct config *cf)
+/* defaults_set - every default into CF, which is all zeros. */
+static void
+defaults_set(struct config *cf)
 {
-	memset(cf, 0, sizeof *cf);
 	if (gethostname(cf->hostname, sizeof cf->hostname) < 0 || !cf->hostname[0])
 		strcpy(cf->hostname, "localhost");
 	cf->hostname[sizeof cf->hostname - 1] = '\0';
-	strcpy(cf->mailbox_dir, "/var/vmail");
-	strcpy(cf->spool_dir, "/var/spool/smtp-session");
-	parse_cidr("127.0.0.0/8", &cf->relay_from[0]);
-	parse_cidr("::1/128", &cf->relay_from[1]);
+	cf->file = cf->users_file = cf->aliases_file = cf->auth_file = "";
+	cf->smarthost_auth_file = "";
+	cf->mailbox_dir = "/var/vmail";
+	cf->spool_dir = "/var/spool/smtp-session";
+	/* 127.0.0.0/8 and ::1/128, without parsing them in every process. */
+	cf->relay_from[0] = (struct cidr){ .family = AF_INET, .addr = { 127 }, .prefix = 8 };
+	cf->relay_from[1] = (struct cidr){ .family = AF_INET6, .addr = { [15] = 1 }, .prefix = 128 };
 	cf->nrelay_from = 2;
 	cf->max_message_size = DEF_MAX_MESSAGE_SIZE;
 	cf->max_recipients = DEF_MAX_RECIPIENTS;
 	cf->timeout = DEF_TIMEOUT;
-	strcpy(cf->log, "syslog");
+	cf->log = "syslog";
 	cf->dns_timeout = DEF_DNS_TIMEOUT;
 	cf->remote_port = DEF_REMOTE_PORT;
 	cf->connect_timeout = DEF_CONNECT_TIMEOUT;
@@ -571,8 +594,16 @@ config_defaults(struct config *cf)
 	cf->queue_lifetime = DEF_QUEUE_LIFETIME;
 	cf->session_limit = DEF_SESSION_LIMIT;
 	cf->filter_timeout = DEF_FILTER_TIMEOUT;
-	strcpy(cf->submit_socket, DEF_SUBMIT_SOCKET);
-	strcpy(cf->mkmbox_socket, DEF_MKMBOX_SOCKET);
+	cf->submit_socket = DEF_SUBMIT_SOCKET;
+	cf->mkmbox_socket = DEF_MKMBOX_SOCKET;
+}
+
+/* config_defaults - fill CF with every default. */
+void
+config_defaults(struct config *cf)
+{
+	memset(cf, 0, sizeof *cf);
+	defaults_set(cf);
 }
 
 /* config_trim - strip leading and trailing blanks (and a CR) in place. */
@@ -667,13 +698,23 @@ int
 config_load(struct config *cf, const char *file, enum config_mode mode,
             char *err, size_t errsz)
 {
+	memset(cf, 0, sizeof *cf);
+	return config_load_fresh(cf, file, mode, err, errsz);
+}
+
+/* config_load_fresh - config_load into an all-zero CF, not cleared again. */
+int
+config_load_fresh(struct config *cf, const char *file, enum config_mode mode,
+                  char *err, size_t errsz)
+{
 	char buf[CONF_LINE_MAX], why[512];
 	unsigned char seen[NKEYS] = { 0 };
 	int lineno = 0, rc;
 	FILE *f;
 
-	config_defaults(cf);
-	strlcpy_ck(cf->file, file, sizeof cf->file);
+	defaults_set(cf);
+	if (set_path(cf, &cf->file, file, why, sizeof why) < 0)
+		return config_error(err, errsz, file, 0, "%s", why);
 	f = fopen(file, "r");
 	if (!f) {
 		if (mode == CONFIG_DEBUG && errno == ENOENT)
@@ -732,9 +773,9 @@ config_load(struct config *cf, const char *file, enum config_mode mode,
 		    "\"aliases\" needs \"users system\" (a users file holds its own aliases)");
 	/* users system: Debian's places unless the file says otherwise. */
 	if (cf->users_system && !key_seen(seen, "mailbox_dir"))
-		strcpy(cf->mailbox_dir, "/var/mail");
+		cf->mailbox_dir = "/var/mail";
 	if (cf->users_system && !cf->aliases_file[0])
-		strcpy(cf->aliases_file, DEF_ALIASES_FILE);
+		cf->aliases_file = DEF_ALIASES_FILE;
 	if (mode == CONFIG_CLIENT)
 		return 0;
 	if (cf->auth_file[0] && access(cf->auth_file, R_OK) < 0)

@@ -29,23 +29,23 @@ struct cidr {
 struct user;
 
 struct config {
-	char file[CONF_PATH_MAX];                /* path of the configuration file */
+	const char *file;               /* path of the configuration file */
 	char hostname[DOMAIN_MAX + 1];
 	char *domains[CONF_DOMAINS_MAX];    /* lower-cased */
 	int ndomains;
-	char users_file[CONF_PATH_MAX];          /* "system" under users system */
+	const char *users_file;         /* "system" under users system */
 	int users_system;               /* users system: the host's accounts */
-	char aliases_file[CONF_PATH_MAX];        /* "" when none */
-	char mailbox_dir[CONF_PATH_MAX];
-	char spool_dir[CONF_PATH_MAX];
+	const char *aliases_file;       /* "" when none */
+	const char *mailbox_dir;
+	const char *spool_dir;
 	struct cidr relay_from[CONF_CIDRS_MAX];
 	int nrelay_from;                /* 0 with relay_from none */
-	char auth_file[CONF_PATH_MAX];           /* "" when unset */
+	const char *auth_file;          /* "" when unset */
 	long max_message_size;          /* octets; 0 = no limit */
 	long queue_minfree;             /* octets kept free in spool_dir */
 	int max_recipients;
 	int timeout;                    /* seconds */
-	char log[CONF_PATH_MAX];                 /* "syslog", "stderr" or a path */
+	const char *log;                /* "syslog", "stderr" or a path */
 	int log_transcript;
 	struct sockaddr_storage nameservers[CONF_NAMESERVERS_MAX];
 	int nnameservers;               /* 0: /etc/resolv.conf */
@@ -57,9 +57,9 @@ struct config {
 	int smarthost_port;             /* 25 unless given */
 	char smarthost_user[256];       /* "" when unset */
 	char smarthost_password[1024];
-	char smarthost_auth_file[CONF_PATH_MAX]; /* "" when unset */
-	char submit_socket[CONF_PATH_MAX];       /* sendmail's way in */
-	char mkmbox_socket[CONF_PATH_MAX];       /* the mailbox helper */
+	const char *smarthost_auth_file; /* "" when unset */
+	const char *submit_socket;      /* sendmail's way in */
+	const char *mkmbox_socket;      /* the mailbox helper */
 	int tls_wrapped;
 	int max_connections;
 	int destination_concurrency;    /* deliveries at once to one destination */
@@ -77,6 +77,13 @@ struct config {
 
 	struct user *users;             /* sorted by lower-cased name */
 	int nusers;
+
+	/* The path values above point at a default or into STRINGS, where
+	 * each value read is kept: one small area instead of an array of
+	 * CONF_PATH_MAX per key, so that a program touches (and faults in)
+	 * only the pages its values fill. Never NULL after config_load. */
+	size_t strings_used;
+	char strings[CONF_STRINGS_MAX];
 };
 
 /*
@@ -95,6 +102,15 @@ enum config_mode { CONFIG_FULL, CONFIG_DEBUG, CONFIG_CLIENT };
  */
 int config_load(struct config *cf, const char *file, enum config_mode mode,
                 char *err, size_t errsz);
+
+/*
+ * config_load_fresh - config_load into a CF known to be all zeros (static
+ * storage, or calloc'ed): it is not cleared again, so the pages of the
+ * settings a file never sets are never touched (each first touch of a
+ * page costs a page fault, in every process).
+ */
+int config_load_fresh(struct config *cf, const char *file, enum config_mode mode,
+                      char *err, size_t errsz);
 
 /* config_defaults - fill CF with every default. */
 void config_defaults(struct config *cf);

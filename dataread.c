@@ -2,6 +2,7 @@
  * dataread.c - the DATA state machine (see dataread.h for the policy).
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,7 +27,8 @@ static const char *const dropped[] = {
 void
 dr_init(struct dataread *d, long long max_size, dr_sink sink, void *arg)
 {
-	memset(d, 0, sizeof *d);
+	/* Not the output buffer: its pages are touched only as text comes. */
+	memset(d, 0, offsetof(struct dataread, out));
 	d->state = S_BOL;
 	d->crlf_before = 1;     /* the DATA command line ended in CRLF */
 	d->in_header = 1;
@@ -43,6 +45,38 @@ dr_flush(struct dataread *d)
 	if (d->outlen && !d->write_error && d->sink(d->arg, d->out, d->outlen) < 0)
 		d->write_error = 1;
 	d->outlen = 0;
+}
+
+/* dr_out_run - N octets into the output buffer. */
+static void
+dr_out_run(struct dataread *d, const char *p, size_t n)
+{
+	if (d->toobig || d->write_error)
+		return;
+	while (n > 0) {
+		size_t take = sizeof d->out - d->outlen < n ? sizeof d->out - d->outlen : n;
+		memcpy(d->out + d->outlen, p, take);
+		d->outlen += take;
+		p += take;
+		n -= take;
+		if (d->outlen == sizeof d->out)
+			dr_flush(d);
+	}
+}
+
+/* text_run - how many of the N octets at P hold no CR, LF or NUL. */
+static size_t
+text_run(const char *p, size_t n)
+{
+	const char *e;
+
+	if ((e = memchr(p, '\n', n)))
+		n = (size_t)(e - p);
+	if ((e = memchr(p, '\r', n)))
+		n = (size_t)(e - p);
+	if ((e = memchr(p, '\0', n)))
+		n = (size_t)(e - p);
+	return n;
 }
 
 /* dr_out - one octet into the output buffer. */
@@ -156,6 +190,18 @@ dr_feed(struct dataread *d, const char *buf, size_t n)
 
 	for (i = 0; i < n && !d->done; i++) {
 		char c = buf[i];
+
+		/* Inside a body line, ordinary octets go through at once: they
+		 * change nothing but the size (unless it passes the limit). */
+		if (d->state == S_TEXT && !d->in_header) {
+			size_t run = text_run(buf + i, n - i);
+			if (run > 1 && !(d->max_size && d->size + (long long)run > d->max_size + 3)) {
+				d->size += (long long)run;
+				dr_out_run(d, buf + i, run);
+				i += run - 1;
+				continue;
+			}
+		}
 
 		d->size += (c == '\n' && d->state != S_CR && d->state != S_DOTCR) ? 2 : 1;
 		if (d->max_size && d->size > d->max_size + 3)

@@ -7,7 +7,8 @@
  * against SMTP smuggling); removes one leading dot from a line that has
  * other octets (RFC 5321 4.5.2); stores lines with LF ends and bare CRs
  * as they came; counts the size as received (CRLF line ends) and the
- * Received headers. It never buffers more than IO_BUF_SIZE octets.
+ * Received headers. It never buffers more than DR_OUT_MAX octets: its
+ * sink buffers for itself (stage.c).
  *
  * The size is that of RFC 1870: the octets as received with CRLF line
  * ends, less the dots removed by dot-unstuffing (and less the final
@@ -26,6 +27,7 @@
 
 #define DR_NAME_MAX 32     /* octets of a field's start held back to
                               recognise a dropped header by its name */
+#define DR_OUT_MAX  4096   /* octets of output handed to the sink at once */
 
 typedef int (*dr_sink)(void *arg, const char *buf, size_t n);
 
@@ -51,7 +53,7 @@ struct dataread {
 	dr_sink sink;
 	void *arg;
 	size_t outlen;
-	char out[IO_BUF_SIZE];
+	char out[DR_OUT_MAX];
 };
 
 /* dr_init - ready for a new message; output goes to SINK in chunks. */

@@ -1,13 +1,15 @@
 /*
  * deliver.c - append one message to several mboxes, all or nothing.
  *
- * Format (mboxrd): "From SENDER Www Mmm dd hh:mm:ss yyyy" in UTC, then
- * Return-Path and Delivered-To, then the message with every line matching
- * ^>*From  given one more '>', LF line ends, and an empty line after it.
+ * The format of each copy is mboxrd.c's.
  *
- * Locking: a NAME.lock dotlock (O_EXCL; one older than DOTLOCK_STALE_SEC
- * is removed) and an fcntl write lock on the mbox, each retried at random
- * intervals of a few milliseconds for LOCK_WAIT_MAX_MS in all. Mailboxes
+ * Locking: first our own turn on the mailbox (turnlock.c: a lock in
+ * spool_dir/turns, waited for in the kernel, so that our deliveries
+ * queue instead of polling each other); then, as procmail, mutt and
+ * Postfix do, a NAME.lock dotlock (O_EXCL; one older than
+ * DOTLOCK_STALE_SEC is removed) and an fcntl write lock on the mbox,
+ * retried at random intervals of a few milliseconds while another
+ * program holds them. All of it for LOCK_WAIT_MAX_MS at most. Mailboxes
  * are locked in name order and held until every copy is fsynced; any
  * failure truncates every one back to the size it had, so a 4xx leaves no
  * part of the message anywhere.
@@ -21,10 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bufout.h"
 #include "deliver.h"
 #include "log.h"
+#include "mboxrd.h"
 #include "mkmbox.h"
+#include "turnlock.h"
 #include "util.h"
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
@@ -33,6 +36,7 @@ deliver_init(struct mbox_txn *t, const char *dir)
 {
 	memset(t, 0, sizeof *t);
 	strlcpy_ck(t->dir, dir, sizeof t->dir);
+	t->turns = -1;
 }
 
 /* deliver_add - add mailbox NAME, keeping the list sorted and unique. */
@@ -286,6 +290,40 @@ box_unlock(struct mbox_txn *t, struct mbox *b)
 	}
 }
 
+/* box_turn - take our turn on B before DEADLINE: 0, -1 on an error, -2
+ * when it is still taken at the deadline. */
+static int
+box_turn(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
+{
+	int rc;
+
+	if (!t->spool_dir)
+		return 0;
+	if (t->turns < 0 && (t->turns = turnlock_open(t->spool_dir)) < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			/* Made by someone else (root by hand?): the mailbox's
+			 * own locks still keep writers apart, only polled. */
+			log_msg(LOG_WARNING, "%s/turns: %s: deliveries poll for mailboxes "
+			    "(chown it to this account)", t->spool_dir, strerror(errno));
+			t->spool_dir = NULL;
+			return 0;
+		}
+		fail_reply(why, whysz, errno, "turn lock (spool_dir/turns)", b->name);
+		return -1;
+	}
+	rc = turnlock_take(t->turns, b->name, deadline);
+	if (rc == -1) {
+		fail_reply(why, whysz, errno, "turn lock", b->name);
+		return -1;
+	}
+	if (rc == -2) {
+		busy_reply(why, whysz, b->name, "is still being written by another delivery "
+		    "after the wait");
+		return -2;
+	}
+	return 0;
+}
+
 /* box_current - whether the locked file is still the mbox at its path:
  * a reader (Python's mailbox, mutt) may have replaced or removed it while
  * we waited, and a copy appended to the old inode would be lost. */
@@ -306,10 +344,12 @@ int
 deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
 	long long deadline = now_ms() + (t->lock_wait_ms > 0 ? t->lock_wait_ms : LOCK_WAIT_MAX_MS);
-	long room = fd_room();
-
 	/* Every mailbox is held open at once: check the descriptors first,
-	 * so that a message that cannot be delivered creates no file. */
+	 * so that a message that cannot be delivered creates no file. One
+	 * mailbox needs no count: if its descriptors run out, no file of
+	 * it is made. */
+	long room = t->nboxes > 1 ? fd_room() : -1;
+
 	if (room >= 0 && room < (long)t->nboxes + DELIVER_FD_SPARE) {
 		log_msg(LOG_ERR, "%d mailboxes but room for only %ld more descriptors",
 		    t->nboxes, room);
@@ -319,8 +359,12 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		struct stat st;
-		int rc = 0;
-		for (;;) {
+		int rc = box_turn(t, b, deadline, why, whysz);
+		if (rc == -1) {
+			deliver_release(t);
+			return RES_TEMP;
+		}
+		while (rc == 0) {
 			int orc = box_open(t, b, why, whysz);
 			if (orc == -2) {
 				rc = -2;        /* missing or not its user's: it waits */
@@ -360,115 +404,14 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 	return RES_OK;
 }
 
-/* put_gts - N '>' quoting octets. */
-static void
-put_gts(struct bufout *o, size_t n)
-{
-	while (n-- > 0)
-		bufout_put(o, ">", 1);
-}
-
-/* append_one - write the From line, headers and the quoted message. */
+/* append_one - the message into B's mbox (mboxrd.c), then fsync. */
 static int
 append_one(struct mbox *b, const struct msgtext *text, const char *sender, time_t when)
 {
-	static const char from_[] = "From ";
-	struct bufout *o = malloc(sizeof *o);
-	char rbuf[IO_BUF_SIZE], stamp[32], envfrom[ADDR_MAX + 1];
-	struct tm tm;
-	off_t off = 0;
-	size_t gts = 0, matched = 0;
-	int bol = 1, quoting = 0, err;
-	char last = '\n';
+	int err;
 
-	if (!o)
-		return ENOMEM;
-	bufout_init(o, b->fd);
 	b->appended = 1;
-
-	strlcpy_ck(envfrom, sender[0] ? sender : "MAILER-DAEMON", sizeof envfrom);
-	text_scrub(envfrom, SCRUB_CTL | SCRUB_SPACE, '_');
-	gmtime_r(&when, &tm);
-	strftime(stamp, sizeof stamp, "%a %b %e %H:%M:%S %Y", &tm);
-	/* A crash may have left a partial copy (never acknowledged): start
-	 * on a fresh line after an empty one so the new From line counts. */
-	if (b->oldsize > 0) {
-		char tail[2] = { '\n', '\n' };
-		off_t at = b->oldsize >= 2 ? b->oldsize - 2 : 0;
-		ssize_t got = pread(b->fd, tail + (b->oldsize >= 2 ? 0 : 1),
-		    b->oldsize >= 2 ? 2 : 1, at);
-		if (got < 0) {
-			err = errno;
-			free(o);
-			return err ? err : EIO;
-		}
-		if (tail[1] != '\n')
-			bufout_str(o, "\n\n");
-		else if (tail[0] != '\n')
-			bufout_str(o, "\n");
-	}
-	bufout_str(o, "From ");
-	bufout_str(o, envfrom);
-	bufout_str(o, " ");
-	bufout_str(o, stamp);
-	bufout_str(o, "\nReturn-Path: <");
-	bufout_str(o, sender);
-	bufout_str(o, ">\nDelivered-To: ");
-	bufout_str(o, b->delivered_to);
-	bufout_str(o, "\n");
-
-	/* mboxrd quoting, streamed: at a line start count '>'s, then match
-	 * "From "; only a full match gets the extra '>'. */
-	for (;;) {
-		ssize_t n = msgtext_read(text, rbuf, sizeof rbuf, off);
-		if (n < 0) {
-			err = errno;
-			free(o);
-			return err ? err : EIO;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		for (ssize_t i = 0; i < n; i++) {
-			char c = rbuf[i];
-			if (bol) {
-				if (!quoting && c == '>') {
-					gts++;
-					continue;
-				}
-				quoting = 1;
-				if (c == from_[matched]) {
-					if (++matched == sizeof from_ - 1) {
-						put_gts(o, gts + 1);
-						bufout_str(o, from_);
-						bol = 0;
-					}
-					continue;
-				}
-				put_gts(o, gts);
-				bufout_put(o, from_, matched);
-				bol = 0;
-			}
-			bufout_put(o, &c, 1);
-			last = c;
-			if (c == '\n') {
-				bol = 1;
-				quoting = 0;
-				gts = matched = 0;
-			}
-		}
-	}
-	if (bol && (gts || matched)) {   /* message ended inside a prefix */
-		put_gts(o, gts);
-		bufout_put(o, from_, matched);
-		last = matched ? ' ' : '>';
-	}
-	if (last != '\n')
-		bufout_str(o, "\n");
-	bufout_str(o, "\n");
-	err = bufout_flush(o) < 0 ? o->err : 0;
-	free(o);
-	if (err)
+	if ((err = mboxrd_write(b->fd, b->oldsize, text, sender, b->delivered_to, when)) != 0)
 		return err;
 	if (fsync(b->fd) < 0)
 		return errno ? errno : EIO;
@@ -547,6 +490,9 @@ deliver_release_locks(struct mbox_txn *t)
 {
 	for (int i = t->nboxes - 1; i >= 0; i--)
 		box_unlock(t, &t->boxes[i]);
+	if (t->turns >= 0)
+		close(t->turns);        /* ends every turn taken */
+	t->turns = -1;
 }
 
 /* deliver_release - drop every lock and close; frees the transaction. */

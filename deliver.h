@@ -2,9 +2,10 @@
  * deliver.h - local delivery: append one message to several mboxes,
  * all or nothing.
  *
- * Mailboxes are locked in name order (dotlock NAME.lock, then an fcntl
- * write lock on the mbox) and all held until the last fsync, so a failure
- * anywhere truncates every one of them back to its old size.
+ * Mailboxes are locked in name order (our own turn on the mailbox,
+ * turnlock.h; then the dotlock NAME.lock and an fcntl write lock on the
+ * mbox) and all held until the last fsync, so a failure anywhere
+ * truncates every one of them back to its old size.
  */
 #ifndef DELIVER_H
 #define DELIVER_H
@@ -38,6 +39,11 @@ struct mbox_txn {
 	                                   owned by another user is refused */
 	const char *helper;             /* the mailbox helper's socket */
 	long lock_wait_ms;              /* the locks' wait; 0: LOCK_WAIT_MAX_MS */
+	const char *spool_dir;          /* where the turns are (turnlock.h);
+	                                   NULL: deliveries do not take turns */
+	int turns;                      /* the turns file while open (every
+	                                   turn taken ends when it is closed,
+	                                   with the locks); -1 */
 	struct mbox *boxes;             /* sorted by name, no duplicates */
 	int nboxes;
 	int cap;
@@ -50,8 +56,9 @@ void deliver_init(struct mbox_txn *t, const char *dir);
 int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
 
 /*
- * deliver_lock_all - lock every mailbox in name order, waiting at most
- * t->lock_wait_ms (LOCK_WAIT_MAX_MS when 0) in all. With MAY_WAIT, a mailbox still locked then is
+ * deliver_lock_all - lock every mailbox in name order (our turn, then the
+ * dotlock and the fcntl lock), waiting at most t->lock_wait_ms
+ * (LOCK_WAIT_MAX_MS when 0) in all. With MAY_WAIT, a mailbox still locked then is
  * set aside (its `waiting' set, not held); without, that fails it all.
  * RES_OK, or RES_TEMP with every lock released and a reason in WHY.
  */

@@ -37,6 +37,7 @@ inject_begin(struct inject *in, const struct config *cf, const char *sender)
 	deliver_init(&in->txn, cf->mailbox_dir);
 	in->txn.system = cf->users_system;
 	in->txn.helper = cf->mkmbox_socket;
+	in->txn.spool_dir = cf->spool_dir;
 	strlcpy_ck(in->env.sender, sender, sizeof in->env.sender);
 	strcpy(in->env.body, "7BIT");
 	in->env.version = ENVELOPE_VERSION;
@@ -145,10 +146,12 @@ inject_add(struct inject *in, const char *orig, const char *addr, char *why, siz
 	}
 
 	/* A local address: its mailboxes and foreign targets. */
-	if (!(ex = calloc(1, sizeof *ex))) {
+	/* Only the counts need clearing: calloc would touch every page. */
+	if (!(ex = malloc(sizeof *ex))) {
 		snprintf(why, whysz, "451 4.3.0 Error: out of memory");
 		return RES_TEMP;
 	}
+	ex->nmailboxes = ex->nforeign = 0;
 	rc = users_expand(cf, local, ex);
 	if (rc == UX_UNKNOWN) {
 		snprintf(why, whysz, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
@@ -278,8 +281,8 @@ inject_store(struct inject *in, const struct msgtext *text, char *why, size_t wh
 	int err;
 
 	in->env.arrival = now;
-	if (text->stage)
-		strlcpy_ck(in->env.id, text->stage, sizeof in->env.id);
+	if (text->id)
+		strlcpy_ck(in->env.id, text->id, sizeof in->env.id);
 	if (in->txn.nboxes > 0) {
 		if (deliver_lock_all(&in->txn, in->may_wait, why, whysz) != RES_OK)
 			return RES_TEMP;

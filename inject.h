@@ -78,8 +78,8 @@ int inject_targets(const struct inject *in);
  * mailbox, commit the spool entry, and only then return RES_OK (every
  * copy fsynced). RES_TEMP with the SMTP reply in WHY otherwise, and then
  * no mailbox holds any part of the message and the spool has nothing of
- * it. When TEXT is the spool's staging file, in->env.id is its id; else
- * the spool entry, if any, gets a new id (in in->env.id afterwards).
+ * it. When TEXT has an id (it was staged under one), the spool entry, if
+ * any, takes it; else it gets a new one (in in->env.id afterwards).
  */
 int inject_store(struct inject *in, const struct msgtext *text, char *why, size_t whysz);
 

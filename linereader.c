@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,7 +20,8 @@
 void
 lr_init(struct linereader *lr, int fd, int timeout_s)
 {
-	memset(lr, 0, sizeof *lr);
+	/* Not the buffer: its pages are touched only as input comes. */
+	memset(lr, 0, offsetof(struct linereader, buf));
 	lr->fd = fd;
 	lr->timeout_ms = timeout_s * 1000;
 }

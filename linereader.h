@@ -25,9 +25,9 @@ struct linereader {
 	                                   (the session's limit); 0: none */
 	void (*before_block)(void *);   /* called before waiting for input */
 	void *arg;
-	char buf[IO_BUF_SIZE];
 	size_t r, w;                    /* unread octets are buf[r..w) */
 	int eof;
+	char buf[LR_BUF_SIZE];          /* last: lr_init leaves it untouched */
 };
 
 /* lr_init - read FD, allowing TIMEOUT_S seconds per line. */

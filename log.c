@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +29,35 @@ static int log_fd = -1;
 static int log_copy_stderr;
 static char log_host[256];
 static int log_opened;
+static pid_t log_pid;
 static struct { int prio; char *text; } later[LOG_LATER_MAX];
 static int nlater;
 
 static void later_flush(void);
 
-/* log_init - set the program name; until log_open, lines go to syslog. */
+/* log_forked - a child of fork(): its own pid on its lines. */
+static void
+log_forked(void)
+{
+	log_pid = getpid();
+}
+
+/*
+ * log_init - set the program name; until log_open, lines go to syslog.
+ * No LOG_NDELAY: the syslog socket is connected by the first line that
+ * goes there, so a program logging to a file never opens it. The pid is
+ * read once (and again in a forked child), not for every line.
+ */
 void
 log_init(const char *progname)
 {
+	static int registered;
+
 	log_prog = progname;
-	openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_pid = getpid();
+	if (!registered && pthread_atfork(NULL, NULL, log_forked) == 0)
+		registered = 1;
+	openlog(progname, LOG_PID, LOG_MAIL);
 	if (gethostname(log_host, sizeof log_host) < 0)
 		strcpy(log_host, "localhost");
 	log_host[sizeof log_host - 1] = '\0';
@@ -203,7 +222,7 @@ log_msg(int prio, const char *fmt, ...)
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
 	n = snprintf(line, sizeof line, "%s %s %s[%d]: %s\n", stamp, log_host,
-	    log_prog, (int)getpid(), text);
+	    log_prog, (int)log_pid, text);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof line) {

@@ -28,6 +28,7 @@ struct session {
 	int debug;                      /* -d: the debug sink */
 	struct linereader lr;
 	struct bufout out;              /* replies not yet sent */
+	int out_nosock;                 /* fd 1 is no socket (a pipe) */
 	int closing;                    /* 421 sent: end after flushing */
 
 	struct peer peer;               /* who the client is (peer.c) */
@@ -42,8 +43,9 @@ struct session {
 	int in_mail;
 	struct addr sender;
 	char body[16];
-	struct rcpt *rcpts;
+	struct rcpt *rcpts;             /* grown as RCPTs come, up to max_rcpts */
 	int nrcpts;
+	int rcpts_cap;                  /* entries allocated */
 	int max_rcpts;                  /* max_recipients; RCPT_EXPAND_MAX for
 	                                   this host's own users (one message
 	                                   streamed by sendmail) */

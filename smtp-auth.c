@@ -209,7 +209,7 @@ cmd_auth(struct session *s, char *arg)
 		return 0;
 	}
 	if (rc == RES_TEMP) {
-		log_msg(LOG_ERR, "cannot read auth_file %s", s->cf->auth_file);
+		log_msg(LOG_ERR, "auth: %s", auth_error());
 		reply(s, "454 4.7.0 Temporary authentication failure");
 		return 0;
 	}

@@ -1,19 +1,20 @@
 /*
  * smtp-data.c - smtp-session's DATA: the message is streamed through the
- * DATA state machine (dataread.c) into a staging file in the spool, then
- * stored for every recipient through inject.c, or summarised to the log
- * by the debug sink (mime.c).
+ * DATA state machine (dataread.c) into its stage (stage.c: memory while
+ * it is small, else an unnamed file in the spool), then stored for every
+ * recipient through inject.c, or summarised to the log by the debug sink
+ * (mime.c).
  *
- * With a content filter configured (filter.c), the staged text goes
- * through it first; what it prints replaces the staged text.
+ * With a content filter configured (filter.c), the text is staged in a
+ * file, which is the filter's stdin; what it prints, into a second file,
+ * replaces the staged text.
  *
  * 250 is sent only when every copy is fsynced, in its mbox or in the
  * spool; any failure before that is a 4xx and leaves no part of the
- * message anywhere (the staging file is removed, also when a signal ends
- * the session in the middle).
+ * message anywhere (staged text has no name in the spool until the
+ * spool takes it, or is removed, also when a signal ends the session).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,46 +26,27 @@
 #include "log.h"
 #include "mime.h"
 #include "session.h"
-#include "spool.h"
+#include "stage.h"
 #include "util.h"
 
-/* Where DATA goes while it is read. */
-struct stage {
-	int fd;
-	int err;                /* errno of a failed write */
-};
-
-/* stage_sink - the DATA reader's output into the staging file. */
+/* stage_sink - the DATA reader's output into the stage. */
 static int
 stage_sink(void *arg, const char *buf, size_t n)
 {
-	struct stage *st = arg;
-
-	if (write_all(st->fd, buf, n) < 0) {
-		st->err = errno ? errno : EIO;
-		return -1;
-	}
-	return 0;
+	return stage_write(arg, buf, n);
 }
 
-/* The staging files of the DATA under way, for data_on_signal. */
-static char staged_msg[FILE_PATH_MAX], staged_new[FILE_PATH_MAX];
-static volatile sig_atomic_t staged;
-
-/* data_on_signal - remove the staging files of a DATA under way. */
+/* data_on_signal - remove the named staging files of a DATA under way. */
 void
 data_on_signal(void)
 {
-	if (staged) {
-		unlink(staged_msg);
-		unlink(staged_new);
-	}
+	stage_on_signal();
 }
 
-/* received_header - our trace header (RFC 5321 4.4), first in the file.
+/* received_header - our trace header (RFC 5321 4.4), first in the text.
  * Returns its size as received would count it (CRLF line ends), or -1. */
 static long long
-received_header(struct session *s, int fd, const char *id)
+received_header(struct session *s, struct stage *st, const char *id)
 {
 	char hdr[1024 + HELO_MAX + ADDR_MAX], date[64], forpart[ADDR_MAX + 16] = "";
 	char from[USER_NAME_MAX + 64];
@@ -85,7 +67,7 @@ received_header(struct session *s, int fd, const char *id)
 	peer_describe(&s->peer, from, sizeof from);
 	n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)\n\tby %s with %s id %s%s;\n\t%s\n",
 	    s->helo, from, s->cf->hostname, proto, id, forpart, date);
-	if (n < 0 || (size_t)n >= sizeof hdr || write_all(fd, hdr, (size_t)n) < 0)
+	if (n < 0 || (size_t)n >= sizeof hdr || stage_write(st, hdr, (size_t)n) < 0)
 		return -1;
 	return n + (s->nrcpts == 1 ? 4 : 3);    /* one more octet per line end */
 }
@@ -95,29 +77,6 @@ static void
 debug_emit(void *arg, const char *line)
 {
 	log_msg(LOG_INFO, "%s: debug: %s", (const char *)arg, line);
-}
-
-/* stage_open - the staging file: spool tmp/, or an unlinked temp for -d. */
-static int
-stage_open(struct session *s, char *id, size_t idsz)
-{
-	if (s->debug) {
-		const char *tmp = getenv("TMPDIR");
-		char path[FILE_PATH_MAX];
-		int fd;
-		queue_id_new(id, idsz);
-		snprintf(path, sizeof path, "%s/smtp-session-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		fd = mkstemp(path);
-		if (fd >= 0)
-			unlink(path);
-		return fd;
-	}
-	int fd = spool_stage_open(s->cf->spool_dir, id, idsz);
-	if (fd < 0 && errno == ENOENT && spool_dirs(s->cf->spool_dir) == 0)
-		fd = spool_stage_open(s->cf->spool_dir, id, idsz);
-	if (fd >= 0 && spool_stage_paths(s->cf->spool_dir, id, staged_msg, staged_new) == 0)
-		staged = 1;
-	return fd;
 }
 
 /* storage_reply - the 4xx for a failed write with ERR. */
@@ -132,11 +91,12 @@ storage_reply(struct session *s, int err)
 
 /* store_message - every copy to disk, all or nothing (inject.c); replies. */
 static void
-store_message(struct session *s, int fd, const char *id, long long size, long long t0)
+store_message(struct session *s, const struct stage *st, long long size, long long t0)
 {
-	struct msgtext text = { .fd = fd, .stage = id };
+	struct msgtext text;
 	char why[SMTP_REPLY_MAX];
 
+	stage_text(st, &text);
 	strlcpy_ck(s->inj.env.body, s->body, sizeof s->inj.env.body);
 	strlcpy_ck(s->inj.env.auth, s->auth_user, sizeof s->inj.env.auth);
 	strlcpy_ck(s->inj.env.client, s->peer.addr, sizeof s->inj.env.client);
@@ -146,14 +106,14 @@ store_message(struct session *s, int fd, const char *id, long long size, long lo
 		return;
 	}
 	char from[4 * ADDR_MAX + 1];
-	log_msg(LOG_INFO, "%s: from=<%s>, size=%lld, nrcpt=%d", id,
+	log_msg(LOG_INFO, "%s: from=<%s>, size=%lld, nrcpt=%d", st->id,
 	    log_token(from, sizeof from, s->sender.null ? "" : s->sender.full), size, s->nrcpts);
-	inject_log(&s->inj, id, (double)(now_ms() - t0) / 1000.0);
+	inject_log(&s->inj, st->id, (double)(now_ms() - t0) / 1000.0);
 	s->junk = 0;            /* the junk count restarts with each message */
-	reply(s, "250 2.0.0 Ok: queued as %s", id);
+	reply(s, "250 2.0.0 Ok: queued as %s", st->id);
 }
 
-/* filter_env - the recipients as accepted, one per line (malloc'ed). */
+/* recipient_lines - the recipients as accepted, one per line (malloc'ed). */
 static char *
 recipient_lines(const struct session *s)
 {
@@ -175,19 +135,20 @@ recipient_lines(const struct session *s)
 }
 
 /*
- * run_filter - the content filter on the staged text in *FD: passed, its
- * output replaces the staged text (*FD is then the new file) and 0 is
- * returned; otherwise the reply is sent, nothing is stored, and -1.
- * ALLOWANCE is our Received header's size, which the filter was given.
+ * run_filter - the content filter on the staged text (a file): passed,
+ * its output replaces the staged text and 0 is returned; otherwise the
+ * reply is sent, nothing is stored, and -1. ALLOWANCE is our Received
+ * header's size, which the filter was given.
  */
 static int
-run_filter(struct session *s, int *fd, const char *id, long long allowance)
+run_filter(struct session *s, struct stage *st, long long allowance)
 {
 	struct filter_info fi;
+	struct stage out;
 	char text[SMTP_REPLY_MAX], q[2 * SMTP_REPLY_MAX];
+	const char *id = st->id;
 	long long size;
 	enum filter_verdict v;
-	int out;
 
 	if (!(fi.recipients = recipient_lines(s))) {
 		log_msg(LOG_ERR, "%s: filter: out of memory", id);
@@ -200,26 +161,27 @@ run_filter(struct session *s, int *fd, const char *id, long long allowance)
 	fi.auth_user = s->auth_user;
 	fi.queue_id = id;
 	fi.local_uid = s->peer.local && s->peer.uid >= 0 ? s->peer.uid : -1;
-	out = spool_restage_open(s->cf->spool_dir, id);
-	if (out < 0) {
+	if (stage_filtered(st, &out) < 0) {
 		log_msg(LOG_ERR, "%s: filter: cannot create its output file: %s", id, strerror(errno));
 		free((char *)fi.recipients);
 		storage_reply(s, errno);
 		return -1;
 	}
-	v = filter_run(s->cf, &fi, *fd, out, allowance, &size, text, sizeof text);
+	v = filter_run(s->cf, &fi, st->fd, out.fd, allowance, &size, text, sizeof text);
 	free((char *)fi.recipients);
 	log_msg(v == FILTER_PASS ? LOG_INFO : LOG_NOTICE, "%s: filter: %s, size=%lld",
 	    id, log_quote(q, sizeof q, text), size);
-	if (v == FILTER_PASS && spool_restage_commit(s->cf->spool_dir, id) < 0) {
+	if (v == FILTER_PASS) {
+		if (stage_adopt(st, &out) == 0)
+			return 0;
 		log_msg(LOG_ERR, "%s: filter: cannot take its output: %s", id, strerror(errno));
 		v = FILTER_TEMP;
+	} else {
+		stage_discard(&out);
 	}
 	switch (v) {
 	case FILTER_PASS:
-		close(*fd);
-		*fd = out;
-		return 0;
+		break;
 	case FILTER_REFUSE:
 		reply(s, "554 5.7.1 %s", text);
 		break;
@@ -230,7 +192,6 @@ run_filter(struct session *s, int *fd, const char *id, long long allowance)
 		reply(s, "451 4.7.1 Content filter failed, try again later");
 		break;
 	}
-	close(out);
 	return -1;
 }
 
@@ -251,7 +212,7 @@ debug_report(struct session *s, int fd, const char *id, long long size)
 }
 
 /*
- * cmd_data - stream the message to a staging file through the DATA state
+ * cmd_data - stream the message into its stage through the DATA state
  * machine, then store it. Returns -1 when the session must end (EOF or
  * timeout inside DATA).
  */
@@ -260,9 +221,9 @@ cmd_data(struct session *s, char *arg)
 {
 	char id[QUEUE_ID_MAX];
 	struct dataread *d;
-	struct stage st = { -1, 0 };
-	long long t0 = now_ms(), deadline, last_lines = 0, since = 0, rsize;
-	int result = 0;
+	struct stage st;
+	long long t0 = now_ms(), deadline, last_lines = 0, since = 0, rsize, size;
+	int result = 0, failed, toobig, nul, hops;
 
 	if (arg[0]) {
 		reply(s, "501 5.5.4 Syntax: DATA");
@@ -276,15 +237,19 @@ cmd_data(struct session *s, char *arg)
 		reply(s, "503 5.5.1 Error: need RCPT command");
 		return 0;
 	}
-	st.fd = stage_open(s, id, sizeof id);
-	if (st.fd < 0) {
-		log_msg(LOG_ERR, "cannot create a staging file in %s/tmp: %s",
-		    s->cf->spool_dir, strerror(errno));
+	/* A file from the start when a program will read it: the content
+	 * filter, or the debug sink's MIME walker. */
+	queue_id_new(id, sizeof id);
+	if (stage_open(&st, s->debug ? NULL : s->cf->spool_dir, id,
+	    s->debug || s->cf->filter_argv[0]) < 0) {
+		log_msg(LOG_ERR, "cannot stage a message in %s/tmp: %s",
+		    s->debug ? "$TMPDIR" : s->cf->spool_dir, strerror(errno));
 		storage_reply(s, errno);
+		stage_discard(&st);
 		return 0;
 	}
-	if ((rsize = received_header(s, st.fd, id)) < 0) {
-		storage_reply(s, errno);
+	if ((rsize = received_header(s, &st, id)) < 0) {
+		storage_reply(s, st.err);
 		goto discard;
 	}
 	char who[USER_NAME_MAX + 64];
@@ -323,25 +288,29 @@ cmd_data(struct session *s, char *arg)
 			deadline = now_ms() + (long long)s->cf->timeout * 1000;
 		}
 	}
-	if (dr_finish(d) < 0) {
+	/* The reader's buffers go before the text is stored: their memory
+	 * is what delivery's buffers take next. */
+	failed = dr_finish(d) < 0 || stage_done(&st) < 0;
+	size = d->size;
+	toobig = d->toobig;
+	nul = d->nul;
+	hops = d->hops;
+	free(d);
+	if (failed) {
 		log_msg(LOG_ERR, "%s: staging write failed: %s", id, strerror(st.err));
 		storage_reply(s, st.err);
-	} else if (d->toobig)
+	} else if (toobig)
 		reply(s, "552 5.3.4 Message size exceeds fixed limit");
-	else if (d->nul)
+	else if (nul)
 		reply(s, "554 5.6.0 Message contains NUL characters");
-	else if (d->hops > HOPS_MAX)
+	else if (hops > HOPS_MAX)
 		reply(s, "554 5.4.6 Too many hops (mail loop?)");
 	else if (s->debug)
-		debug_report(s, st.fd, id, d->size);
-	else if (!s->cf->filter_argv[0] || run_filter(s, &st.fd, id, rsize) == 0)
-		store_message(s, st.fd, id, d->size, t0);
-	free(d);
+		debug_report(s, st.fd, id, size);
+	else if (!s->cf->filter_argv[0] || run_filter(s, &st, rsize) == 0)
+		store_message(s, &st, size, t0);
 discard:
-	if (!s->debug)
-		spool_stage_discard(s->cf->spool_dir, id);  /* gone if committed */
-	staged = 0;
-	close(st.fd);
+	stage_discard(&st);     /* a named file is gone already if the spool took it */
 	txn_reset(s);
 	return result;
 }

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -63,6 +64,15 @@ reply_flush(struct session *s)
 {
 	if (s->out.len == 0)
 		return;
+	/* On a socket, first without waiting: the replies nearly always fit
+	 * its buffer, and then no alarm need be set and cleared. */
+	if (!s->out_nosock) {
+		int rc = bufout_flush_nowait(&s->out);
+		if (rc == 1)
+			return;
+		if (rc < 0 && errno == ENOTSOCK)
+			s->out_nosock = 1;
+	}
 	/* A client that never reads: the idle timeout, or what is left of
 	 * the session's limit. */
 	long long left = (s->deadline - now_ms() + 999) / 1000;
@@ -352,6 +362,22 @@ cmd_mail(struct session *s, char *arg)
 	return 0;
 }
 
+/* rcpts_grow - room for more recipients (at most max_rcpts); 0 or -1. */
+static int
+rcpts_grow(struct session *s)
+{
+	int cap = s->rcpts_cap ? s->rcpts_cap * 2 : 8;
+	struct rcpt *r;
+
+	if (cap > s->max_rcpts)
+		cap = s->max_rcpts;
+	if (!(r = realloc(s->rcpts, (size_t)cap * sizeof *r)))
+		return -1;
+	s->rcpts = r;
+	s->rcpts_cap = cap;
+	return 0;
+}
+
 /*
  * cmd_rcpt - RCPT TO: a local address must name a user or alias (its
  * mailboxes and targets are counted now, inject.c, so that whatever is
@@ -384,6 +410,10 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	if (s->nrcpts >= s->max_rcpts) {
 		reply(s, "452 4.5.3 Error: too many recipients");
+		return 0;
+	}
+	if (s->nrcpts == s->rcpts_cap && rcpts_grow(s) < 0) {
+		reply(s, "451 4.3.0 Error: out of memory");
 		return 0;
 	}
 	local = a.domain[0] == '\0' || config_is_local_domain(s->cf, a.domain);
@@ -695,16 +725,17 @@ pickup_allowed(const struct config *cf)
 int
 main(int argc, char **argv)
 {
-	static struct config cf;
-	static struct session s;
-	static int counts[NCOMMANDS];
+	static struct config cf_storage;
+	static struct session *session_pages;
+	static int counts[NCOMMANDS], runs;
+	struct config *cf;
+	struct session *s;
 	const char *file = CONFIG_DEFAULT;
 	char err[9000], line[LINE_BUF_MAX + 1];
 	int opt, debug = 0;
 	long as_uid = -1;
 
-	memset(&s, 0, sizeof s);    /* main runs more than once when fuzzed */
-	memset(counts, 0, sizeof counts);
+	memset(counts, 0, sizeof counts);  /* main runs more than once when fuzzed */
 
 	log_init("smtp-session");
 	opterr = 0;             /* getopt's messages would go to the client */
@@ -736,82 +767,101 @@ main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
 	signal(SIGALRM, on_alarm);
 	config_set_reporter(log_later);
-	if (config_load(&cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
-		config_failed(&cf, err);
-	if (as_uid >= 0 && !pickup_allowed(&cf)) {
+	/* Static storage is all zeros, its pages untouched until a setting
+	 * is written; only a second run of main (the fuzzer) clears it. */
+	cf = &cf_storage;
+	if (runs++ > 0)
+		memset(cf, 0, sizeof *cf);
+	if (config_load_fresh(cf, file, debug ? CONFIG_DEBUG : CONFIG_FULL, err, sizeof err) < 0)
+		config_failed(cf, err);
+	if (as_uid >= 0 && !pickup_allowed(cf)) {
 		log_msg(LOG_ERR, "-U refused: uid %ld is neither root nor the owner of %s",
-		    (long)getuid(), cf.spool_dir);
+		    (long)getuid(), cf->spool_dir);
 		fprintf(stderr, "smtp-session: -U is for relay-agent's pickup only\n");
 		return EXIT_NOPERM;
 	}
-	if (log_open(cf.log) < 0) {
-		snprintf(err, sizeof err, "%s: log file %s: %s", file, cf.log, strerror(errno));
-		config_failed(&cf, err);
+	if (log_open(cf->log) < 0) {
+		/* Cut to fit: a message, not a path to be used. */
+		if (snprintf(err, sizeof err, "%.4000s: log file %.4000s: %s", file, cf->log,
+		    strerror(errno)) < 0)
+			strcpy(err, "log file cannot be opened");
+		config_failed(cf, err);
 	}
 
-	s.cf = &cf;
-	s.debug = debug;
-	s.max_boxes = fd_budget();
-	s.deadline = now_ms() + (long long)cf.session_limit * 1000;
-	s.counts = counts;
-	bufout_init(&s.out, 1);
-	peer_find(&s.peer, &cf);
-	if (as_uid >= 0)
-		peer_set_local_uid(&s.peer, as_uid);
-	s.max_rcpts = s.peer.uid >= 0 && cf.max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
-	    cf.max_recipients;
-	s.rcpts = calloc((size_t)s.max_rcpts, sizeof *s.rcpts);
-	if (!s.rcpts) {
-		log_msg(LOG_ERR, "out of memory");
-		return EXIT_TEMPFAIL;
+	/* Zero pages straight from the kernel: only what is used gets
+	 * touched, so a session faults in only the parts of its buffers that
+	 * it fills (calloc would clear it all when the heap has room). It
+	 * goes with the process: unmapping costs more than it saves. */
+	if (!session_pages) {
+		session_pages = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (session_pages == MAP_FAILED) {
+			session_pages = NULL;
+			log_msg(LOG_ERR, "out of memory");
+			return EXIT_TEMPFAIL;
+		}
+	} else {
+		memset(session_pages, 0, sizeof *s);    /* main run again (the fuzzer) */
 	}
-	inject_begin(&s.inj, &cf, "");
-	txn_reset(&s);
-	lr_init(&s.lr, 0, cf.timeout);
-	s.lr.limit_ms = s.deadline;
-	s.lr.before_block = flush_hook;
-	s.lr.arg = &s;
-	if (s.peer.uid >= 0)
-		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s.peer.addr, s.peer.uid,
-		    s.peer.user, as_uid >= 0 ? " (pickup)" : "");
+	s = session_pages;
+	s->cf = cf;
+	s->debug = debug;
+	s->max_boxes = fd_budget();
+	s->deadline = now_ms() + (long long)cf->session_limit * 1000;
+	s->counts = counts;
+	bufout_init(&s->out, 1);
+	peer_find(&s->peer, cf);
+	if (as_uid >= 0)
+		peer_set_local_uid(&s->peer, as_uid);
+	s->max_rcpts = s->peer.uid >= 0 && cf->max_recipients < RCPT_EXPAND_MAX ? RCPT_EXPAND_MAX :
+	    cf->max_recipients;
+	inject_begin(&s->inj, cf, "");
+	txn_reset(s);
+	lr_init(&s->lr, 0, cf->timeout);
+	s->lr.limit_ms = s->deadline;
+	s->lr.before_block = flush_hook;
+	s->lr.arg = s;
+	if (s->peer.uid >= 0)
+		log_msg(LOG_INFO, "connect from [%s] uid=%ld user=<%s>%s", s->peer.addr, s->peer.uid,
+		    s->peer.user, as_uid >= 0 ? " (pickup)" : "");
 	else
-		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s.peer.addr,
-		    s.peer.unidentified ? " unidentified" : "", cf.tls_wrapped ? " tls=yes" : "",
+		log_msg(LOG_INFO, "connect from [%s]%s%s%s", s->peer.addr,
+		    s->peer.unidentified ? " unidentified" : "", cf->tls_wrapped ? " tls=yes" : "",
 		    debug ? " (debug sink)" : "");
 
-	reply(&s, "220 %s ESMTP ready", cf.hostname);
-	while (!s.closing) {
+	reply(s, "220 %s ESMTP ready", cf->hostname);
+	while (!s->closing) {
 		size_t len;
-		enum lr_status st = lr_getline(&s.lr, line, LINE_BUF_MAX, &len);
+		enum lr_status st = lr_getline(&s->lr, line, LINE_BUF_MAX, &len);
 		if (st == LR_EOF || st == LR_ERROR) {
-			log_msg(LOG_INFO, "lost connection from [%s]", s.peer.addr);
+			log_msg(LOG_INFO, "lost connection from [%s]", s->peer.addr);
 			break;
 		}
 		if (st == LR_TIMEOUT) {
-			s.verb = NULL;
-			reply_timeout(&s, "");
+			s->verb = NULL;
+			reply_timeout(s, "");
 			break;
 		}
 		if (st == LR_TOOLONG) {
-			s.n_commands++;
-			s.verb = "command";
-			reply(&s, "500 5.5.2 Error: line too long");
+			s->n_commands++;
+			s->verb = "command";
+			reply(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		int end = command(&s, line, len) < 0;
+		int end = command(s, line, len) < 0;
 		if (strncasecmp(line, "AUTH", 4) == 0) {
 			explicit_bzero(line, len);      /* an initial response */
-			lr_wipe(&s.lr);                 /* and its raw copy */
+			lr_wipe(&s->lr);                /* and its raw copy */
 		}
 		if (end)
 			break;
 	}
-	reply_flush(&s);
-	log_disconnect(&s);
-	txn_reset(&s);
-	free(s.rcpts);
-	config_free(&cf);
+	reply_flush(s);
+	log_disconnect(s);
+	txn_reset(s);
+	free(s->rcpts);
+	config_free(cf);
 	return 0;
 }

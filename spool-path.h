@@ -1,12 +1,14 @@
 /*
  * spool-path.h - the one path builder of the spool, and what else the
- * files of the spool module (spool.c, spool-aside.c, spool-drop.c)
- * share, for nothing else.
+ * files of the spool module (spool.c, spool-aside.c, spool-drop.c,
+ * spool-stage.c) share; nothing outside them includes it.
  */
 #ifndef SPOOL_PATH_H
 #define SPOOL_PATH_H
 
 #include <stddef.h>
+
+#include "envelope.h"
 
 /* spool_path - DIR/SUB/NAME SUFFIX (SUB NULL: DIR/NAME) into OUT; -1 with
  * errno ENAMETOOLONG when it does not fit. */
@@ -22,5 +24,9 @@ int spool_list_ids(const char *dir, const char *sub, int max, char ***ids, int *
  * not repairing), as root or DIR's owner; a failure is logged (as root,
  * once the log is open): the queue works without a maildrop. */
 void spool_drop_make(const char *dir);
+
+/* spool_env_stage - ENV written into tmp/ID.env (its path into TMP) and
+ * fsynced; RES_OK, or RES_TEMP with errno and nothing left behind. */
+int spool_env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz);
 
 #endif

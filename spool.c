@@ -123,9 +123,9 @@ spool_valid_id(const char *s)
 	return 1;
 }
 
-/* env_stage - write tmp/ID.env and fsync it; RES_OK or RES_TEMP. */
-static int
-env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz)
+/* spool_env_stage - write tmp/ID.env and fsync it; RES_OK or RES_TEMP. */
+int
+spool_env_stage(const char *dir, const struct envelope *env, char *tmp, size_t tmpsz)
 {
 	int fd, err;
 
@@ -156,7 +156,7 @@ spool_env_replace(const char *dir, const struct envelope *env)
 {
 	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX], envdir[FILE_PATH_MAX];
 
-	if (env_stage(dir, env, tmp, sizeof tmp) != RES_OK)
+	if (spool_env_stage(dir, env, tmp, sizeof tmp) != RES_OK)
 		return RES_TEMP;
 	if (spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0 ||
 	    spool_path(envdir, sizeof envdir, dir, NULL, "env", "") < 0 ||
@@ -167,160 +167,6 @@ spool_env_replace(const char *dir, const struct envelope *env)
 		return RES_TEMP;
 	}
 	return fsync_dir(envdir) < 0 ? RES_TEMP : RES_OK;
-}
-
-/* spool_stage_open - create tmp/ID.msg with a fresh ID. */
-int
-spool_stage_open(const char *dir, char *id, size_t idsz)
-{
-	char path[FILE_PATH_MAX];
-
-	for (int tries = 0; tries < 10; tries++) {
-		queue_id_new(id, idsz);
-		if (spool_path(path, sizeof path, dir, "tmp", id, ".msg") < 0)
-			return -1;
-		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-	}
-	return -1;
-}
-
-/* spool_stage_paths - tmp/ID.msg and tmp/ID.new. */
-int
-spool_stage_paths(const char *dir, const char *id, char *msg, char *new_)
-{
-	return spool_path(msg, FILE_PATH_MAX, dir, "tmp", id, ".msg") < 0 ||
-	    spool_path(new_, FILE_PATH_MAX, dir, "tmp", id, ".new") < 0 ? -1 : 0;
-}
-
-/* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new. */
-void
-spool_stage_discard(const char *dir, const char *id)
-{
-	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
-
-	if (spool_stage_paths(dir, id, msg, new_) == 0) {
-		unlink(msg);
-		unlink(new_);
-	}
-}
-
-/* spool_restage_open - create tmp/ID.new. */
-int
-spool_restage_open(const char *dir, const char *id)
-{
-	char path[FILE_PATH_MAX];
-
-	if (spool_path(path, sizeof path, dir, "tmp", id, ".new") < 0)
-		return -1;
-	return open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-}
-
-/* spool_restage_commit - tmp/ID.new over tmp/ID.msg. */
-int
-spool_restage_commit(const char *dir, const char *id)
-{
-	char msg[FILE_PATH_MAX], new_[FILE_PATH_MAX];
-
-	if (spool_stage_paths(dir, id, msg, new_) < 0)
-		return -1;
-	return rename(new_, msg);
-}
-
-/*
- * commit_staged - make the staged message ID (open as MSGFD) visible.
- * Before the rename into env/ nothing exists for relay-agent; after it
- * (and the fsync of env/) the message is whole and durable.
- */
-static int
-commit_staged(const char *dir, int msgfd, const struct envelope *env)
-{
-	char tmpmsg[FILE_PATH_MAX], tmpenv[FILE_PATH_MAX], msg[FILE_PATH_MAX];
-	char envp[FILE_PATH_MAX], msgdir[FILE_PATH_MAX], envdir[FILE_PATH_MAX];
-	int err;
-
-	if (spool_path(tmpmsg, sizeof tmpmsg, dir, "tmp", env->id, ".msg") < 0 ||
-	    spool_path(msg, sizeof msg, dir, "msg", env->id, "") < 0 ||
-	    spool_path(envp, sizeof envp, dir, "env", env->id, "") < 0 ||
-	    spool_path(msgdir, sizeof msgdir, dir, NULL, "msg", "") < 0 ||
-	    spool_path(envdir, sizeof envdir, dir, NULL, "env", "") < 0)
-		return RES_TEMP;
-	/* Hold the message's lock (relay-agent's lock, see spool.h) until the
-	 * commit is durable: should it have to be undone, no relay-agent pass
-	 * can have started on it in between. */
-	if (flock(msgfd, LOCK_EX | LOCK_NB) < 0)
-		return RES_TEMP;
-	if (fsync(msgfd) < 0 || env_stage(dir, env, tmpenv, sizeof tmpenv) != RES_OK) {
-		err = errno;
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	/* Never over an existing message: an id collision is a 4xx, not a loss. */
-	if (rename_noreplace(tmpmsg, msg) < 0) {
-		err = errno;
-		unlink(tmpenv);
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	if (fsync_dir(msgdir) < 0 || rename_noreplace(tmpenv, envp) < 0) {
-		err = errno;
-		rename(msg, tmpmsg);
-		unlink(tmpenv);
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	/* Commit point: env/ID exists. Make it durable or take it back. */
-	if (fsync_dir(envdir) < 0) {
-		err = errno;
-		unlink(envp);
-		rename(msg, tmpmsg);
-		flock(msgfd, LOCK_UN);
-		errno = err;
-		return RES_TEMP;
-	}
-	flock(msgfd, LOCK_UN);
-	return RES_OK;
-}
-
-/* copy_text - TEXT into FD from its start; 0 or -1 with errno. */
-static int
-copy_text(const struct msgtext *text, int fd)
-{
-	char buf[IO_BUF_SIZE];
-	off_t off = 0;
-	ssize_t n;
-
-	while ((n = msgtext_read(text, buf, sizeof buf, off)) > 0) {
-		if (write_all(fd, buf, (size_t)n) < 0)
-			return -1;
-		off += n;
-	}
-	return n < 0 ? -1 : 0;
-}
-
-/* spool_commit - queue TEXT for ENV: by rename when staged, else copied. */
-int
-spool_commit(const char *dir, const struct msgtext *text, struct envelope *env)
-{
-	int fd, rc, err;
-
-	if (text->fd >= 0 && text->stage && strcmp(text->stage, env->id) == 0)
-		return commit_staged(dir, text->fd, env);
-	fd = spool_stage_open(dir, env->id, sizeof env->id);
-	if (fd < 0 && errno == ENOENT && spool_dirs(dir) == 0)
-		fd = spool_stage_open(dir, env->id, sizeof env->id);
-	if (fd < 0)
-		return RES_TEMP;
-	rc = copy_text(text, fd) < 0 ? RES_TEMP : commit_staged(dir, fd, env);
-	err = errno;
-	close(fd);
-	spool_stage_discard(dir, env->id);      /* gone when committed */
-	errno = err;
-	return rc;
 }
 
 /* spool_uncommit - undo a commit whose later steps failed elsewhere. */

@@ -1,16 +1,26 @@
 /*
  * spool.h - the relay queue on disk. Every path under spool_dir is built
- * by spool_path() (spool.c; spool-aside.c handles corrupt/, spool-drop.c
- * the maildrop) and nowhere else.
+ * by spool_path() (spool.c; spool-stage.c stages and commits messages,
+ * spool-aside.c handles corrupt/, spool-drop.c the maildrop) and nowhere
+ * else.
  *
  * Layout under spool_dir:
+ *   tmp/                     staging: unnamed (O_TMPFILE) files, which
+ *                            have no name until they are linked into
+ *                            msg/ or env/, so that a process killed at
+ *                            any point leaves nothing here; where the
+ *                            file system cannot make them, named ones:
  *   tmp/ID.msg, tmp/ID.env   staging files (invisible to relay-agent);
  *   tmp/ID.new               the content filter's version of tmp/ID.msg,
  *                            renamed over it when the filter passes it
- *   msg/ID                   message text, immutable once renamed here;
+ *   msg/ID                   message text, immutable once named here;
  *                            relay-agent takes flock(LOCK_EX) on it
  *   env/ID                   envelope (envelope.h); replaced whole by
  *                            rename on update
+ *   turns                    our own deliveries take turns on each
+ *                            local mailbox here (a lock on one byte of
+ *                            it per mailbox, turnlock.h) before they
+ *                            take the mailbox's locks
  *   corrupt/ID, corrupt/ID.msg  an envelope relay-agent could not parse,
  *                            and its message, moved aside for a human
  *   maildrop/ID              a message sendmail left (see "the maildrop"
@@ -18,12 +28,13 @@
  *                            maildrop/ID.done what the pickup delivered
  *                            of it so far
  *
- * Commit order: msg fsync, env fsync, rename msg, fsync msg/, rename env,
- * fsync env/. The rename into env/ is the commit point: before it the
- * message does not exist for relay-agent, after it the message is whole.
- * The writer holds the message's flock through the commit, so if the
- * last fsync fails and the commit is undone, no relay-agent pass has
- * begun to deliver it.
+ * Commit order: msg fsync, msg named into msg/ (link or rename), fsync
+ * msg/, env written and fsynced, env named into env/, fsync env/. Naming
+ * the envelope in env/ is the commit point: before it the message does
+ * not exist for relay-agent, after it the message is whole. The writer
+ * holds the message's flock through the commit, so if the last fsync
+ * fails and the commit is undone, no relay-agent pass has begun to
+ * deliver it.
  *
  * The message file holds a msgtext (msgtext.h).
  */
@@ -50,9 +61,14 @@ int spool_room(const char *dir, long long need);
 
 /* ------------------------------------------------------- writing mail */
 
-/* spool_stage_open - create tmp/ID.msg (O_EXCL, 0600) with a fresh ID
- * written to ID; returns the fd, or -1 with errno. */
-int spool_stage_open(const char *dir, char *id, size_t idsz);
+/* spool_unnamed_open - an unnamed file (O_TMPFILE, 0600) in tmp/ for a
+ * message's text; the fd, or -1 with errno (EOPNOTSUPP: not on this file
+ * system or kernel: use spool_stage_create). */
+int spool_unnamed_open(const char *dir);
+
+/* spool_stage_create - create tmp/ID.msg (tmp/ID.new for FILTERED: the
+ * content filter's output) with O_EXCL, 0600; the fd, or -1 with errno. */
+int spool_stage_create(const char *dir, const char *id, int filtered);
 
 /* spool_stage_discard - remove tmp/ID.msg and tmp/ID.new (gone already
  * after a commit). */
@@ -63,18 +79,19 @@ void spool_stage_discard(const char *dir, const char *id);
  * without building paths; -1 if too long. */
 int spool_stage_paths(const char *dir, const char *id, char *msg, char *new_);
 
-/* spool_restage_open - create tmp/ID.new (O_EXCL, 0600): the staged text
- * of ID as changed by the content filter; the fd, or -1 with errno. */
-int spool_restage_open(const char *dir, const char *id);
-
 /* spool_restage_commit - tmp/ID.new replaces tmp/ID.msg; 0, or -1. */
 int spool_restage_commit(const char *dir, const char *id);
 
+/* spool_turns_open - open (creating, 0600) the turns file; -1 with
+ * errno. */
+int spool_turns_open(const char *dir);
+
 /*
- * spool_commit - queue TEXT for ENV's recipients. When TEXT is the
- * staging file of env->id it is taken by rename; otherwise it is copied
- * into a new staging file and env->id is set to that file's id. Returns
- * RES_OK, or RES_TEMP with errno and nothing visible.
+ * spool_commit - queue TEXT for ENV's recipients under env->id (a new id
+ * when empty). A staging file of that id is taken as it is (a named one
+ * by rename, an unnamed one by a link); any other text is copied into a
+ * new staging file. Returns RES_OK, or RES_TEMP with errno and nothing
+ * visible.
  */
 int spool_commit(const char *dir, const struct msgtext *text, struct envelope *env);
 

@@ -567,18 +567,26 @@ users_load(struct config *cf, int aliases_given, char *err, size_t errsz)
 		}
 	if (cf->users_system)
 		return 0;       /* expansions depend on the accounts: sized at RCPT */
+	/* Every alias within the limit. One expansion serves them all; only
+	 * its counts need clearing (calloc would touch all its pages), and a
+	 * plain mailbox expands to itself. */
+	struct expansion *ex = malloc(sizeof *ex);
+	if (!ex)
+		return config_error(err, errsz, file, 0, "out of memory");
+	ex->nmailboxes = ex->nforeign = 0;
 	for (int i = 0; i < cf->nusers; i++) {
-		struct expansion *ex = calloc(1, sizeof *ex);
-		int rc = ex ? users_expand(cf, cf->users[i].name, ex) : UX_OVERFLOW;
-		if (ex) {
-			expansion_free(ex);
+		if (cf->users[i].ntargets == 0)
+			continue;
+		int rc = users_expand(cf, cf->users[i].name, ex);
+		expansion_free(ex);
+		if (rc == UX_OVERFLOW) {
 			free(ex);
-		}
-		if (rc == UX_OVERFLOW)
 			return config_error(err, errsz, file, cf->users[i].line,
 			    "\"%s\" expands to more than %d addresses", cf->users[i].name,
 			    RCPT_EXPAND_MAX);
+		}
 	}
+	free(ex);
 	const struct user *pm = users_find(cf, "postmaster");
 	int mailboxes = 0;
 	if (pm) {

@@ -68,10 +68,10 @@ int users_getpw(const char *name, struct passwd **pw);
  * the password database, never client text.
  */
 struct expansion {
+	int nmailboxes;                 /* the counts first: a short expansion */
+	int nforeign;                   /* touches one page of this, not four */
 	char *mailboxes[RCPT_EXPAND_MAX];
-	int nmailboxes;
 	char *foreign[RCPT_EXPAND_MAX];
-	int nforeign;
 };
 
 /* What users_expand found. */

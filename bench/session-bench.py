@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """session-bench.py - timing and memory helpers for bench/session-bench.sh.
 
-    session-bench.py load MBOX COUNT TIMEOUT -- smtp-source ARGS...
-        Run the load command, then wait until MBOX holds COUNT messages
-        (lines starting with "From "; smtp-source's body is lines of X, so
-        no body line does). Prints one line:
+    session-bench.py load MBOX[,MBOX...] COUNT TIMEOUT -- CMD... [+++ CMD...]
+        Run the load commands (smtp-source) side by side, then wait until
+        the MBOXes hold COUNT messages in all (lines starting with "From ";
+        smtp-source's body is lines of X, so no body line does). Prints
+        one line:
             ok|fail SECONDS_TO_ACCEPT SECONDS_TO_DELIVER MESSAGES_FOUND RC
-        SECONDS_TO_ACCEPT ends when the load command exits (every message
-        answered 250); SECONDS_TO_DELIVER when the last one is in MBOX.
+        SECONDS_TO_ACCEPT ends when the last load command exits (every
+        message answered 250); SECONDS_TO_DELIVER when the last message is
+        in its MBOX; RC is the first non-zero exit status, else 0.
 
     session-bench.py count MBOX
         Print the number of messages in MBOX (0 when it does not exist).
@@ -68,23 +70,34 @@ def cmd_count(args):
 
 
 def cmd_load(args):
-    mbox, want, timeout = args[0], int(args[1]), float(args[2])
-    cmd = args[args.index("--") + 1:]
-    counter = MboxCounter(mbox)
+    mboxes, want, timeout = args[0].split(","), int(args[1]), float(args[2])
+    cmds, cmd = [], []
+    for a in args[args.index("--") + 1:] + ["+++"]:
+        if a == "+++":
+            cmds.append(cmd)
+            cmd = []
+        else:
+            cmd.append(a)
+    counters = [MboxCounter(m) for m in mboxes]
+
+    def count():
+        return sum(c.poll() for c in counters)
     t0 = time.monotonic()
-    rc = subprocess.call(cmd, stdout=subprocess.DEVNULL)
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in cmds]
+    rcs = [p.wait() for p in procs]
+    rc = next((r for r in rcs if r != 0), 0)
     t_accept = time.monotonic() - t0
     # smtp-source stopped early (it aborts on an unexpected reply): what
     # was accepted is already there, or soon will be
     deadline = time.monotonic() + (timeout if rc == 0 else 5)
-    n = counter.poll()
+    n = count()
     while n < want and time.monotonic() < deadline:
         time.sleep(0.005)
-        n = counter.poll()
+        n = count()
     t_deliver = time.monotonic() - t0
     # a late extra copy would show as n > want: give it a moment to appear
     time.sleep(0.2)
-    n = counter.poll()
+    n = count()
     status = "ok" if n == want and rc == 0 else "fail"
     print("%s %.4f %.4f %d %d" % (status, t_accept, t_deliver, n, rc))
 

@@ -96,7 +96,8 @@ if [ "$what" = run ]; then
 elif [ "$what" = check ]; then
 	pkgs="$pkgs clang libclang-rt-14-dev swaks libnet-ssleay-perl libauthen-sasl-perl
 	      mailutils python3 python3-aiosmtpd ucspi-tcp dnsmasq-base systemd
-	      msmtp socat libnss-wrapper openssl whois mandoc groff-base procps util-linux iproute2 netbase"
+	      msmtp socat libnss-wrapper openssl whois mandoc groff-base procps util-linux iproute2 netbase
+	      procmail"
 	tools="xinetd stunnel4"
 elif [ "$what" != build ]; then
 	echo "usage: deps.sh build|run|check|extract PACKAGE DIR" >&2

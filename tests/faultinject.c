@@ -6,8 +6,9 @@
  *
  * Only calls whose path (or whose file descriptor's path, read from
  * /proc/self/fd/N) lies under FI_DIR are counted: open, openat, write,
- * pread, fsync, fdatasync, rename, renameat2, link, unlink, ftruncate, close, fcntl,
- * fstat and mkdir. Each counted call appends "N<TAB>op<TAB>path" to the
+ * writev (counted as a write), pread, fsync, fdatasync, rename,
+ * renameat2, link, linkat, unlink, ftruncate, close, fcntl, fstat and
+ * mkdir. Each counted call appends "N<TAB>op<TAB>path" to the
  * file FI_LOG (with "<TAB>FAIL" for the failed one). With FI_FAIL=N the
  * Nth counted call fails with FI_ERRNO (EIO, ENOSPC, EDQUOT or a number;
  * default EIO) without being made, except close, which closes the file
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static int inited;
@@ -226,6 +228,24 @@ write(int fd, const void *buf, size_t n)
 }
 
 ssize_t
+writev(int fd, const struct iovec *iov, int n)
+{
+	REAL(writev);
+
+	if (fd > 2 && names(fd, "FI_QUOTA")) {
+		errno = EDQUOT;
+		return -1;
+	}
+	if (fd > 2 && names(fd, "FI_EIO")) {
+		errno = EIO;
+		return -1;
+	}
+	if (fd > 2 && fd_hit("write", fd))
+		FAIL_WITH(-1);
+	return r_writev(fd, iov, n);
+}
+
+ssize_t
 pread(int fd, void *buf, size_t n, off_t off)
 {
 	REAL(pread);
@@ -293,6 +313,16 @@ link(const char *from, const char *to)
 	if (hit("link", from, to))
 		FAIL_WITH(-1);
 	return r_link(from, to);
+}
+
+int
+linkat(int fromdir, const char *from, int todir, const char *to, int flags)
+{
+	REAL(linkat);
+
+	if (hit("link", from, to))
+		FAIL_WITH(-1);
+	return r_linkat(fromdir, from, todir, to, flags);
 }
 
 int

@@ -7,8 +7,9 @@ local copy, one spool copy).
 
 MODE:
   kill-data      send part of the text, wait until the staging file in
-                 SPOOLDIR/tmp holds at least 128 KiB of it, SIGKILL the
-                 session.
+                 SPOOLDIR/tmp (named, or unnamed: found among the
+                 session's descriptors) holds at least 128 KiB of it,
+                 SIGKILL the session.
   kill-lockwait  hold an fcntl lock on MAILDIR/alice, send the whole
                  message, wait until the session sleeps between lock
                  attempts, SIGKILL it, release.
@@ -99,6 +100,21 @@ class Session:
         result(good, "%s: session reached DATA" % MODE, "\n".join(got))
         return good
 
+    def staged(self):
+        """the sizes of the files in SPOOLDIR/tmp the session holds open"""
+        sizes = []
+        fds = "/proc/%d/fd" % self.p.pid
+        try:
+            for f in os.listdir(fds):
+                try:
+                    if os.readlink(os.path.join(fds, f)).startswith(SPOOLDIR + "/tmp/"):
+                        sizes.append(os.stat(os.path.join(fds, f)).st_size)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return sizes
+
     def sleeping(self):
         """the session is in nanosleep (between lock attempts)"""
         try:
@@ -163,7 +179,8 @@ try:
             end = time.time() + 20
             staged = 0
             while time.time() < end:
-                staged = max([os.path.getsize(f) for f in glob.glob(SPOOLDIR + "/tmp/*.msg")] + [0])
+                staged = max([os.path.getsize(f) for f in glob.glob(SPOOLDIR + "/tmp/*.msg")] +
+                             s.staged() + [0])
                 if staged >= 128 * 1024:
                     break
                 time.sleep(0.01)

@@ -246,8 +246,9 @@ if command -v tcpserver >/dev/null; then
 	expect_eq "cron line: relay-agent ran quietly and succeeded" "$rc:$(cat "$T/cron.out")" "0:"
 	check "cron line: the queued message reached the smarthost's mailbox" \
 		grep -q '^body of relayed$' "$T/mail2/someone"
+	# (the turns file of local deliveries stays: it holds no mail)
 	expect_eq "cron line: the spool is empty afterwards" \
-		"$(find "$T/spool" -type f | wc -l)" 0
+		"$(find "$T/spool" -type f ! -path "$T/spool/turns" | wc -l)" 0
 	kill "$T2PID" 2>/dev/null
 	wait "$T2PID" 2>/dev/null
 fi

@@ -2,9 +2,9 @@
 # t-faultinject.sh - every file-system call of a delivery fails once.
 #
 # tests/faultinject.c (an LD_PRELOAD shim) counts the calls smtp-session
-# makes under mailbox_dir and spool_dir (open, write, pread, fsync,
-# rename, unlink, ftruncate, close, fcntl, fstat, mkdir) and makes the
-# Nth fail with EIO (then ENOSPC for writes and fsyncs). For a message to
+# makes under mailbox_dir and spool_dir (open, write, writev, pread,
+# fsync, rename, link, unlink, ftruncate, close, fcntl, fstat, mkdir)
+# and makes the Nth fail with EIO (then ENOSPC for writes and fsyncs). For a message to
 # two mailboxes (alice, who has mail, and bob, whose mbox does not exist
 # yet), one to a foreign recipient only (spool) and a mixed one, each
 # N = 1..total must give either a 4xx with no trace of the message

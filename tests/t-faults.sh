@@ -31,7 +31,7 @@ same_as_before() {
 }
 # spool_clean DIR WHAT - nothing in env/ and msg/, no .lock in mailbox_dir.
 spool_clean() {
-	expect_eq "$3: spool env/ and msg/ empty" "$(ls -A "$1/env" 2>&1)$(ls -A "$1/msg" 2>&1)" ""
+	expect_eq "$3: spool env/ and msg/ empty" "$(ls -A "$1/env" 2>/dev/null)$(ls -A "$1/msg" 2>/dev/null)" ""
 	expect_eq "$3: no .lock left" "$(ls -A "$2" | grep '\.lock$')" ""
 }
 # big_dialogue RCPT KIB - a dialogue with a message of KIB KiB to RCPT.
@@ -204,7 +204,7 @@ snapshot "$T/mail/alice"
 faults kill-lockwait
 same_as_before "$T/mail/alice" "SIGKILL while waiting for the lock"
 expect_eq "SIGKILL while waiting for the lock: spool env/ and msg/ empty" \
-	"$(ls -A "$T/spool/env")$(ls -A "$T/spool/msg")" ""
+	"$(ls -A "$T/spool/env" 2>/dev/null)$(ls -A "$T/spool/msg" 2>/dev/null)" ""
 # (a dotlock may remain: the session may die between creating and
 # removing it; it goes stale after 10 minutes.)
 rm -f "$T/mail/alice.lock"
