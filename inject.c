@@ -236,6 +236,9 @@ inject_add_mailbox(struct inject *in, const char *orig, const char *name,
 	int rc = users_mailbox(in->cf, name, box, sizeof box);
 
 	if (rc < 0) {
+		/* The password database failed: the reply stays generic, the
+		 * reason goes to the log. */
+		log_msg(LOG_WARNING, "cannot look up local mailbox %s: %s", name, strerror(errno));
 		snprintf(why, whysz, "451 4.3.0 <%s>: Temporary lookup failure", delivered_to);
 		return RES_TEMP;
 	}

@@ -7,7 +7,7 @@
 #                                   print its path (never enter it)
 #   debroot.sh copy DIR [PKG,...]   a new copy of it in DIR
 #   debroot.sh enter DIR CMD...     run CMD (as root, in a clean
-#                                   environment) chrooted into DIR
+#                                   environment) with DIR as its root
 #
 #   DEBROOT_CACHE  where the pristine roots are kept
 #                  (default /var/tmp/smtp-session-debroot)
@@ -55,7 +55,8 @@ mirror() {
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
-# enter DIR CMD... - CMD chrooted into DIR in its own namespaces.
+# enter DIR CMD... - CMD run with DIR as its root (pivot_root) in its own
+# namespaces.
 enter() {
 	dir=$1; shift
 	[ -d "$dir/etc" ] || { say "enter: $dir is not a root"; exit 1; }
@@ -68,7 +69,11 @@ enter() {
 		mount --rbind /dev "$r/dev" &&
 		mount --rbind /sys "$r/sys" &&
 		mount -t tmpfs -o mode=0755 tmpfs "$r/run" || exit 125
-		exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+		# pivot_root, not chroot: a chrooted process may not make a user
+		# namespace (the tests run relay-agent in one, tests/unpriv).
+		cd "$r" && mkdir -p .debroot-old && pivot_root . .debroot-old &&
+			cd / && umount -l /.debroot-old && rmdir /.debroot-old || exit 125
+		exec /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 	' debroot "$dir" "$@"
 }

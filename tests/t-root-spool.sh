@@ -134,7 +134,8 @@ check "a message queued into a spool_dir that did not exist" grep -q '^250 2.0.0
 # file is made in it.
 first=$(awk -F'\t' -v d="$T/fresh/spool" '$2 == "mkdir" && $3 == d { print $1; exit }' "$T/trace")
 parent=$(awk -F'\t' -v d="$T/fresh" '$2 == "fsync" && $3 == d { print $1; exit }' "$T/trace")
-create=$(awk -F'\t' -v d="$T/fresh/spool/tmp/" -v f="${first:-0}" \
+# (the first file: tmp/ID.msg, or an unnamed one opened on tmp itself)
+create=$(awk -F'\t' -v d="$T/fresh/spool/tmp" -v f="${first:-0}" \
 	'$2 == "open" && index($3, d) == 1 && $1 > f { print $1; exit }' "$T/trace")
 check "spool_dir made, then its parent fsynced before the first file is written" \
 	test -n "$first" -a -n "$parent" -a -n "$create" -a "${parent:-0}" -gt "${first:-0}" -a "${create:-0}" -gt "${parent:-0}"
