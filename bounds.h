@@ -109,7 +109,9 @@
 #define RELAY_LOCAL_LOCK_WAIT_MS 3000 /* ms a queued local copy waits for its
                                        mailbox's lock before it is deferred
                                        (it stays queued: no need for the
-                                       30 s a client is given) */
+                                       30 s a client is given); also the
+                                       pickup's sessions' wait, whose busy
+                                       copies then wait in the queue */
 #define RELAY_FLUSH_MS      500     /* ms at most between a reply and its
                                        outcome written to the envelope */
 #define RELAY_STOP_GRACE_MS 3000    /* ms workers get to report after SIGTERM */

@@ -13,6 +13,17 @@
  * are locked in name order and held until every copy is fsynced; any
  * failure truncates every one back to the size it had, so a 4xx leaves no
  * part of the message anywhere.
+ *
+ * A delivery never waits for a mailbox while it holds another: each one
+ * is first tried without waiting; a busy one makes it let go of every
+ * mailbox it holds, wait for that one alone, and take the others again,
+ * in order, without waiting. So a mail reader or another delivery is
+ * held up only by the mailbox it wants, never by a busy neighbour.
+ *
+ * Under users system a mailbox its user made unusable (unreadable to
+ * us, hard-linked, not a plain file, someone else's) or that is missing
+ * and cannot be made is no reason to hold back the other recipients: its
+ * copy is set aside at once, like a busy one after the wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +40,15 @@
 #include "mkmbox.h"
 #include "turnlock.h"
 #include "util.h"
+
+/* What taking one mailbox came to. */
+enum {
+	BOX_HELD = 0,           /* ours: turn, dotlock, fcntl lock */
+	BOX_ERROR = -1,         /* a failure: the whole delivery fails */
+	BOX_BUSY = -2,          /* still locked at the deadline */
+	BOX_UNUSABLE = -3       /* its user's to mend (users system): set
+	                           aside without waiting */
+};
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
 void
@@ -88,7 +108,7 @@ fail_reply(char *why, size_t whysz, int err, const char *what, const char *name)
 static void
 busy_reply(char *why, size_t whysz, const char *name, const char *how)
 {
-	log_msg(LOG_INFO, "mailbox %s %s", name, how);
+	log_msg(LOG_INFO, "mailbox %s %s after the wait", name, how);
 	snprintf(why, whysz, "451 4.2.0 Mailbox busy, try again later");
 }
 
@@ -180,9 +200,11 @@ lock_path(const struct mbox_txn *t, const struct mbox *b, char *out, size_t outs
 	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
-/* box_open - open (creating 0600) the mbox and check it is a plain file.
- * Under users system: -2 when it is missing and cannot be made now, or
- * belongs to someone else (the copy waits; logged). */
+/* box_open - open (creating 0600) the mbox and check it is a plain file
+ * with one link. Under users system: BOX_UNUSABLE when it is missing and
+ * cannot be made now, or is its user's to mend (unreadable to us, a hard
+ * link, not a plain file, someone else's): the copy is set aside (logged,
+ * the reason in B->aside). */
 static int
 box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 {
@@ -191,7 +213,7 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 
 	if (path_join(path, sizeof path, t->dir, b->name) < 0) {
 		fail_reply(why, whysz, ENAMETOOLONG, "open", b->name);
-		return -1;
+		return BOX_ERROR;
 	}
 	for (int tries = 0; tries < 3; tries++) {
 		b->fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
@@ -202,7 +224,8 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 				continue;
 			log_msg(LOG_WARNING, "mailbox %s/%s is missing: %s", t->dir, b->name, why);
 			snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be created now", b->name);
-			return -2;
+			b->aside = "is missing";
+			return BOX_UNUSABLE;
 		}
 		/* A new mailbox: its directory entry is fsynced after the append.
 		 * EEXIST: another delivery created it just now; open that. */
@@ -215,16 +238,36 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		if (errno != EEXIST)
 			break;
 	}
+	if (b->fd < 0 && t->system && (errno == EACCES || errno == EPERM || errno == ELOOP)) {
+		/* Its mode, or a symbolic link in its place: its user's doing. */
+		log_msg(LOG_ERR, "mailbox %s/%s cannot be opened (%s): not written", t->dir,
+		    b->name, errno == ELOOP ? "a symbolic link" : strerror(errno));
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be written now", b->name);
+		b->aside = errno == ELOOP ? "is a symbolic link" : "cannot be opened";
+		return BOX_UNUSABLE;
+	}
 	if (b->fd < 0) {
 		fail_reply(why, whysz, errno, "open", b->name);
-		return -1;
+		return BOX_ERROR;
 	}
-	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		log_msg(LOG_ERR, "mailbox %s is not a plain file with one link", b->name);
+	if (fstat(b->fd, &st) < 0) {
+		fail_reply(why, whysz, errno, "stat", b->name);
+		close(b->fd);
+		b->fd = -1;
+		return BOX_ERROR;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		int plain = S_ISREG(st.st_mode);
+		log_msg(LOG_ERR, "mailbox %s/%s is not a plain file with one link (%s): not written",
+		    t->dir, b->name, plain ? "a hard link" : "not a plain file");
 		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
 		close(b->fd);
 		b->fd = -1;
-		return -1;
+		if (!t->system)
+			return BOX_ERROR;
+		snprintf(why, whysz, "451 4.3.0 Mailbox %s cannot be written now", b->name);
+		b->aside = plain ? "is a hard link" : "is not a plain file";
+		return BOX_UNUSABLE;
 	}
 	if (t->system && !mkmbox_owner_ok(&st, b->name)) {
 		log_msg(LOG_ERR, "mailbox %s/%s is not owned by user %s: not written", t->dir,
@@ -232,13 +275,14 @@ box_open(struct mbox_txn *t, struct mbox *b, char *why, size_t whysz)
 		snprintf(why, whysz, "451 4.3.0 Mailbox %s is not owned by its user", b->name);
 		close(b->fd);
 		b->fd = -1;
-		return -2;
+		b->aside = "is not owned by its user";
+		return BOX_UNUSABLE;
 	}
-	return 0;
+	return BOX_HELD;
 }
 
-/* box_lock - dotlock and fcntl lock one mbox before DEADLINE: 0, -1 on an
- * error, -2 when it is still locked at the deadline. */
+/* box_lock - dotlock and fcntl lock one mbox before DEADLINE (0: one try):
+ * BOX_HELD, BOX_ERROR, or BOX_BUSY when it is still locked then. */
 static int
 box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
 {
@@ -246,31 +290,31 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 
 	if (lock_path(t, b, lockpath, sizeof lockpath) < 0) {
 		fail_reply(why, whysz, ENAMETOOLONG, "lock", b->name);
-		return -1;
+		return BOX_ERROR;
 	}
 	for (;;) {
 		if (!b->dotlocked) {
 			int rc = dotlock_try(b, lockpath);
 			if (rc < 0) {
 				fail_reply(why, whysz, errno, "lock", b->name);
-				return -1;
+				return BOX_ERROR;
 			}
 			b->dotlocked = rc;
 		}
 		if (b->dotlocked) {
 			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 			if (fcntl(b->fd, F_SETLK, &fl) == 0)
-				return 0;
+				return BOX_HELD;
 			if (errno != EAGAIN && errno != EACCES) {
 				fail_reply(why, whysz, errno, "lock", b->name);
-				return -1;
+				return BOX_ERROR;
 			}
 			/* Another program holds the fcntl lock: let go of both. */
 			dotlock_drop(b, lockpath);
 		}
 		if (now_ms() >= deadline) {
-			busy_reply(why, whysz, b->name, "is still locked after the wait");
-			return -2;
+			b->aside = "is still locked";
+			return BOX_BUSY;
 		}
 		sleep_ms(random_between(LOCK_RETRY_MIN_MS, LOCK_RETRY_MAX_MS));
 	}
@@ -288,17 +332,18 @@ box_unlock(struct mbox_txn *t, struct mbox *b)
 		close(b->fd);   /* closing drops the fcntl lock */
 		b->fd = -1;
 	}
+	b->held = 0;
 }
 
-/* box_turn - take our turn on B before DEADLINE: 0, -1 on an error, -2
- * when it is still taken at the deadline. */
+/* box_turn - take our turn on B before DEADLINE (0: one try): BOX_HELD,
+ * BOX_ERROR, or BOX_BUSY when it is still taken then. */
 static int
 box_turn(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
 {
 	int rc;
 
 	if (!t->spool_dir)
-		return 0;
+		return BOX_HELD;
 	if (t->turns < 0 && (t->turns = turnlock_open(t->spool_dir)) < 0) {
 		if (errno == EACCES || errno == EPERM) {
 			/* Made by someone else (root by hand?): the mailbox's
@@ -306,22 +351,21 @@ box_turn(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 			log_msg(LOG_WARNING, "%s/turns: %s: deliveries poll for mailboxes "
 			    "(chown it to this account)", t->spool_dir, strerror(errno));
 			t->spool_dir = NULL;
-			return 0;
+			return BOX_HELD;
 		}
 		fail_reply(why, whysz, errno, "turn lock (spool_dir/turns)", b->name);
-		return -1;
+		return BOX_ERROR;
 	}
 	rc = turnlock_take(t->turns, b->name, deadline);
 	if (rc == -1) {
 		fail_reply(why, whysz, errno, "turn lock", b->name);
-		return -1;
+		return BOX_ERROR;
 	}
 	if (rc == -2) {
-		busy_reply(why, whysz, b->name, "is still being written by another delivery "
-		    "after the wait");
-		return -2;
+		b->aside = "is still being written by another delivery";
+		return BOX_BUSY;
 	}
-	return 0;
+	return BOX_HELD;
 }
 
 /* box_current - whether the locked file is still the mbox at its path:
@@ -338,8 +382,59 @@ box_current(const struct mbox_txn *t, const struct mbox *b, const struct stat *s
 	    now.st_dev == st->st_dev && now.st_ino == st->st_ino && st->st_nlink == 1;
 }
 
-/* deliver_lock_all - lock every mailbox in name order; with MAY_WAIT a
- * mailbox still busy at the deadline is set aside (b->waiting). */
+/*
+ * box_take - our turn on B, then its dotlock and fcntl lock, waiting until
+ * DEADLINE (0: one try of each, no wait): BOX_HELD (B->held, its size
+ * noted), BOX_ERROR, BOX_BUSY (still locked, or kept being replaced,
+ * then; nothing of it held) or BOX_UNUSABLE (see box_open), with the
+ * reason in WHY for the last three.
+ */
+static int
+box_take(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size_t whysz)
+{
+	struct stat st;
+	int rc = box_turn(t, b, deadline, why, whysz);
+
+	while (rc == BOX_HELD) {
+		if ((rc = box_open(t, b, why, whysz)) != BOX_HELD)
+			return rc;
+		if ((rc = box_lock(t, b, deadline, why, whysz)) != BOX_HELD) {
+			box_unlock(t, b);
+			return rc;
+		}
+		if (fstat(b->fd, &st) < 0) {
+			fail_reply(why, whysz, errno, "stat", b->name);
+			box_unlock(t, b);
+			return BOX_ERROR;
+		}
+		if (box_current(t, b, &st)) {
+			b->oldsize = st.st_size;
+			b->held = 1;
+			return BOX_HELD;
+		}
+		box_unlock(t, b);
+		if (now_ms() >= deadline) {
+			b->aside = "keeps being replaced";
+			return BOX_BUSY;
+		}
+	}
+	return rc;
+}
+
+/* locks_drop - let go of every mailbox held, and of every turn. */
+static void
+locks_drop(struct mbox_txn *t)
+{
+	for (int i = t->nboxes - 1; i >= 0; i--)
+		box_unlock(t, &t->boxes[i]);
+	if (t->turns >= 0)
+		close(t->turns);        /* ends every turn taken */
+	t->turns = -1;
+}
+
+/* deliver_lock_all - lock every mailbox in name order, never waiting for
+ * one while holding another; with MAY_WAIT a mailbox still busy at the
+ * deadline, or unusable, is set aside (b->waiting). */
 int
 deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 {
@@ -358,48 +453,35 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 	}
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
-		struct stat st;
-		int rc = box_turn(t, b, deadline, why, whysz);
-		if (rc == -1) {
+		int rc, waited = 0;
+
+		if (b->held || b->waiting)
+			continue;
+		rc = box_take(t, b, 0, why, whysz);
+		if (rc == BOX_BUSY && now_ms() < deadline) {
+			/* Wait for it alone: whatever this delivery holds
+			 * would stay locked for the whole wait. */
+			locks_drop(t);
+			rc = box_take(t, b, deadline, why, whysz);
+			waited = 1;
+		}
+		if (rc == BOX_ERROR) {
 			deliver_release(t);
 			return RES_TEMP;
 		}
-		while (rc == 0) {
-			int orc = box_open(t, b, why, whysz);
-			if (orc == -2) {
-				rc = -2;        /* missing or not its user's: it waits */
-				break;
-			}
-			if (orc < 0 || (rc = box_lock(t, b, deadline, why, whysz)) == -1) {
-				deliver_release(t);
-				return RES_TEMP;
-			}
-			if (rc == -2)
-				break;
-			if (fstat(b->fd, &st) < 0) {
-				fail_reply(why, whysz, errno, "stat", b->name);
-				deliver_release(t);
-				return RES_TEMP;
-			}
-			if (box_current(t, b, &st))
-				break;
-			box_unlock(t, b);
-			if (now_ms() >= deadline) {
-				busy_reply(why, whysz, b->name, "keeps being replaced");
-				rc = -2;
-				break;
-			}
-		}
-		if (rc == -2) {
+		if (rc == BOX_BUSY)
+			busy_reply(why, whysz, b->name, b->aside);
+		if (rc != BOX_HELD) {
 			if (!may_wait) {
 				deliver_release(t);
 				return RES_TEMP;
 			}
-			box_unlock(t, b);
 			b->waiting = 1;
-			continue;
 		}
-		b->oldsize = st.st_size;
+		/* After a wait, those before it are taken again, in order,
+		 * each without waiting (any busy one: the same again). */
+		if (waited)
+			i = -1;
 	}
 	return RES_OK;
 }
@@ -450,6 +532,7 @@ deliver_append_all(struct mbox_txn *t, const struct msgtext *text, const char *s
 			b->appended = 0;
 			box_unlock(t, b);
 			b->waiting = 1;
+			b->aside = "is over its quota";
 			continue;
 		}
 		if (err) {
@@ -488,11 +571,7 @@ deliver_rollback(struct mbox_txn *t)
 void
 deliver_release_locks(struct mbox_txn *t)
 {
-	for (int i = t->nboxes - 1; i >= 0; i--)
-		box_unlock(t, &t->boxes[i]);
-	if (t->turns >= 0)
-		close(t->turns);        /* ends every turn taken */
-	t->turns = -1;
+	locks_drop(t);
 }
 
 /* deliver_release - drop every lock and close; frees the transaction. */

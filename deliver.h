@@ -5,7 +5,8 @@
  * Mailboxes are locked in name order (our own turn on the mailbox,
  * turnlock.h; then the dotlock NAME.lock and an fcntl write lock on the
  * mbox) and all held until the last fsync, so a failure anywhere
- * truncates every one of them back to its old size.
+ * truncates every one of them back to its old size. A delivery never
+ * waits for one mailbox while it holds another.
  */
 #ifndef DELIVER_H
 #define DELIVER_H
@@ -28,8 +29,10 @@ struct mbox {
 	off_t oldsize;
 	int appended;                   /* something was written */
 	int created;                    /* this delivery created the file */
-	int waiting;                    /* busy past the wait, or over quota:
-	                                   set aside, not written */
+	int waiting;                    /* busy past the wait, over quota, or
+	                                   unusable: set aside, not written */
+	const char *aside;              /* why it was set aside (for the log) */
+	int held;                       /* turn and locks ours (while locking) */
 };
 
 struct mbox_txn {
@@ -58,9 +61,14 @@ int deliver_add(struct mbox_txn *t, const char *name, const char *delivered_to);
 /*
  * deliver_lock_all - lock every mailbox in name order (our turn, then the
  * dotlock and the fcntl lock), waiting at most t->lock_wait_ms
- * (LOCK_WAIT_MAX_MS when 0) in all. With MAY_WAIT, a mailbox still locked then is
- * set aside (its `waiting' set, not held); without, that fails it all.
- * RES_OK, or RES_TEMP with every lock released and a reason in WHY.
+ * (LOCK_WAIT_MAX_MS when 0) in all. Each is tried without waiting; for a
+ * busy one every lock held is let go, that one is waited for alone, and
+ * the others are taken again. With MAY_WAIT, a mailbox still locked at
+ * the deadline is set aside (its `waiting' set, not held), and so is one
+ * unusable under users system (missing and not made, unreadable to us, a
+ * hard link, not a plain file, not its user's) at once; without, either
+ * fails it all. RES_OK, or RES_TEMP with every lock released and a reason
+ * in WHY.
  */
 int deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz);
 

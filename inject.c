@@ -269,8 +269,8 @@ waiting_to_spool(struct inject *in)
 		    b->delivered_to, b->name) < 0)
 			return -1;
 		in->nwaiting++;
-		log_msg(LOG_INFO, "mailbox %s cannot take it now (busy, over quota, or missing): "
-		    "its copy waits in the queue", b->name);
+		log_msg(LOG_INFO, "mailbox %s %s: its copy waits in the queue", b->name,
+		    b->aside ? b->aside : "cannot take it now");
 	}
 	return 0;
 }

@@ -51,6 +51,8 @@ struct session {
 	                                   streamed by sendmail) */
 	struct inject inj;              /* the open transaction's targets */
 	int max_boxes;                  /* mailboxes per message (fd_budget) */
+	long lock_wait_ms;              /* a mailbox's lock wait; 0: the 30 s
+	                                   (LOCK_WAIT_MAX_MS) */
 
 	const char *verb;               /* command being answered */
 	int errors;

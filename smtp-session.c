@@ -19,7 +19,8 @@
  *	With -U UID the session is a local submission on behalf of user UID:
  *	relay-agent's pickup feeds it a file from the maildrop. Only root and
  *	the owner of spool_dir may give -U (else exit 77), so nobody else can
- *	store mail under another user's name.
+ *	store mail under another user's name. Its mailboxes' lock wait is
+ *	relay-agent's short one: a busy mailbox's copy waits in the queue.
  *
  *	fd 0 is read, fd 1 written; fd 2 is never written (under inetd it
  *	is the client) unless the configuration says "log stderr".
@@ -358,6 +359,7 @@ cmd_mail(struct session *s, char *arg)
 	inject_begin(&s->inj, s->cf, a.null ? "" : a.full);
 	s->inj.may_wait = 1;
 	s->inj.max_boxes = s->max_boxes;
+	s->inj.txn.lock_wait_ms = s->lock_wait_ms;
 	reply(s, "250 2.1.0 Ok");
 	return 0;
 }
@@ -807,6 +809,10 @@ main(int argc, char **argv)
 	s->cf = cf;
 	s->debug = debug;
 	s->max_boxes = fd_budget();
+	/* The pickup's: a busy mailbox's copy waits in the queue after a
+	 * short wait, as relay-agent's own local deliveries do, so one file
+	 * of the maildrop never holds back the next for 30 s. */
+	s->lock_wait_ms = as_uid >= 0 ? RELAY_LOCAL_LOCK_WAIT_MS : 0;
 	s->deadline = now_ms() + (long long)cf->session_limit * 1000;
 	s->counts = counts;
 	bufout_init(&s->out, 1);

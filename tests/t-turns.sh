@@ -3,8 +3,9 @@
 # (turnlock.c) before the dotlock and fcntl lock that every mail program
 # honours (deliver.c), and those locks still work with other programs
 # (tests/turns.py does each part):
-#   - sessions waiting for a mailbox one of ours holds block in fcntl
-#     and never poll; they deliver in turn once it is free;
+#   - sessions waiting for a mailbox one of ours holds (while it waits
+#     for that mailbox alone) block in fcntl and never poll; they deliver
+#     in turn once it is free;
 #   - the turn is waited for at most the 30 s lock wait, then the copy
 #     goes through the spool, as for a busy mailbox;
 #   - procmail (dotlock, then fcntl) and our sessions delivering into one

@@ -5,11 +5,11 @@ programs' dotlock + fcntl locking.
 
 MODE:
   queue    a reader holds bob's mbox (dotlock and fcntl lock); session S1
-           delivers to alice and bob: it takes alice, then waits for bob.
-           Sessions S2 and S3, for alice only, must then wait for their
-           turn blocked in fcntl(F_OFD_SETLKW), never sleeping between
-           attempts; once the reader lets go, all three get 250, S1's
-           copy first in alice's mbox.
+           delivers to alice and bob: it waits for bob alone, holding
+           his turn. Sessions S2 and S3, for bob only, must then wait for
+           their turn blocked in fcntl(F_OFD_SETLKW), never sleeping
+           between attempts; once the reader lets go, all three get 250,
+           S1's copy first in bob's mbox.
   bound    this script holds alice's turn itself (a write lock on her byte
            of spool_dir/turns, the offset computed as turnlock.c does);
            a session for alice waits for it in fcntl, and after the 30 s
@@ -139,13 +139,13 @@ if FCNTL_NR is None:
 if MODE == "queue":
     reader = Reader(os.path.join(MAILDIR, "bob"))
     s1 = session(["alice", "bob"], "first")
-    # S1 has alice and now polls for bob: it sleeps between attempts
+    # S1 holds bob's turn and polls for his locks: it sleeps between attempts
     held = wait_for(lambda: sleeping(s1))
-    result(held, "queue: S1 holds alice and polls for bob, whom a reader holds")
-    s2 = session(["alice"], "second")
-    s3 = session(["alice"], "third")
+    result(held, "queue: S1 polls for bob, whom a reader holds")
+    s2 = session(["bob"], "second")
+    s3 = session(["bob"], "third")
     queued = wait_for(lambda: in_turn_wait(s2) and in_turn_wait(s3))
-    result(queued, "queue: S2 and S3 wait for alice in the kernel (fcntl F_OFD_SETLKW)",
+    result(queued, "queue: S2 and S3 wait for bob in the kernel (fcntl F_OFD_SETLKW)",
            "S2 %r, S3 %r" % (syscall(s2), syscall(s3)))
     polled = 0
     for _ in range(50):
@@ -157,10 +157,10 @@ if MODE == "queue":
     replies = [final(s1), final(s2), final(s3)]
     result(replies == ["250 2.0.0"] * 3, "queue: all three answered 250 once bob was free",
            replies)
-    got = subjects("alice")
+    got = subjects("bob")
     result(len(got) == 3 and got[0] == "first" and sorted(got[1:]) == ["second", "third"],
-           "queue: alice holds S1's copy first, then S2's and S3's", got)
-    result(subjects("bob") == ["first"], "queue: bob holds S1's copy", subjects("bob"))
+           "queue: bob holds S1's copy first, then S2's and S3's", got)
+    result(subjects("alice") == ["first"], "queue: alice holds S1's copy", subjects("alice"))
 
 elif MODE == "bound":
     fd = os.open(os.path.join(SPOOLDIR, "turns"), os.O_RDWR | os.O_CREAT, 0o600)
