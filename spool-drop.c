@@ -277,19 +277,12 @@ spool_drop_list(const char *dir, char ***names, int *n)
 	return spool_list_ids(dir, "maildrop", PICKUP_NAMES_MAX, names, n);
 }
 
-/* spool_drop_open - open maildrop/NAME read-only. */
+/* spool_drop_open - open maildrop/NAME read-only (a FIFO planted there
+ * must not block the pickup). */
 int
 spool_drop_open(const char *dir, const char *name)
 {
-	char path[FILE_PATH_MAX];
-
-	if (!spool_valid_id(name)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (spool_path(path, sizeof path, dir, "maildrop", name, "") < 0)
-		return -1;
-	return open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	return spool_open_id(dir, "maildrop", name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 }
 
 /* spool_drop_remove - remove maildrop/NAME, then what the pickup

@@ -15,6 +15,10 @@
 int spool_path(char *out, size_t outsz, const char *dir, const char *sub,
                const char *name, const char *suffix);
 
+/* spool_open_id - open SUB/ID under DIR with FLAGS (O_NOFOLLOW and
+ * O_CLOEXEC added); -1 with errno, EINVAL for an ID that is not one. */
+int spool_open_id(const char *dir, const char *sub, const char *id, int flags);
+
 /* spool_list_ids - the queue ids in DIR/SUB, sorted, into *IDS (N of
  * them); at most MAX (0: no limit) of them, in directory order, when
  * there are more. -1 with errno. */

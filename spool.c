@@ -404,9 +404,10 @@ spool_ids_free(char **ids, int n)
 	free(ids);
 }
 
-/* spool_msg_open - open msg/ID read-only. */
+/* spool_open_id - open SUB/ID under DIR with FLAGS (O_NOFOLLOW and
+ * O_CLOEXEC added); EINVAL for an ID that is not one. */
 int
-spool_msg_open(const char *dir, const char *id)
+spool_open_id(const char *dir, const char *sub, const char *id, int flags)
 {
 	char path[FILE_PATH_MAX];
 
@@ -414,9 +415,16 @@ spool_msg_open(const char *dir, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	if (spool_path(path, sizeof path, dir, "msg", id, "") < 0)
+	if (spool_path(path, sizeof path, dir, sub, id, "") < 0)
 		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* spool_msg_open - open msg/ID read-only. */
+int
+spool_msg_open(const char *dir, const char *id)
+{
+	return spool_open_id(dir, "msg", id, O_RDONLY);
 }
 
 /* spool_msg_stat - stat msg/ID. */
@@ -548,15 +556,7 @@ spool_clean_stale(const char *dir)
 int
 spool_env_open(const char *dir, const char *id)
 {
-	char path[FILE_PATH_MAX];
-
-	if (!spool_valid_id(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (spool_path(path, sizeof path, dir, "env", id, "") < 0)
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return spool_open_id(dir, "env", id, O_RDONLY);
 }
 
 /* spool_msg_lock - open msg/ID and flock it, waiting at most WAIT_MS. */
