@@ -50,6 +50,9 @@
 /* Content filter (filter.c). */
 #define FILTER_ARGS_MAX     32      /* words of the filter command line */
 #define FILTER_ERR_MAX      200     /* octets kept of its first stderr line */
+#define FILTER_RCPTS_ENV_MAX 65536  /* octets of SMTP_RECIPIENTS (whole lines;
+                                       the kernel takes at most 128 KiB in
+                                       one environment string) */
 
 /* Configuration. */
 #define CONF_LINE_MAX       4096    /* octets of one configuration line */
