@@ -23,6 +23,10 @@
 
 /* Session. */
 #define SESSION_ERRORS_MAX  10      /* 5xx replies before 421 and close */
+#define RCPT_OVERSHOOT_MAX  1000    /* RCPTs past the recipient limit in one
+                                       transaction before each further one
+                                       counts as an error (Postfix's
+                                       smtpd_recipient_overshoot_limit) */
 #define AUTH_FAILURES_MAX   3       /* failed AUTH attempts before 421 */
 #ifndef AUTH_FAIL_DELAY_MS
 #define AUTH_FAIL_DELAY_MS  1000    /* ms of pause before each 535 */
