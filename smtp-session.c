@@ -34,7 +34,8 @@
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
  *	command line; 77 -U not allowed; 78 bad configuration (the client
- *	gets 421 4.3.0).
+ *	gets 421 4.3.0). SIGTERM, SIGHUP and SIGINT end it at once, leaving
+ *	nothing behind (session_leave), and it dies of the signal.
  */
 #include <ctype.h>
 #include <errno.h>
