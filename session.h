@@ -95,4 +95,9 @@ int cmd_auth(struct session *s, char *arg);
  * signal-safe): the session is being ended by a signal. */
 void data_on_signal(void);
 
+/* session_signals_init - the session's signal handling and exit cleanup
+ * (smtp-signals.c): SIGTERM, SIGHUP, SIGINT, the alarm and every exit()
+ * leave no staging file, dotlock, partial append or filter behind. */
+void session_signals_init(void);
+
 #endif

@@ -28,7 +28,8 @@
  *	its handler, line limit, order rule and counter) and the handlers of
  *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c
  *	(and the content filter, filter.c), AUTH smtp-auth.c, the client's
- *	identity peer.c. The limits on a noisy or slow client live here:
+ *	identity peer.c, what a signal or an exit() must leave undone
+ *	smtp-signals.c. The limits on a noisy or slow client live here:
  *	junk commands, the idle timeout, session_limit.
  *
  * EXIT STATUS
@@ -52,8 +53,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "deliver.h"
-#include "filter.h"
 #include "log.h"
 #include "session.h"
 #include "spool.h"
@@ -668,67 +667,6 @@ log_disconnect(const struct session *s)
 
 /* ------------------------------------------------------------------- main */
 
-/* session_leave - what a session must never leave behind when it ends
- * anywhere but at its normal end: the content filter's process group,
- * the half of a delivery (an unfinished append is truncated back, our
- * dotlocks removed) and named staging files. Async-signal-safe; also run
- * at exit(), so that every exit path leaves nothing. */
-static void
-session_leave(void)
-{
-	filter_on_signal();
-	deliver_on_signal();
-	data_on_signal();
-}
-
-/* on_alarm - a client that stopped reading our replies. */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	session_leave();
-	_exit(0);
-}
-
-/* on_terminate - SIGTERM, SIGHUP, SIGINT (the launcher stops us): leave
- * nothing behind, and no reply (a message whose storage did not finish
- * never gets its 250); then die of the signal, as the launcher expects. */
-static void
-on_terminate(int sig)
-{
-	sigset_t set;
-
-	session_leave();
-	signal(sig, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	raise(sig);             /* blocked in here: due once unblocked */
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	_exit(EXIT_TEMPFAIL);
-}
-
-/* signals_init - SIGPIPE and SIGXFSZ ignored (errors instead), the
- * alarm and the stopping signals handled, every exit cleaned up. */
-static void
-signals_init(void)
-{
-	static int registered;
-	struct sigaction sa;
-
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
-	memset(&sa, 0, sizeof sa);
-	sigfillset(&sa.sa_mask);    /* one handler at a time */
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = on_terminate;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	if (!registered++)
-		atexit(session_leave);
-}
-
 /*
  * fd_budget - one message may hold every one of its mailboxes open at
  * once: raise the soft descriptor limit to fit INJECT_TARGETS_MAX of them
@@ -850,7 +788,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(argv[optind]);
-	signals_init();
+	session_signals_init();
 	config_set_reporter(log_later);
 	/* Static storage is all zeros, its pages untouched until a setting
 	 * is written; only a second run of main (the fuzzer) clears it. */
