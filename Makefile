@@ -76,7 +76,7 @@ COMMON_OBJS  = util.o log.o config.o users.o users-expand.o forward.o linereader
                bufout.o inject.o mkmbox.o stage.o turnlock.o
 MIME_SRC     = mime.c mime-leaf.c mime-out.c mime-header.c mime-charset.c \
                mime-transfer.c html-text.c
-SESSION_OBJS = smtp-session.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
+SESSION_OBJS = smtp-session.o smtp-signals.o smtp-data.o smtp-auth.o peer.o filter.o dataread.o \
                $(MIME_SRC:.c=.o) auth.o base64.o
 RELAY_OBJS   = relay-agent.o relay-sched.o relay-pool.o relay-msg.o relay-local.o relay-worker.o \
                relay-admin.o pickup.o dns.o smtp-client.o smtp-body.o mime7.o bounce.o base64.o
@@ -307,7 +307,7 @@ FUZZ_FLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 FUZZ_SECONDS ?= 600
 FUZZERS      = session config addr mime dataread
-FUZZ_SESSION_SRC = smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
+FUZZ_SESSION_SRC = smtp-signals.c smtp-data.c smtp-auth.c peer.c filter.c dataread.c $(MIME_SRC) auth.c base64.c util.c log.c config.c users.c \
                    users-expand.c forward.c linereader.c addr.c envelope.c spool.c spool-drop.c spool-aside.c \
                    spool-stage.c deliver.c mboxrd.c bufout.c inject.c mkmbox.c stage.c turnlock.c
 

@@ -23,6 +23,10 @@
 
 /* Session. */
 #define SESSION_ERRORS_MAX  10      /* 5xx replies before 421 and close */
+#define RCPT_OVERSHOOT_MAX  1000    /* RCPTs past the recipient limit in one
+                                       transaction before each further one
+                                       counts as an error (Postfix's
+                                       smtpd_recipient_overshoot_limit) */
 #define AUTH_FAILURES_MAX   3       /* failed AUTH attempts before 421 */
 #ifndef AUTH_FAIL_DELAY_MS
 #define AUTH_FAIL_DELAY_MS  1000    /* ms of pause before each 535 */
@@ -50,6 +54,9 @@
 /* Content filter (filter.c). */
 #define FILTER_ARGS_MAX     32      /* words of the filter command line */
 #define FILTER_ERR_MAX      200     /* octets kept of its first stderr line */
+#define FILTER_RCPTS_ENV_MAX 65536  /* octets of SMTP_RECIPIENTS (whole lines;
+                                       the kernel takes at most 128 KiB in
+                                       one environment string) */
 
 /* Configuration. */
 #define CONF_LINE_MAX       4096    /* octets of one configuration line */

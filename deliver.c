@@ -24,9 +24,16 @@
  * us, hard-linked, not a plain file, someone else's) or that is missing
  * and cannot be made is no reason to hold back the other recipients: its
  * copy is set aside at once, like a busy one after the wait.
+ *
+ * The transaction that holds locks is noted for deliver_on_signal, which
+ * a signal handler (or an exit) calls to take back an unfinished append
+ * and remove our dotlocks: a session ended by SIGTERM leaves neither a
+ * part of a message nor a NAME.lock behind. A dotlock is made and noted
+ * with those signals blocked, so none is ever made without being noted.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +56,29 @@ enum {
 	BOX_UNUSABLE = -3       /* its user's to mend (users system): set
 	                           aside without waiting */
 };
+/* The transaction holding mailbox locks, for deliver_on_signal; KEEP
+ * once its copies are final (only locks are left to drop). */
+static struct mbox_txn *volatile sig_txn;
+static volatile sig_atomic_t sig_keep;
+
+/* signals_hold - block (HOLD 1) or restore (0) the signals that end a
+ * session, around the making of a dotlock. */
+static void
+signals_hold(int hold, sigset_t *old)
+{
+	sigset_t set;
+
+	if (!hold) {
+		sigprocmask(SIG_SETMASK, old, NULL);
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
 
 /* deliver_init - an empty transaction on mailbox directory DIR. */
 void
@@ -294,12 +324,17 @@ box_lock(struct mbox_txn *t, struct mbox *b, long long deadline, char *why, size
 	}
 	for (;;) {
 		if (!b->dotlocked) {
+			sigset_t old;
+			signals_hold(1, &old);
 			int rc = dotlock_try(b, lockpath);
+			int err = errno;
+			if (rc >= 0)
+				b->dotlocked = rc;
+			signals_hold(0, &old);
 			if (rc < 0) {
-				fail_reply(why, whysz, errno, "lock", b->name);
+				fail_reply(why, whysz, err, "lock", b->name);
 				return BOX_ERROR;
 			}
-			b->dotlocked = rc;
 		}
 		if (b->dotlocked) {
 			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -451,6 +486,8 @@ deliver_lock_all(struct mbox_txn *t, int may_wait, char *why, size_t whysz)
 		snprintf(why, whysz, "451 4.3.0 Local delivery failed, try again later");
 		return RES_TEMP;
 	}
+	sig_keep = 0;
+	sig_txn = t;
 	for (int i = 0; i < t->nboxes; i++) {
 		struct mbox *b = &t->boxes[i];
 		int rc, waited = 0;
@@ -567,11 +604,61 @@ deliver_rollback(struct mbox_txn *t)
 	}
 }
 
-/* deliver_release_locks - drop every lock and close; the list stays. */
+/* deliver_release_locks - drop every lock and close; the list stays.
+ * What is appended now stays (a failure was rolled back before). */
 void
 deliver_release_locks(struct mbox_txn *t)
 {
+	if (sig_txn == t)
+		sig_keep = 1;
 	locks_drop(t);
+	if (sig_txn == t) {
+		sig_txn = NULL;
+		sig_keep = 0;
+	}
+}
+
+/* cat_safe - append SRC to DST (of DSTSZ, holding *LEN) with async-
+ * signal-safe calls only; -1 when it does not fit. */
+static int
+cat_safe(char *dst, size_t dstsz, size_t *len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (*len + n + 1 > dstsz)
+		return -1;
+	memcpy(dst + *len, src, n + 1);
+	*len += n;
+	return 0;
+}
+
+/* deliver_on_signal - the process is ending in the middle of a delivery
+ * (a signal, an exit): truncate every unfinished append back and remove
+ * every dotlock we made. Async-signal-safe; the fcntl locks and turns go
+ * with the process. */
+void
+deliver_on_signal(void)
+{
+	struct mbox_txn *t = sig_txn;
+	char path[FILE_PATH_MAX];
+	struct stat st;
+
+	if (!t)
+		return;
+	for (int i = 0; i < t->nboxes; i++) {
+		struct mbox *b = &t->boxes[i];
+		size_t len = 0;
+		if (!sig_keep && b->fd >= 0 && b->appended) {
+			if (ftruncate(b->fd, b->oldsize) == 0)
+				(void)fsync(b->fd);
+		}
+		if (b->dotlocked && cat_safe(path, sizeof path, &len, t->dir) == 0 &&
+		    cat_safe(path, sizeof path, &len, "/") == 0 &&
+		    cat_safe(path, sizeof path, &len, b->name) == 0 &&
+		    cat_safe(path, sizeof path, &len, ".lock") == 0 &&
+		    lstat(path, &st) == 0 && st.st_dev == b->lock_dev && st.st_ino == b->lock_ino)
+			unlink(path);
+	}
 }
 
 /* deliver_release - drop every lock and close; frees the transaction. */

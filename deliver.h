@@ -93,4 +93,11 @@ void deliver_release_locks(struct mbox_txn *t);
 /* deliver_release - drop every lock and close; frees the transaction. */
 void deliver_release(struct mbox_txn *t);
 
+/*
+ * deliver_on_signal - the process is ending while a transaction holds
+ * mailbox locks (a signal handler, an exit): an append not yet final is
+ * truncated back and every dotlock we made is removed. Async-signal-safe.
+ */
+void deliver_on_signal(void);
+
 #endif

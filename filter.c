@@ -7,10 +7,12 @@
  * stderr are pipes read with poll. What it prints is turned into stored
  * text and written to OUT_FD as it comes, through one fixed buffer, so
  * memory does not grow with the message; of stderr only the first line
- * is kept, bounded. When filter_timeout passes, or the output grows past
- * max_message_size, the whole process group is killed, so a filter that
- * never closes its stdout (or left a child holding it) cannot hold the
- * session.
+ * is kept, bounded. When the filter exits, when filter_timeout passes,
+ * or when the output grows past max_message_size, the whole process
+ * group is killed, so a filter that never closes its stdout, or leaves a
+ * child behind (holding our pipes or not), cannot hold the session or
+ * outlive its verdict. A session ended by a signal kills it too
+ * (filter_on_signal).
  *
  * Exit status (qmail-qfilter's conventions): 0 store its output (empty
  * output is a fault); 100, 64, 65, 70, 76, 77, 78, 112 refuse for good;
@@ -35,23 +37,83 @@
 /* The exit codes that refuse a message for good. */
 static const int permanent[] = { 100, 64, 65, 70, 76, 77, 78, 112 };
 
+/* The filter's process group while it runs, for filter_on_signal. */
+static volatile pid_t running;
+
+/* filter_on_signal - kill the running filter's process group (async-
+ * signal-safe): the session is ending. */
+void
+filter_on_signal(void)
+{
+	if (running > 0)
+		kill(-running, SIGKILL);
+}
+
+/* recipients_fit - the length of the longest prefix of the LF-separated
+ * list R that ends a line and has at most MAX octets; *LEFT_OUT the
+ * lines that do not fit (0: all of it fits). */
+static size_t
+recipients_fit(const char *r, size_t max, long *left_out)
+{
+	size_t len = strlen(r), cut = 0;
+
+	*left_out = 0;
+	if (len <= max)
+		return len;
+	for (size_t i = 0; i <= max; i++)
+		if (r[i] == '\n')
+			cut = i;
+	*left_out = 1;
+	for (size_t i = cut + 1; i < len; i++)
+		if (r[i] == '\n')
+			(*left_out)++;
+	return cut;
+}
+
 /* child - in the forked child: set up the descriptors, the environment
  * and the signals, then exec the filter. Never returns. */
 static void
 child(const struct config *cf, const struct filter_info *fi, int in_fd, int out_w, int err_w)
 {
-	char uid[32];
+	char uid[32], count[32];
+	sigset_t none;
+	size_t cut;
+	long left_out;
 
 	setpgid(0, 0);
+	/* The session's handlers would remove its staging files: gone
+	 * before the signals blocked around fork come through. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGXFSZ, SIG_DFL);
 	signal(SIGALRM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (lseek(in_fd, 0, SEEK_SET) < 0 || dup2(in_fd, 0) < 0 || dup2(out_w, 1) < 0 ||
 	    dup2(err_w, 2) < 0)
 		_exit(127);
 	closefrom(3);
+	/* One environment string is at most MAX_ARG_STRLEN (128 KiB) for
+	 * execve: the list is cut after the last whole line that fits in
+	 * FILTER_RCPTS_ENV_MAX, and SMTP_RECIPIENTS_TRUNCATED says how many
+	 * recipients were left out. */
+	cut = recipients_fit(fi->recipients, FILTER_RCPTS_ENV_MAX, &left_out);
+	unsetenv("SMTP_RECIPIENTS_TRUNCATED");
+	if (left_out > 0) {
+		char *r = strdup(fi->recipients);
+		if (!r)
+			_exit(127);
+		r[cut] = '\0';
+		snprintf(count, sizeof count, "%ld", left_out);
+		if (setenv("SMTP_RECIPIENTS", r, 1) < 0 ||
+		    setenv("SMTP_RECIPIENTS_TRUNCATED", count, 1) < 0)
+			_exit(127);
+		free(r);
+	} else if (setenv("SMTP_RECIPIENTS", fi->recipients, 1) < 0)
+		_exit(127);
 	if (setenv("SMTP_SENDER", fi->sender, 1) < 0 ||
-	    setenv("SMTP_RECIPIENTS", fi->recipients, 1) < 0 ||
 	    setenv("SMTP_CLIENT_ADDR", fi->client, 1) < 0 ||
 	    setenv("SMTP_HELO", fi->helo, 1) < 0 ||
 	    setenv("SMTP_AUTH_USER", fi->auth_user, 1) < 0 ||
@@ -141,6 +203,17 @@ is_permanent(int code)
 	return 0;
 }
 
+/* filter_exited - whether the filter PID has ended, leaving it to be
+ * reaped (its pid, and so its group's id, stays ours until then). */
+static int
+filter_exited(pid_t pid)
+{
+	siginfo_t si;
+
+	si.si_pid = 0;
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 /* filter_run - run the filter on IN_FD into OUT_FD (see filter.h). */
 enum filter_verdict
 filter_run(const struct config *cf, const struct filter_info *fi, int in_fd, int out_fd,
@@ -153,6 +226,7 @@ filter_run(const struct config *cf, const struct filter_info *fi, int in_fd, int
 	long long deadline = now_ms() + (long long)cf->filter_timeout * 1000;
 	struct fout f = { NULL, 0, 0, '\n', 0 };
 	enum filter_verdict v;
+	sigset_t block, old;
 	pid_t pid;
 
 	*size = 0;
@@ -162,13 +236,20 @@ filter_run(const struct config *cf, const struct filter_info *fi, int in_fd, int
 		goto fail;
 	}
 	bufout_init(f.o, out_fd);
+	/* The signals that end the session wait until the child is known
+	 * (filter_on_signal) and has dropped the session's handlers. */
+	sigfillset(&block);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	if ((pid = fork()) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		snprintf(text, textsz, "cannot start the filter: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0)
 		child(cf, fi, in_fd, outp[1], errp[1]);
 	setpgid(pid, pid);      /* also here: no race with the child's own */
+	running = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(outp[1]);
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
@@ -178,8 +259,14 @@ filter_run(const struct config *cf, const struct filter_info *fi, int in_fd, int
 		nfds_t n = 0;
 		long long left = deadline - now_ms();
 
-		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+		if (!exited && filter_exited(pid)) {
+			/* Its verdict is in: whatever it left running (holding
+			 * our pipes, or not) goes with its group. The filter
+			 * itself is not reaped yet, so the group's id cannot
+			 * be anyone else's. */
 			exited = 1;
+			kill(-pid, SIGKILL);
+		}
 		if (exited && outp[0] < 0 && errp[0] < 0)
 			break;
 		if (left <= 0 || toobig || werr) {
@@ -226,11 +313,17 @@ filter_run(const struct config *cf, const struct filter_info *fi, int in_fd, int
 			}
 		}
 	}
-	if (killed) {
-		/* The whole group: a child it left must not outlive it. */
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+	/* The whole group, on every path: a child it left must not outlive
+	 * it; then the filter is reaped and both pipes closed. */
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	running = 0;
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
 	}
 	fout_end(&f);
 	if (bufout_flush(f.o) < 0 && !werr)

@@ -14,7 +14,9 @@
 /* What the filter is told about the message, in its environment. */
 struct filter_info {
 	const char *sender;     /* SMTP_SENDER ("" for <>) */
-	const char *recipients; /* SMTP_RECIPIENTS, one per line */
+	const char *recipients; /* SMTP_RECIPIENTS, one per line (cut after
+	                           FILTER_RCPTS_ENV_MAX octets, the number
+	                           left out in SMTP_RECIPIENTS_TRUNCATED) */
 	const char *client;     /* SMTP_CLIENT_ADDR */
 	const char *helo;       /* SMTP_HELO */
 	const char *auth_user;  /* SMTP_AUTH_USER ("" when none) */
@@ -43,5 +45,9 @@ enum filter_verdict {
 enum filter_verdict filter_run(const struct config *cf, const struct filter_info *fi,
                                int in_fd, int out_fd, long long allowance,
                                long long *size, char *text, size_t textsz);
+
+/* filter_on_signal - kill the running filter's process group (async-
+ * signal-safe): the session is ending. */
+void filter_on_signal(void);
 
 #endif

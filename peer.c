@@ -3,7 +3,9 @@
  *
  * An AF_INET or AF_INET6 socket on fd 0: its peer (getpeername). Behind
  * stunnel (tls_wrapped) a loopback socket peer gives way to REMOTE_HOST,
- * where stunnel names the real client.
+ * where stunnel names the real client. Such a socket whose peer cannot
+ * be read (a connection already reset, an unconnected socket) leaves the
+ * client unidentified: it is no local process.
  *
  * Anything else (a socketpair from socat, an AF_UNIX socket, a pipe):
  * the first of REMOTE_ADDR (systemd), TCPREMOTEIP (tcpserver),
@@ -175,6 +177,17 @@ peer_describe(const struct peer *p, char *out, size_t outsz)
 		snprintf(out, outsz, "[%s%s]", strchr(p->addr, ':') ? "IPv6:" : "", p->addr);
 }
 
+/* inet_socket - whether fd 0 is an AF_INET or AF_INET6 socket. */
+static int
+inet_socket(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	return getsockname(0, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
 /* peer_find - identify the client on fd 0. */
 void
 peer_find(struct peer *p, const struct config *cf)
@@ -204,6 +217,13 @@ peer_find(struct peer *p, const struct config *cf)
 				return;
 			}
 		}
+	} else if (inet_socket()) {
+		/* A TCP connection whose peer cannot be read (reset before we
+		 * looked, or no connection at all): never a local process. */
+		log_msg(LOG_WARNING, "socket on fd 0 has no readable peer address: client "
+		    "unidentified, local delivery only, relaying only after AUTH");
+		set_unidentified(p);
+		return;
 	} else if ((rc = from_env(ss)) < 0) {
 		set_unidentified(p);
 		return;

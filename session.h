@@ -46,6 +46,8 @@ struct session {
 	struct rcpt *rcpts;             /* grown as RCPTs come, up to max_rcpts */
 	int nrcpts;
 	int rcpts_cap;                  /* entries allocated */
+	int overshoot;                  /* RCPTs refused past the limit in
+	                                   this transaction */
 	int max_rcpts;                  /* max_recipients; RCPT_EXPAND_MAX for
 	                                   this host's own users (one message
 	                                   streamed by sendmail) */
@@ -65,8 +67,9 @@ struct session {
 
 /*
  * reply - the one reply function: "CODE X.Y.Z text" (CRLF added). Every
- * 5xx counts as an error; at SESSION_ERRORS_MAX the session answers 421
- * and ends. Refusals are logged with the peer.
+ * 5xx counts as an error (and so does a RCPT more than RCPT_OVERSHOOT_MAX
+ * past the recipient limit); at SESSION_ERRORS_MAX the session answers
+ * 421 and ends. Refusals are logged with the peer.
  */
 void reply(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -93,5 +96,10 @@ int cmd_auth(struct session *s, char *arg);
 /* data_on_signal - remove the staging files of a DATA under way (async-
  * signal-safe): the session is being ended by a signal. */
 void data_on_signal(void);
+
+/* session_signals_init - the session's signal handling and exit cleanup
+ * (smtp-signals.c): SIGTERM, SIGHUP, SIGINT, the alarm and every exit()
+ * leave no staging file, dotlock, partial append or filter behind. */
+void session_signals_init(void);
 
 #endif

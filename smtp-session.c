@@ -29,13 +29,15 @@
  *	its handler, line limit, order rule and counter) and the handlers of
  *	HELO, EHLO, MAIL, RCPT and the small commands; DATA is smtp-data.c
  *	(and the content filter, filter.c), AUTH smtp-auth.c, the client's
- *	identity peer.c. The limits on a noisy or slow client live here:
+ *	identity peer.c, what a signal or an exit() must leave undone
+ *	smtp-signals.c. The limits on a noisy or slow client live here:
  *	junk commands, the idle timeout, session_limit.
  *
  * EXIT STATUS
  *	0 the session ended (QUIT, EOF, timeout, error limit); 64 bad
  *	command line; 77 -U not allowed; 78 bad configuration (the client
- *	gets 421 4.3.0).
+ *	gets 421 4.3.0). SIGTERM, SIGHUP and SIGINT end it at once, leaving
+ *	nothing behind (session_leave), and it dies of the signal.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -109,6 +111,21 @@ reply_line(struct session *s, const char *line)
 		log_msg(LOG_INFO, "> %.*s", (int)n, line);
 }
 
+/* count_error - one more error; at SESSION_ERRORS_MAX the session says
+ * 421 and ends. */
+static void
+count_error(struct session *s)
+{
+	if (++s->errors >= SESSION_ERRORS_MAX && !s->closing) {
+		char bye[SMTP_REPLY_MAX];
+		snprintf(bye, sizeof bye, "421 4.7.0 %s Error: too many errors",
+		    s->cf->hostname);
+		reply_line(s, bye);
+		log_msg(LOG_INFO, "too many errors from [%s]", s->peer.addr);
+		s->closing = 1;
+	}
+}
+
 /* reply - the one reply function (see session.h). */
 void
 reply(struct session *s, const char *fmt, ...)
@@ -128,14 +145,8 @@ reply(struct session *s, const char *fmt, ...)
 		    log_token(from, sizeof from, s->in_mail ? s->sender.full : ""),
 		    log_token(helo, sizeof helo, s->helo), log_quote(q, sizeof q, line));
 	}
-	if (line[0] == '5' && ++s->errors >= SESSION_ERRORS_MAX && !s->closing) {
-		char bye[SMTP_REPLY_MAX];
-		snprintf(bye, sizeof bye, "421 4.7.0 %s Error: too many errors",
-		    s->cf->hostname);
-		reply_line(s, bye);
-		log_msg(LOG_INFO, "too many errors from [%s]", s->peer.addr);
-		s->closing = 1;
-	}
+	if (line[0] == '5')
+		count_error(s);
 }
 
 /* reply_timeout - 421 for an idle client or the end of session_limit. */
@@ -161,6 +172,7 @@ txn_reset(struct session *s)
 {
 	s->in_mail = 0;
 	s->nrcpts = 0;
+	s->overshoot = 0;
 	memset(&s->sender, 0, sizeof s->sender);
 	strcpy(s->body, "7BIT");
 	inject_end(&s->inj);
@@ -355,6 +367,7 @@ cmd_mail(struct session *s, char *arg)
 	strcpy(s->body, body);
 	s->in_mail = 1;
 	s->nrcpts = 0;
+	s->overshoot = 0;
 	inject_end(&s->inj);
 	inject_begin(&s->inj, s->cf, a.null ? "" : a.full);
 	s->inj.may_wait = 1;
@@ -381,6 +394,22 @@ rcpts_grow(struct session *s)
 }
 
 /*
+ * too_many - the 452 for a RCPT past the limit. Postfix's
+ * smtpd_recipient_overshoot_limit: a client may go past it by
+ * RCPT_OVERSHOOT_MAX recipients in one transaction (a pipelined list,
+ * sent again in the next transaction); each RCPT beyond that counts as
+ * an error, so a client that keeps going is disconnected at the error
+ * limit.
+ */
+static void
+too_many(struct session *s)
+{
+	reply(s, "452 4.5.3 Error: too many recipients");
+	if (++s->overshoot > RCPT_OVERSHOOT_MAX)
+		count_error(s);
+}
+
+/*
  * cmd_rcpt - RCPT TO: a local address must name a user or alias (its
  * mailboxes and targets are counted now, inject.c, so that whatever is
  * accepted can be delivered); a foreign one needs the relay right.
@@ -398,6 +427,12 @@ cmd_rcpt(struct session *s, char *arg)
 		reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return 0;
 	}
+	/* Already full: refused before any work (parsing, expansion). */
+	if (s->nrcpts >= s->max_rcpts ||
+	    (!s->debug && inject_targets(&s->inj) >= INJECT_TARGETS_MAX)) {
+		too_many(s);
+		return 0;
+	}
 	if (addr_refusal(s, addr_parse_path(p, &end, 0, &a), "Recipient"))
 		return 0;
 	if (*end && *end != ' ') {
@@ -408,10 +443,6 @@ cmd_rcpt(struct session *s, char *arg)
 		end++;
 	if (*end) {
 		unsupported_param(s, end);
-		return 0;
-	}
-	if (s->nrcpts >= s->max_rcpts) {
-		reply(s, "452 4.5.3 Error: too many recipients");
 		return 0;
 	}
 	if (s->nrcpts == s->rcpts_cap && rcpts_grow(s) < 0) {
@@ -425,7 +456,10 @@ cmd_rcpt(struct session *s, char *arg)
 	}
 	/* The debug sink takes every recipient and stores nothing. */
 	if (!s->debug && inject_add(&s->inj, a.full, a.full, why, sizeof why) != RES_OK) {
-		reply(s, "%s", why);
+		if (strncmp(why, "452 4.5.3", 9) == 0)
+			too_many(s);    /* its expansion went past the limit */
+		else
+			reply(s, "%s", why);
 		return 0;
 	}
 	s->rcpts[s->nrcpts].a = a;
@@ -635,15 +669,6 @@ log_disconnect(const struct session *s)
 
 /* ------------------------------------------------------------------- main */
 
-/* on_alarm - a client that stopped reading our replies. */
-static void
-on_alarm(int sig)
-{
-	(void)sig;
-	data_on_signal();       /* no staging file outlives the session */
-	_exit(0);
-}
-
 /*
  * fd_budget - one message may hold every one of its mailboxes open at
  * once: raise the soft descriptor limit to fit INJECT_TARGETS_MAX of them
@@ -765,9 +790,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(argv[optind]);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);   /* a file-size limit is EFBIG, a 4xx */
-	signal(SIGALRM, on_alarm);
+	session_signals_init();
 	config_set_reporter(log_later);
 	/* Static storage is all zeros, its pages untouched until a setting
 	 * is written; only a second run of main (the fuzzer) clears it. */

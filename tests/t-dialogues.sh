@@ -28,8 +28,19 @@
 #   NAME.spool       one message spooled: its rcpt lines (state, attempts,
 #                    original and final address); without it nothing may
 #                    be spooled
+#
+# The launchers' variables that name a client are removed from the
+# environment of every session first, so that the developer's own
+# environment cannot change a result: a NAME.env sets what a case needs.
+# DIALOGUES names another directory of dialogues (t-dialogues-env.sh).
 . "$(dirname "$0")/lib.sh"
-D=$TOP/tests/dialogues
+D=${DIALOGUES:-$TOP/tests/dialogues}
+unset_env=()
+for v in REMOTE_ADDR REMOTE_PORT REMOTE_HOST TCPREMOTEIP TCPREMOTEHOST TCPREMOTEINFO \
+	TCPREMOTEPORT TCPLOCALIP TCPLOCALHOST TCPLOCALPORT SOCAT_PEERADDR SOCAT_PEERPORT \
+	SOCAT_SOCKADDR SOCAT_SOCKPORT PROTO; do
+	unset_env+=(-u "$v")
+done
 
 # The plan, from the files alone: five assertions per dialogue, one per
 # expected mbox, one more per dialogue with any, one per .nombox, one
@@ -71,7 +82,7 @@ for in in "${ins[@]}"; do
 	envs=()
 	[ -f "$base.env" ] && mapfile -t envs <"$base.env"
 	$PY "$TOP/tests/dialogue.py" send "$in" |
-		env "${envs[@]}" "$BIN/smtp-session" -c "$T/conf" >"$T/replies"
+		env "${unset_env[@]}" "${envs[@]}" "$BIN/smtp-session" -c "$T/conf" >"$T/replies"
 	rc=${PIPESTATUS[1]}
 	golden "$name: replies" "$(show --crlf <"$T/replies")" "$base.out"
 	check "$name: every reply line is printable US-ASCII ending in CRLF" us_ascii_lines "$T/replies"
