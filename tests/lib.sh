@@ -144,3 +144,34 @@ serve_socket() {
 
 # mbox_of USER - the mbox file content (empty if none).
 mbox_of() { cat "$T/mail/$1" 2>/dev/null; }
+
+# as_nobody CMD... - CMD as nobody (65534), with no other group.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+# maildrop_setup <USERS - a host whose sendmail finds no submission socket
+# and uses the maildrop, under $T: copies of sendmail, smtp-postdrop
+# (setgid to $DROPGID), relay-agent and smtp-session in $T/bin; the mail,
+# spool and log directories owned by the service account $SVC, the spool
+# 0711, its maildrop $SVC:$DROPGID 1730; the users file from stdin;
+# $T/conf, in which no DNS server answers.
+maildrop_setup() {
+	mkdir -p "$T/bin" "$T/mail" "$T/spool/maildrop" "$T/var"
+	cp "$BIN/sendmail" "$BIN/smtp-postdrop" "$BIN/relay-agent" "$BIN/smtp-session" "$T/bin/"
+	chown "root:$DROPGID" "$T/bin/smtp-postdrop" && chmod 2755 "$T/bin/smtp-postdrop"
+	chown "$SVC:$SVC" "$T/mail" "$T/spool" "$T/var"
+	chmod 0711 "$T/spool"
+	chown "$SVC:$DROPGID" "$T/spool/maildrop" && chmod 1730 "$T/spool/maildrop"
+	cat >"$T/users"
+	cat >"$T/conf" <<-CONF
+	hostname mx.test.example
+	domain test.example
+	users $T/users
+	mailbox_dir $T/mail
+	spool_dir $T/spool
+	log $T/var/log
+	submit_socket $T/nothing-listens.sock
+	nameserver 127.0.0.1:1
+	dns_timeout 2s
+	CONF
+	chmod 644 "$T/conf" "$T/users"
+}

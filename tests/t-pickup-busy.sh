@@ -13,31 +13,14 @@ plan 13
 
 SVC=64001       # the service account (owner of the spool), no passwd entry
 DROPGID=64002   # the maildrop's group, smtp-postdrop's setgid group
-mkdir -p "$T/bin" "$T/mail" "$T/spool/maildrop" "$T/var"
-cp "$BIN/sendmail" "$BIN/smtp-postdrop" "$BIN/relay-agent" "$BIN/smtp-session" "$T/bin/"
-chown "root:$DROPGID" "$T/bin/smtp-postdrop" && chmod 2755 "$T/bin/smtp-postdrop"
-chmod 0711 "$T/spool"
-printf 'alice\nbob\ncarol\ndave\npostmaster: alice\n' >"$T/users"
-cat >"$T/conf" <<-EOF
-	hostname mx.test.example
-	domain test.example
-	users $T/users
-	mailbox_dir $T/mail
-	spool_dir $T/spool
-	log $T/var/log
-	submit_socket $T/nothing-listens.sock
-	nameserver 127.0.0.1:1
-	dns_timeout 2s
-EOF
-chmod 644 "$T/conf" "$T/users"
+printf 'alice\nbob\ncarol\ndave\npostmaster: alice\n' | maildrop_setup
 for u in alice bob carol dave; do
 	printf 'From old@remote.example Mon Jan  5 10:00:00 2026\nSubject: old\n\nold text\n\n' >"$T/mail/$u"
 	cp "$T/mail/$u" "$T/$u.before"
 done
-chown -R "$SVC:$SVC" "$T/mail" "$T/spool" "$T/var"
-chown "$SVC:$DROPGID" "$T/spool/maildrop" && chmod 1730 "$T/spool/maildrop"
+chown -R "$SVC:$SVC" "$T/mail"
 
-sm() { setpriv --reuid=65534 --regid=65534 --clear-groups "$T/bin/sendmail" -C "$T/conf" "$@"; }
+sm() { as_nobody "$T/bin/sendmail" -C "$T/conf" "$@"; }
 drops() { ls "$T/spool/maildrop"; }
 nbusy() { grep -c '^Subject: busy' "$T/mail/$1"; }
 waiting() {     # waiting - queued copies still to do for bob, carol or dave

@@ -29,7 +29,6 @@ cat >"$T/conf" <<-EOF
 	max_message_size 100000
 EOF
 chmod 644 "$T/conf" "$T/users"
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 drops() { ls -A "$T/spool/maildrop"; }
 pd() { as_nobody "$T/bin/smtp-postdrop" "$@"; }
 dialogue() { printf 'EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<alice@test.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n'; }

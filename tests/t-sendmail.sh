@@ -13,7 +13,6 @@ write_conf "submit_socket $T/submit.sock"
 chmod 644 "$T/conf" "$T/users"
 
 # as_nobody CMD... - CMD as uid/gid 65534 with no other group.
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 # sm ARGS... - our sendmail as nobody, with this test's configuration.
 sm() { as_nobody "$BIN/sendmail" -C "$T/conf" "$@"; }
 # box USER - the mbox of USER.
