@@ -175,3 +175,16 @@ maildrop_setup() {
 	CONF
 	chmod 644 "$T/conf" "$T/users"
 }
+
+# NSSLIB: nss_wrapper's library, "" when libnss-wrapper is missing.
+NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
+
+# nss_wrap - what this script starts from here on takes $T/passwd and
+# $T/group for the account databases (nss_wrapper, preloaded). Without
+# RTLD_DEEPBIND, which the sanitizer runtime refuses, and without ASan's
+# check that it comes first in the link order.
+nss_wrap() {
+	export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
+	export NSS_WRAPPER_DISABLE_DEEPBIND=1
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+}

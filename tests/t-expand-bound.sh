@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 plan 6
 
-NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
 {
 	echo "root:x:0:0:root:/root:/bin/bash"
@@ -20,9 +19,7 @@ NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 	done
 } >"$T/passwd"
 printf 'root:x:0:\nmail:x:8:\n' >"$T/group"
-export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-export NSS_WRAPPER_DISABLE_DEEPBIND=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+nss_wrap
 mkdir -p "$T/varmail" "$T/spool"
 # forward USER UID NAME COUNT - USER's .forward names NAME COUNT times.
 forward() {

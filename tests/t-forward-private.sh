@@ -12,7 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 plan 20
 
-NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
 SVC=64001
 MAILGID=8
@@ -30,9 +29,7 @@ cat >"$T/group" <<-EOF
 	mail:x:$MAILGID:vmail
 	vmail:x:$SVC:
 EOF
-export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-export NSS_WRAPPER_DISABLE_DEEPBIND=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+nss_wrap
 chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
 chmod 755 "$T/home"
 # home USER UID TEXT - a 0700 home of its own with a .forward (0644).

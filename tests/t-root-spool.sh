@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 plan 26
 
-NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
 SVC=64001
 DROPGID=64002
@@ -27,9 +26,7 @@ cat >"$T/group" <<-EOF
 	vmail:x:$SVC:
 	smtpdrop:x:$DROPGID:
 EOF
-export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-export NSS_WRAPPER_DISABLE_DEEPBIND=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+nss_wrap
 write_conf "nameserver 127.0.0.1:1" "dns_timeout 2s"
 mkdir -p "$T/svc"
 chown "$SVC:$SVC" "$T/svc" "$T/mail"

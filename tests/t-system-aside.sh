@@ -12,7 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 plan 14
 
-NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
 SVC=64001
 MAILGID=8
@@ -29,9 +28,7 @@ cat >"$T/group" <<-EOF
 	mail:x:$MAILGID:vmail
 	vmail:x:$SVC:
 EOF
-export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-export NSS_WRAPPER_DISABLE_DEEPBIND=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+nss_wrap
 # Debian's /var/mail: root:mail 2775; the spool is the service account's.
 chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
 chown "$SVC:$SVC" "$T/spool"

@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 plan 40
 
-NSSLIB=$(ls /usr/lib/*/libnss_wrapper.so 2>/dev/null | head -n 1)
 [ -n "$NSSLIB" ] || nok "libnss-wrapper is installed"
 SVC=64001
 MAILGID=8
@@ -34,11 +33,7 @@ cat >"$T/group" <<-EOF
 	mail:x:$MAILGID:vmail
 	vmail:x:$SVC:
 EOF
-export LD_PRELOAD=$NSSLIB NSS_WRAPPER_PASSWD=$T/passwd NSS_WRAPPER_GROUP=$T/group
-# nss_wrapper dlopens libc with RTLD_DEEPBIND unless told not to, which
-# the sanitizer runtime refuses.
-export NSS_WRAPPER_DISABLE_DEEPBIND=1
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+nss_wrap
 # Debian's /var/mail: root:mail 2775.
 chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
 cat >"$T/aliases" <<-EOF
