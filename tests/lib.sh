@@ -188,3 +188,22 @@ nss_wrap() {
 	export NSS_WRAPPER_DISABLE_DEEPBIND=1
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 }
+
+# The test certificates, under $TLS (openssl's complaints in
+# $TLS/openssl.log).
+# tls_ca NAME - a self-signed CA certificate and key: $TLS/NAME.pem, .key.
+tls_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$1" -keyout "$TLS/$1.key" -out "$TLS/$1.pem" \
+		-addext basicConstraints=critical,CA:true \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>>"$TLS/openssl.log"
+}
+# tls_cert NAME CA HOST - a server certificate for HOST signed by CA.
+tls_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
+		-keyout "$TLS/$1.key" -out "$TLS/$1.csr" 2>>"$TLS/openssl.log" &&
+	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+		"$3" >"$TLS/$1.ext" &&
+	openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/$2.pem" -CAkey "$TLS/$2.key" \
+		-CAcreateserial -days 2 -extfile "$TLS/$1.ext" -out "$TLS/$1.pem" 2>>"$TLS/openssl.log"
+}

@@ -19,25 +19,9 @@ mkdir -p "$TLS"
 
 # --- certificates: a test CA, a server certificate for localhost signed
 # by it, and an unknown CA with its own certificate for localhost --------
-# ca NAME - a self-signed CA certificate and key: $TLS/NAME.pem, .key.
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=$1" -keyout "$TLS/$1.key" -out "$TLS/$1.pem" \
-		-addext basicConstraints=critical,CA:true \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>>"$TLS/openssl.log"
-}
-# cert NAME CA HOST - a server certificate for HOST signed by CA.
-cert() {
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
-		-keyout "$TLS/$1.key" -out "$TLS/$1.csr" 2>>"$TLS/openssl.log" &&
-	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
-		"$3" >"$TLS/$1.ext" &&
-	openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/$2.pem" -CAkey "$TLS/$2.key" \
-		-CAcreateserial -days 2 -extfile "$TLS/$1.ext" -out "$TLS/$1.pem" 2>>"$TLS/openssl.log"
-}
 check "openssl makes a test CA and a certificate for localhost" \
-	bash -c "$(declare -f ca cert); TLS='$TLS'; ca testca && cert localhost testca localhost &&
-		ca rogueca && cert rogue rogueca localhost"
+	bash -c "$(declare -f tls_ca tls_cert); TLS='$TLS'; tls_ca testca && tls_cert localhost testca localhost &&
+		tls_ca rogueca && tls_cert rogue rogueca localhost"
 check "the localhost certificate verifies against the test CA" \
 	bash -c "openssl verify -CAfile '$TLS/testca.pem' -verify_hostname localhost '$TLS/localhost.pem' >/dev/null"
 
