@@ -207,3 +207,23 @@ tls_cert() {
 	openssl x509 -req -in "$TLS/$1.csr" -CA "$TLS/$2.pem" -CAkey "$TLS/$2.key" \
 		-CAcreateserial -days 2 -extfile "$TLS/$1.ext" -out "$TLS/$1.pem" 2>>"$TLS/openssl.log"
 }
+
+# smarthost_setup DIR - an smtp-session configuration in DIR/conf for a
+# smarthost behind stunnel: relaying only with AUTH (user "relay",
+# password "relay pass word"), its mailboxes and spool under DIR.
+smarthost_setup() {
+	mkdir -p "$1/mail" "$1/spool"
+	printf 'postmaster\n' >"$1/users"
+	echo "relay:$(openssl passwd -6 'relay pass word')" >"$1/auth"
+	cat >"$1/conf" <<-EOF
+	hostname smarthost.test
+	domain smarthost.test
+	users $1/users
+	mailbox_dir $1/mail
+	spool_dir $1/spool
+	log $1/log
+	auth_file $1/auth
+	relay_from none
+	tls_wrapped yes
+	EOF
+}

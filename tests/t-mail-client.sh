@@ -61,34 +61,14 @@ check "mail's -t: the To: header was the recipient" grep -q '^Delivered-To: alic
 # --- seed 002: through a TLS smarthost with AUTH LOGIN --------------------
 TLS=$T/tls
 mkdir -p "$TLS"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=testca" \
-	-keyout "$TLS/ca.key" -out "$TLS/ca.pem" -addext basicConstraints=critical,CA:true \
-	-addext keyUsage=critical,keyCertSign,cRLSign 2>>"$TLS/openssl.log"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-	-keyout "$TLS/localhost.key" -out "$TLS/localhost.csr" 2>>"$TLS/openssl.log"
-printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' >"$TLS/ext"
-openssl x509 -req -in "$TLS/localhost.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
-	-days 2 -extfile "$TLS/ext" -out "$TLS/localhost.pem" 2>>"$TLS/openssl.log"
+tls_ca ca && tls_cert localhost ca localhost
 check "a test CA and a certificate for localhost" \
 	bash -c "openssl verify -CAfile '$TLS/ca.pem' '$TLS/localhost.pem' >/dev/null"
 
 # The smarthost: smtp-session requiring AUTH behind stunnel, its EHLO
 # reply narrowed to AUTH LOGIN by a filter between them.
 SH=$T/sh
-mkdir -p "$SH/mail" "$SH/spool"
-printf 'postmaster\n' >"$SH/users"
-echo "relay:$(openssl passwd -6 'relay pass word')" >"$SH/auth"
-cat >"$SH/conf" <<-EOF
-	hostname smarthost.test
-	domain smarthost.test
-	users $SH/users
-	mailbox_dir $SH/mail
-	spool_dir $SH/spool
-	log $SH/log
-	auth_file $SH/auth
-	relay_from none
-	tls_wrapped yes
-EOF
+smarthost_setup "$SH"
 cat >"$T/loginonly.py" <<-'PY'
 	import subprocess, sys, threading
 	p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)

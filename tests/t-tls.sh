@@ -183,20 +183,7 @@ kill "$STUNNEL_SUB" 2>/dev/null
 # (TLS, test CA) -> smtp-session as the smarthost: relaying needs AUTH
 # there (relay_from none), so what it spools came in authenticated.
 SH=$T/sh
-mkdir -p "$SH/mail" "$SH/spool"
-printf 'postmaster\n' >"$SH/users"
-echo "relay:$(openssl passwd -6 'relay pass word')" >"$SH/auth"
-cat >"$SH/conf" <<-EOF
-	hostname smarthost.test
-	domain smarthost.test
-	users $SH/users
-	mailbox_dir $SH/mail
-	spool_dir $SH/spool
-	log $SH/log
-	auth_file $SH/auth
-	relay_from none
-	tls_wrapped yes
-EOF
+smarthost_setup "$SH"
 SPORT=$(free_port)
 RPORT=$(free_port)
 # The smarthost (certificate from the test CA) and an impostor on another
