@@ -252,41 +252,6 @@ spool_env_reserve(const char *dir, const struct envelope *env)
 	return fd;
 }
 
-/*
- * spool_env_replace_reserved - replace env/ID with ENV through FD, the
- * file spool_env_reserve made: write from its start, cut it to the length
- * written, fsync, rename into env/, fsync env/. FD is closed in any case.
- * RES_OK or RES_TEMP with errno (the staging file is then removed).
- */
-int
-spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env)
-{
-	char tmp[FILE_PATH_MAX], dst[FILE_PATH_MAX];
-	off_t end;
-	int err;
-
-	if (spool_path(tmp, sizeof tmp, dir, "tmp", env->id, ".env") < 0 ||
-	    spool_path(dst, sizeof dst, dir, "env", env->id, "") < 0) {
-		close(fd);
-		return RES_TEMP;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0 || envelope_write(fd, env) < 0 ||
-	    (end = lseek(fd, 0, SEEK_CUR)) < 0 || ftruncate(fd, end) < 0 || fsync(fd) < 0)
-		goto fail;
-	err = close(fd);
-	fd = -1;
-	if (err < 0 || rename(tmp, dst) < 0)
-		goto fail;
-	return spool_env_sync(dir) < 0 ? RES_TEMP : RES_OK;
-fail:
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = err;
-	return RES_TEMP;
-}
-
 /* spool_env_put - write ENV into FD (reserved) or a new tmp/ID.env,
  * fsync, rename into env/; the caller syncs env/ once for many. */
 int

@@ -140,11 +140,6 @@ int spool_env_replace(const char *dir, const struct envelope *env);
  */
 int spool_env_reserve(const char *dir, const struct envelope *env);
 
-/* spool_env_replace_reserved - replace env/ID with ENV, written into FD
- * from spool_env_reserve (cut to length, fsync, rename, fsync env/).
- * Closes FD. RES_OK or RES_TEMP. */
-int spool_env_replace_reserved(const char *dir, int fd, const struct envelope *env);
-
 /* spool_env_unreserve - close FD (-1: none) and remove tmp/ID.env. */
 void spool_env_unreserve(const char *dir, const char *id, int fd);
 
