@@ -155,6 +155,8 @@
                                        takes max_message_size and this */
 #define PICKUP_ROUNDS_MAX   10      /* maildrop listings in one pickup run */
 #define PICKUP_NAMES_MAX    10000   /* names one maildrop listing keeps */
+#define PICKUP_REAP_MS      5000    /* ms a pickup waits for its session
+                                       (and its writer) to end, then kills */
 #define PICKUP_FEEDS_MAX    10      /* transactions one dropped file may
                                        take in one pickup run (recipients
                                        refused for now are fed again) */

@@ -158,32 +158,12 @@ spawn(const struct passwd *pw, int out)
 	return pid;
 }
 
-/* reap - wait for PID at most MKMBOX_WAIT_MS, then kill it: a hung home
- * (NFS) must not hold the helper. */
-static void
-reap(pid_t pid)
-{
-	int status;
-
-	if (pid <= 0)
-		return;
-	for (int i = 0; i < MKMBOX_WAIT_MS / 10; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			return;
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-}
-
 /* forward_serve - as root: the answer about account PW on OUT, from a
  * child that has become PW (see forward.h). */
 void
 forward_serve(const struct passwd *pw, int out)
 {
-	reap(spawn(pw, out));
+	child_reap(spawn(pw, out), MKMBOX_WAIT_MS);
 }
 
 /* read_until - up to N octets from FD into BUF before DEADLINE (ms);
@@ -270,7 +250,7 @@ via_child(const struct passwd *pw, char *buf, size_t bufsz, char *why, size_t wh
 	close(p[0]);
 	if (pid > 0 && rc == FWD_TEMP)
 		kill(pid, SIGKILL);
-	reap(pid);
+	child_reap(pid, MKMBOX_WAIT_MS);
 	return rc;
 }
 

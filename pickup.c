@@ -229,23 +229,6 @@ session_path(char *out, size_t outsz)
 	path_join(out, outsz, SBINDIR, "smtp-session");
 }
 
-/* reap - wait for the session PID: a few seconds, then it is killed. */
-static void
-reap(pid_t pid)
-{
-	int status;
-
-	for (int i = 0; i < 500; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			return;
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-}
-
 /* copy_range - octets [FROM, TO) of FD (TO -1: to its end) onto OUT. */
 static int
 copy_range(int fd, off_t from, off_t to, int out)
@@ -362,8 +345,8 @@ feed(const struct config *cf, struct drop *d)
 	}
 	close(out[0]);
 	free(lr);
-	reap(pid);
-	reap(writer);
+	child_reap(pid, PICKUP_REAP_MS);
+	child_reap(writer, PICKUP_REAP_MS);
 	return;
 fail:
 	log_msg(LOG_ERR, "pickup: cannot start %s: %s", prog, strerror(errno));
@@ -376,7 +359,7 @@ fail:
 	}
 	if (writer > 0) {
 		kill(writer, SIGKILL);
-		reap(writer);
+		child_reap(writer, PICKUP_REAP_MS);
 	}
 	free(lr);
 }

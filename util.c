@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,4 +237,25 @@ rename_noreplace(const char *from, const char *to)
 		return -1;
 	unlink(from);
 	return 0;
+}
+
+/* child_reap - wait at most WAIT_MS for the child PID (<= 0: none) to
+ * end, then kill it and wait: a child that hangs (a hung NFS home, a
+ * stuck session) must not hold its parent. */
+void
+child_reap(pid_t pid, long wait_ms)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	for (long i = 0; i < wait_ms / 10; i++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }

@@ -45,6 +45,10 @@ long long now_ms(void);
 /* sleep_ms - sleep this many milliseconds. */
 void sleep_ms(long ms);
 
+/* child_reap - wait at most WAIT_MS for the child PID (<= 0: none), then
+ * kill it (SIGKILL) and wait. */
+void child_reap(pid_t pid, long wait_ms);
+
 /* rfc5322_date - "Sat, 22 Nov 2025 01:23:45 +0000" for T in local time. */
 void rfc5322_date(char *out, size_t outsz, time_t t);
 
