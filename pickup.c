@@ -271,7 +271,7 @@ feed(const struct config *cf, struct drop *d)
 {
 	char prog[FILE_PATH_MAX], uid[32], text[SMTP_REPLY_MAX + 1];
 	struct linereader *lr = malloc(sizeof *lr);
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, code, todo[RCPT_EXPAND_MAX], ntodo = 0;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, code, feeds[RCPT_EXPAND_MAX], nfeed = 0;
 	pid_t writer = -1, pid = -1;
 
 	d->code = 0;
@@ -284,7 +284,7 @@ feed(const struct config *cf, struct drop *d)
 		d->rcpts[i].code = 0;
 		strlcpy_ck(d->rcpts[i].reply, "451 4.3.0 no answer", sizeof d->rcpts[i].reply);
 		if (!d->done[i] && !d->rcpts[i].report)
-			todo[ntodo++] = i;
+			feeds[nfeed++] = i;
 	}
 	session_path(prog, sizeof prog);
 	snprintf(uid, sizeof uid, "%ld", d->uid);
@@ -311,17 +311,17 @@ feed(const struct config *cf, struct drop *d)
 	in[0] = in[1] = out[1] = -1;
 	lr_init(lr, out[0], 2 * cf->smtp_timeout);
 	/* Greeting, EHLO, MAIL, each RCPT, DATA, the reply after the dot. */
-	for (int step = 0; step < 4 + ntodo; step++) {
+	for (int step = 0; step < 4 + nfeed; step++) {
 		code = read_reply(lr, text, sizeof text);
-		if (step >= 3 && step < 3 + ntodo) {
-			struct drop_rcpt *r = &d->rcpts[todo[step - 3]];
+		if (step >= 3 && step < 3 + nfeed) {
+			struct drop_rcpt *r = &d->rcpts[feeds[step - 3]];
 			r->code = code;
 			if (code)
 				strlcpy_ck(r->reply, text, sizeof r->reply);
 			if (code)
 				continue;
 		}
-		if (code == 0 || step < 3 + ntodo) {
+		if (code == 0 || step < 3 + nfeed) {
 			if (step < 3 && !d->code && code / 100 != 2)
 				d->early = 1;
 			note(d, code, text);
@@ -331,8 +331,8 @@ feed(const struct config *cf, struct drop *d)
 		}
 		/* DATA: with no recipient taken, its 503 says nothing new. */
 		if (code != 354) {
-			for (int k = 0; k < ntodo; k++)
-				if (d->rcpts[todo[k]].code / 100 == 2)
+			for (int k = 0; k < nfeed; k++)
+				if (d->rcpts[feeds[k]].code / 100 == 2)
 					note(d, code, text);
 			break;
 		}
@@ -470,7 +470,7 @@ drop_done(const struct config *cf, const struct drop *d)
 static int
 settle(struct drop *d, int *stored)
 {
-	int todo = 0, any_taken = 0;
+	int pending = 0, any_taken = 0;
 
 	*stored = 0;
 	for (int i = 0; i < d->nrcpts; i++)
@@ -497,10 +497,10 @@ settle(struct drop *d, int *stored)
 				strlcpy_ck(r->reply, d->reply[0] ? d->reply :
 				    "451 4.3.0 the local submission ended without an answer",
 				    sizeof r->reply);
-			todo++;
+			pending++;
 		}
 	}
-	return todo;
+	return pending;
 }
 
 /* pickup_one - handle maildrop file NAME; 1 when it was handled. */
@@ -510,7 +510,7 @@ pickup_one(const struct config *cf, const char *name)
 	struct drop d = { .name = name, .fd = -1 };
 	struct stat st;
 	char why[256];
-	int handled = 0, todo = 0, stored, round, total = 0, left = 0, expired;
+	int handled = 0, pending = 0, stored, round, total = 0, left = 0, expired;
 
 	if ((d.fd = spool_drop_open(cf->spool_dir, name)) < 0) {
 		if (errno != ENOENT)
@@ -545,16 +545,16 @@ pickup_one(const struct config *cf, const char *name)
 	 * partial store). */
 	for (round = 0; round < PICKUP_FEEDS_MAX; round++) {
 		feed(cf, &d);
-		todo = settle(&d, &stored);
+		pending = settle(&d, &stored);
 		total += stored;
 		if (stored)
 			log_msg(LOG_INFO, "pickup: %s: uid=%ld, from=<%s>, nrcpt=%d: %s", name, d.uid,
 			    d.sender, stored, d.reply);
-		if (!todo || !stored)
+		if (!pending || !stored)
 			break;
 	}
 	/* Past queue_lifetime those still to do are reported as expired. */
-	expired = todo && time(NULL) >= d.mtime + cf->queue_lifetime;
+	expired = pending && time(NULL) >= d.mtime + cf->queue_lifetime;
 	for (int i = 0; i < d.nrcpts && expired; i++)
 		if (!d.done[i] && !d.rcpts[i].report) {
 			char last[SMTP_REPLY_MAX + 1];

@@ -227,3 +227,14 @@ smarthost_setup() {
 	tls_wrapped yes
 	EOF
 }
+
+# system_mail_host - the groups of a Debian host for users system in
+# $T/group (mail, with the service account $SVC a member; MAILGID), the
+# accounts of $T/passwd and $T/group in force (nss_wrap), and $T/varmail
+# made Debian's /var/mail: root:mail 2775.
+system_mail_host() {
+	printf 'root:x:0:\nmail:x:%s:vmail\nvmail:x:%s:\n' "$MAILGID" "$SVC" >"$T/group"
+	nss_wrap
+	mkdir -p "$T/varmail"
+	chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
+}

@@ -24,13 +24,7 @@ cat >"$T/passwd" <<-EOF
 	vera:x:50004:50004:Vera:$T/home/vera:/bin/sh
 	vmail:x:$SVC:$SVC::/nonexistent:/usr/sbin/nologin
 EOF
-cat >"$T/group" <<-EOF
-	root:x:0:
-	mail:x:$MAILGID:vmail
-	vmail:x:$SVC:
-EOF
-nss_wrap
-chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
+system_mail_host
 chmod 755 "$T/home"
 # home USER UID TEXT - a 0700 home of its own with a .forward (0644).
 home() {

@@ -23,14 +23,8 @@ cat >"$T/passwd" <<-EOF
 	uma:x:50003:50003:Uma:$T/home/uma:/bin/sh
 	vmail:x:$SVC:$SVC::/nonexistent:/usr/sbin/nologin
 EOF
-cat >"$T/group" <<-EOF
-	root:x:0:
-	mail:x:$MAILGID:vmail
-	vmail:x:$SVC:
-EOF
-nss_wrap
-# Debian's /var/mail: root:mail 2775; the spool is the service account's.
-chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
+system_mail_host
+# The spool is the service account's.
 chown "$SVC:$SVC" "$T/spool"
 : >"$T/log" && chown "$SVC" "$T/log"
 cat >"$T/conf" <<-EOF

@@ -28,14 +28,7 @@ cat >"$T/passwd" <<-EOF
 	vmail:x:$SVC:$SVC::/nonexistent:/usr/sbin/nologin
 	nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 EOF
-cat >"$T/group" <<-EOF
-	root:x:0:
-	mail:x:$MAILGID:vmail
-	vmail:x:$SVC:
-EOF
-nss_wrap
-# Debian's /var/mail: root:mail 2775.
-chown "root:$MAILGID" "$T/varmail" && chmod 2775 "$T/varmail"
+system_mail_host
 cat >"$T/aliases" <<-EOF
 	# aliases(5)
 	sam: sam, ext@far.example
